@@ -1,0 +1,1 @@
+"""The SIPAS chat bot application: settings, storage, channels and the command line."""
