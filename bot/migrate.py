@@ -1,0 +1,51 @@
+"""Apply the Alembic migrations, safely when several processes start at once.
+
+On PostgreSQL the upgrade runs in one transaction holding an advisory lock, so
+a second process waits and then finds nothing left to do. On SQLite the
+`BEGIN IMMEDIATE` of every transaction gives the same exclusion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from bot.database import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATION_LOCK_KEY = 0x51_7A_5B_07  # arbitrary, constant: "SIPAS bot migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def _run(database: Database, action: str, revision: str) -> None:
+    config = alembic_config(database.url)
+
+    def apply(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+    async with database.engine.connect() as connection:
+        if not database.is_sqlite:
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        await connection.run_sync(apply)
+        await connection.commit()
+
+
+async def upgrade(database: Database, revision: str = "head") -> None:
+    await _run(database, "upgrade", revision)
+
+
+async def downgrade(database: Database, revision: str) -> None:
+    await _run(database, "downgrade", revision)

@@ -1,0 +1,88 @@
+"""Fixtures shared by the whole suite.
+
+`database` runs every test that uses it once per backend: SQLite (a file in a
+temporary folder) and PostgreSQL (a database this suite creates and drops).
+`TEST_DATABASES=sqlite` narrows the run on a machine without PostgreSQL;
+CI always runs both.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import asyncpg
+import pytest
+from sqlalchemy import delete
+
+from bot import migrate
+from bot.database import Database
+from bot.models import Base
+
+BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",")]
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _asyncpg_dsn(dsn: str, database: str) -> str:
+    return dsn.rsplit("/", 1)[0] + "/" + database
+
+
+async def create_postgres_database(prefix: str = "sipas_test") -> str:
+    """A new empty PostgreSQL database; returns its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return _asyncpg_dsn(POSTGRES_ADMIN_DSN, name).replace("postgresql://", "postgresql+asyncpg://")
+
+
+async def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def empty_database_url(request, tmp_path_factory):
+    """A factory of empty databases of one backend, dropped at the end of the session."""
+    created: list[str] = []
+
+    async def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        url = await create_postgres_database()
+        created.append(url)
+        return url
+
+    yield make
+    for url in created:
+        await drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def migrated_database(request, empty_database_url):
+    database = Database(await empty_database_url(request.param))
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def database(migrated_database: Database) -> Database:
+    """The backend's migrated database, emptied before each test."""
+    async with migrated_database.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+    return migrated_database
+
+
+@pytest.fixture
+def backend(migrated_database: Database) -> str:
+    return "sqlite" if migrated_database.is_sqlite else "postgresql"
