@@ -1,0 +1,1 @@
+"""Channel-independent handling of what citizens type and tap."""
