@@ -1,0 +1,1 @@
+"""Channel adapters: translate platform updates to `Inbound` and `Outbound` back."""

@@ -1,0 +1,233 @@
+"""`python -m bot …`: the composition root, where settings, storage and channels meet.
+
+Every command reads the settings first, so a wrong setting stops it with one
+line naming the variable (exit status 2) before anything is touched. Commands
+that use the database migrate it first: the schema is never created any other way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot import migrate
+from bot.catalog import ImportReport, import_agencies, import_services, is_empty
+from bot.codes import CodeError, create_codes
+from bot.database import Database
+from bot.i18n import Translator
+from bot.inbound import InboundProcessor, utc_now
+from bot.logs import configure_logging
+from bot.models import Agency, Service
+from bot.questionnaire import QuestionnaireError, load_questionnaires
+from bot.settings import ConfigError, Settings, load_settings
+from bot.tabular import TableError
+
+log = logging.getLogger("bot")
+
+Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[int]]
+# Modules that add commands of their own: each has `register(subparsers)`.
+COMMAND_MODULES: list[str] = []
+
+
+class UsageError(Exception):
+    """A command was given something it cannot use; the message says what."""
+
+
+def _secrets(settings: Settings) -> list[str]:
+    token = settings.telegram.bot_token
+    secret = settings.telegram.webhook_secret
+    return [s.get_secret_value() for s in (token, secret) if s is not None]
+
+
+def _questionnaires(settings: Settings):
+    questionnaires = load_questionnaires()
+    if settings.survey.questionnaire not in questionnaires:
+        raise ConfigError(
+            f"SURVEY_QUESTIONNAIRE: unknown questionnaire {settings.survey.questionnaire!r} "
+            f"(available: {', '.join(sorted(questionnaires))})"
+        )
+    return questionnaires
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings, database: Database) -> int:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.channels.console import run_console
+    from bot.web import build_app, start_server
+
+    processor = InboundProcessor(
+        database,
+        settings,
+        _questionnaires(settings),
+        Translator.load(settings.default_language),
+    )
+    scheduler = AsyncIOScheduler(timezone=settings.timezone)
+    scheduler.add_job(processor.expire_idle, "interval", hours=1, id="expire-idle-surveys")
+    scheduler.start()
+    runner = None
+    if (listen := settings.http_host_port) is not None:
+        runner = await start_server(build_app(database), *listen)
+        log.info("HTTP server listening on %s", settings.http_listen)
+    try:
+        if settings.telegram.enabled:
+            raise ConfigError("TELEGRAM_BOT_TOKEN: the Telegram channel is not available yet")
+        print(
+            "No chat platform is configured (TELEGRAM_BOT_TOKEN is empty): "
+            f"starting the console chat on {database.engine.url.render_as_string()}. "
+            "Type /start; Ctrl-D quits.",
+            flush=True,
+        )
+        await run_console(processor)
+    finally:
+        scheduler.shutdown(wait=False)
+        if runner is not None:
+            await runner.cleanup()
+    return 0
+
+
+async def cmd_migrate(args: argparse.Namespace, settings: Settings, database: Database) -> int:
+    print("database is at the latest schema")
+    return 0
+
+
+def _print_report(report: ImportReport, path: Path) -> int:
+    for number, reason in report.rejected:
+        print(f"{path.name}: row {number}: {reason}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"{path.name}: warning: {warning}", file=sys.stderr)
+    print(f"{path.name}: {report.summary()}")
+    return 1 if report.rejected else 0
+
+
+async def _import(args: argparse.Namespace, database: Database, model, importer) -> int:
+    path = Path(args.file)
+    if not path.is_file():  # noqa: ASYNC240 - a command line, nothing else waits on it
+        raise UsageError(f"{path}: no such file")
+    async with database.transaction() as session:
+        if args.if_empty and not await is_empty(session, model):
+            print(f"{path.name}: skipped, the catalogue already has entries")
+            return 0
+        try:
+            report = await importer(session, path)
+        except TableError as error:
+            raise UsageError(str(error)) from None
+    return _print_report(report, path)
+
+
+async def cmd_agencies_import(args, settings: Settings, database: Database) -> int:
+    return await _import(args, database, Agency, import_agencies)
+
+
+async def cmd_services_import(args, settings: Settings, database: Database) -> int:
+    return await _import(args, database, Service, import_services)
+
+
+async def cmd_codes_create(args, settings: Settings, database: Database) -> int:
+    if not 1 <= args.count <= 100_000:
+        raise UsageError("--count must be between 1 and 100000")
+    async with database.transaction() as session:
+        try:
+            codes = await create_codes(
+                session,
+                agency_code=args.agency,
+                service_code=args.service,
+                count=args.count,
+                single_use=not args.reusable,
+                now=utc_now(),
+                length=settings.survey.code_length,
+                valid_for=timedelta(days=args.days) if args.days else None,
+            )
+        except CodeError as error:
+            raise UsageError(str(error)) from None
+    print("\n".join(codes))
+    return 0
+
+
+async def cmd_sessions_expire(args, settings: Settings, database: Database) -> int:
+    processor = InboundProcessor(database, settings, {}, Translator.load())
+    print(f"{await processor.expire_idle()} idle surveys closed as partial")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="start the bot (the default)").set_defaults(func=cmd_run)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    for noun, func in (("agencies", cmd_agencies_import), ("services", cmd_services_import)):
+        group = sub.add_parser(noun, help=f"manage the {noun} catalogue").add_subparsers(
+            dest="action", required=True
+        )
+        importing = group.add_parser("import", help=f"upsert {noun} from a CSV or XLSX file")
+        importing.add_argument("file")
+        importing.add_argument(
+            "--if-empty", action="store_true", help="only when the catalogue has no entries yet"
+        )
+        importing.set_defaults(func=func)
+
+    codes = sub.add_parser("codes", help="survey start codes").add_subparsers(
+        dest="action", required=True
+    )
+    create = codes.add_parser("create", help="create codes for an agency and a service")
+    create.add_argument("--agency", required=True, help="agency code")
+    create.add_argument("--service", required=True, help="service code")
+    create.add_argument("--count", type=int, default=1)
+    create.add_argument(
+        "--reusable",
+        action="store_true",
+        help="a counter code (one response per chat, service and day) instead of single use",
+    )
+    create.add_argument("--days", type=float, help="valid for this many days (default: no end)")
+    create.set_defaults(func=cmd_codes_create)
+
+    sessions = sub.add_parser("sessions", help="survey sessions").add_subparsers(
+        dest="action", required=True
+    )
+    sessions.add_parser("expire", help="close idle surveys as partial").set_defaults(
+        func=cmd_sessions_expire
+    )
+
+    for module_name in COMMAND_MODULES:
+        __import__(module_name, fromlist=["register"]).register(sub)
+    return parser
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        return await args.func(args, settings, database)
+    finally:
+        await database.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args.func = cmd_run
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, _secrets(settings))
+        return asyncio.run(_main(args, settings))
+    except (ConfigError, QuestionnaireError) as error:
+        print(
+            f"configuration error: {error}".replace("\n", "\nconfiguration error: "),
+            file=sys.stderr,
+        )
+        return 2
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, OperationalError, InterfaceError) as error:
+        print(f"DATABASE_URL: cannot use the database: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,67 @@
+"""Survey start codes: short, unguessable, easy to type from a paper receipt.
+
+Telegram deep links allow 64 characters of `A-Za-z0-9_-`; Zalo has no start
+payload, so the citizen types the code as a message. The alphabet therefore
+leaves out look-alikes (0/O, 1/I/L) and codes are matched case-insensitively,
+ignoring spaces and dashes a person may add while copying.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Agency, Service, StartCode
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_CODE = re.compile(rf"^[{ALPHABET}]{{8,32}}$")
+
+
+def new_code(length: int) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def normalise_code(raw: str) -> str | None:
+    """The canonical form of a typed code, or None if it cannot be one."""
+    candidate = re.sub(r"[\s\-_.]", "", raw or "").upper()
+    return candidate if _CODE.match(candidate) else None
+
+
+class CodeError(ValueError):
+    """A code cannot be created as asked (unknown agency or service)."""
+
+
+async def create_codes(
+    session: AsyncSession,
+    *,
+    agency_code: str,
+    service_code: str,
+    count: int,
+    single_use: bool,
+    now: datetime,
+    length: int,
+    valid_for: timedelta | None = None,
+) -> list[str]:
+    agency = await session.scalar(select(Agency).where(Agency.code == agency_code))
+    if agency is None:
+        raise CodeError(f"unknown agency code {agency_code!r}")
+    service = await session.scalar(select(Service).where(Service.code == service_code))
+    if service is None:
+        raise CodeError(f"unknown service code {service_code!r}")
+    codes = [new_code(length) for _ in range(count)]
+    session.add_all(
+        StartCode(
+            code=code,
+            agency_id=agency.id,
+            service_id=service.id,
+            single_use=single_use,
+            created_at=now,
+            expires_at=now + valid_for if valid_for else None,
+        )
+        for code in codes
+    )
+    return codes

@@ -1,0 +1,145 @@
+"""The one path every inbound message takes, whatever the channel.
+
+Each message is handled in a single transaction that (a) records its update
+key, so a redelivered update changes nothing, (b) locks the chat's row, so two
+messages of one chat are applied one after the other even across processes,
+and (c) lets the handler store the answer and the next step. Replies are
+returned to the adapter, which sends them only after the commit and then
+confirms delivery; a reply lost to a crash is re-sent at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.database import Database, insert_if_absent
+from bot.i18n import Translator
+from bot.models import Chat, ProcessedUpdate, SurveySession
+from bot.questionnaire import Questionnaire
+from bot.settings import Settings
+from handlers import survey
+from handlers._survey_store import ACTIVE, expire_idle_sessions
+from handlers.messages import Context, Inbound, Outbound
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PendingReply:
+    channel: str
+    chat_key: str
+    replies: list[Outbound]
+
+
+async def lock_chat(session: AsyncSession, channel: str, chat_key: str, now: datetime) -> Chat:
+    """The chat's row, created on first contact and locked until the transaction ends."""
+    await insert_if_absent(
+        session, Chat.__table__, {"channel": channel, "chat_key": chat_key, "created_at": now}
+    )
+    chat = await session.scalar(
+        select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key).with_for_update()
+    )
+    assert chat is not None
+    return chat
+
+
+class InboundProcessor:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        questionnaires: dict[str, Questionnaire],
+        translator: Translator,
+        clock: Clock = utc_now,
+    ):
+        self.database = database
+        self.settings = settings
+        self.questionnaires = questionnaires
+        self.translator = translator
+        self.clock = clock
+
+    def _context(self, session: AsyncSession, now: datetime) -> Context:
+        return Context(session, now, self.settings, self.questionnaires, self.translator)
+
+    async def process(self, inbound: Inbound) -> list[Outbound]:
+        """Apply one message; an already applied update key yields no replies."""
+        now = self.clock()
+        try:
+            async with self.database.transaction() as session:
+                if inbound.update_key is not None and not await insert_if_absent(
+                    session,
+                    ProcessedUpdate.__table__,
+                    {"update_key": inbound.update_key, "processed_at": now},
+                ):
+                    return []
+                chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
+                return await survey.handle(inbound, chat, self._context(session, now))
+        except (OperationalError, InterfaceError, OSError, TimeoutError):
+            raise  # the database is unavailable: the platform must deliver it again later
+        except Exception:
+            # A message that breaks a handler must not be retried for ever, nor crash the
+            # bot: it is logged (without its text), marked as seen, and politely answered.
+            log.exception("handling a %s message failed", inbound.channel)
+            return await self._give_up(inbound, now)
+
+    async def _give_up(self, inbound: Inbound, now: datetime) -> list[Outbound]:
+        if inbound.update_key is not None:
+            async with self.database.transaction() as session:
+                await insert_if_absent(
+                    session,
+                    ProcessedUpdate.__table__,
+                    {"update_key": inbound.update_key, "processed_at": now},
+                )
+        return [Outbound(self.translator(None, "internal_error"))]
+
+    async def confirm_delivered(self, channel: str, chat_key: str) -> None:
+        """The replies reached the platform: nothing to re-send after a restart."""
+        async with self.database.transaction() as session:
+            chat_id = select(Chat.id).where(Chat.channel == channel, Chat.chat_key == chat_key)
+            await session.execute(
+                update(SurveySession)
+                .where(
+                    SurveySession.chat_id == chat_id.scalar_subquery(),
+                    SurveySession.status == ACTIVE,
+                    SurveySession.reply_pending.is_(True),
+                )
+                .values(reply_pending=False)
+            )
+
+    async def pending_replies(self, channel: str) -> list[PendingReply]:
+        """The current question for every chat whose last reply may not have been delivered."""
+        now = self.clock()
+        pending = []
+        async with self.database.transaction() as session:
+            chats = await session.scalars(
+                select(Chat)
+                .join(SurveySession, SurveySession.chat_id == Chat.id)
+                .where(
+                    Chat.channel == channel,
+                    SurveySession.status == ACTIVE,
+                    SurveySession.reply_pending.is_(True),
+                )
+            )
+            for chat in chats.all():
+                replies = await survey.resume(chat, self._context(session, now))
+                pending.append(PendingReply(chat.channel, chat.chat_key, replies))
+        return pending
+
+    async def expire_idle(self) -> int:
+        """Close every survey idle for longer than the setting as partial."""
+        idle = timedelta(days=self.settings.survey.idle_days)
+        async with self.database.transaction() as session:
+            return await expire_idle_sessions(session, self.clock(), idle)
