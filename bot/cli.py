@@ -59,6 +59,7 @@ def _questionnaires(settings: Settings):
 async def cmd_run(args: argparse.Namespace, settings: Settings, database: Database) -> int:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from bot.channels import build_channels
     from bot.channels.console import run_console
     from bot.web import build_app, start_server
 
@@ -68,24 +69,32 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
         _questionnaires(settings),
         Translator.load(settings.default_language),
     )
+    web_app = build_app(database)
+    channels = build_channels(settings, processor, web_app)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     scheduler.add_job(processor.expire_idle, "interval", hours=1, id="expire-idle-surveys")
     scheduler.start()
     runner = None
     if (listen := settings.http_host_port) is not None:
-        runner = await start_server(build_app(database), *listen)
+        runner = await start_server(web_app, *listen)
         log.info("HTTP server listening on %s", settings.http_listen)
     try:
-        if settings.telegram.enabled:
-            raise ConfigError("TELEGRAM_BOT_TOKEN: the Telegram channel is not available yet")
-        print(
-            "No chat platform is configured (TELEGRAM_BOT_TOKEN is empty): "
-            f"starting the console chat on {database.engine.url.render_as_string()}. "
-            "Type /start; Ctrl-D quits.",
-            flush=True,
-        )
-        await run_console(processor)
+        if channels:
+            for channel in channels:
+                await channel.start()
+                log.info("channel %s started", channel.name)
+            await asyncio.Event().wait()  # until the process is stopped
+        else:
+            print(
+                "No chat platform is configured (TELEGRAM_BOT_TOKEN is empty): "
+                f"starting the console chat on {database.engine.url.render_as_string()}. "
+                "Type /start; Ctrl-D quits.",
+                flush=True,
+            )
+            await run_console(processor)
     finally:
+        for channel in reversed(channels):
+            await channel.stop()
         scheduler.shutdown(wait=False)
         if runner is not None:
             await runner.cleanup()

@@ -1,1 +1,76 @@
-"""Channel adapters: translate platform updates to `Inbound` and `Outbound` back."""
+"""Channel adapters: translate platform updates to `Inbound` and `Outbound` back.
+
+Each platform module offers `build(settings, processor, web_app) -> Channel | None`
+(None when its settings leave it off). `build` may add webhook routes to the
+project's aiohttp application before the server starts; `start` begins
+receiving (a polling task, or registering the webhook) and first re-sends the
+replies a crash may have lost; `stop` ends it cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Protocol
+
+from handlers.messages import Inbound, Outbound
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.inbound import InboundProcessor
+    from bot.settings import Settings
+
+# "module:function" of every platform's builder, in start-up order.
+CHANNEL_BUILDERS: list[str] = []
+
+
+class Channel(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def build_channels(
+    settings: Settings, processor: InboundProcessor, web_app: web.Application
+) -> list[Channel]:
+    channels = []
+    for spec in CHANNEL_BUILDERS:
+        module_name, _, function = spec.partition(":")
+        channel = getattr(import_module(module_name), function)(settings, processor, web_app)
+        if channel is not None:
+            channels.append(channel)
+    return channels
+
+
+Send = Callable[[str, list[Outbound]], Awaitable[None]]
+
+
+async def handle_and_reply(processor: InboundProcessor, inbound: Inbound, send: Send) -> None:
+    """Apply one inbound message, send its replies after the commit, then confirm them.
+
+    If sending fails the delivery is not confirmed, so the current question is
+    sent again at the next start (the answer itself is already safe).
+    """
+    replies = await processor.process(inbound)
+    if replies:
+        await send(inbound.chat_key, replies)
+        await processor.confirm_delivered(inbound.channel, inbound.chat_key)
+
+
+async def resend_pending(processor: InboundProcessor, channel: str, send: Send) -> int:
+    """Re-send the current question to chats whose last reply may have been lost."""
+    pending = await processor.pending_replies(channel)
+    for item in pending:
+        await send(item.chat_key, item.replies)
+        await processor.confirm_delivered(channel, item.chat_key)
+    return len(pending)
+
+
+def numbered_text(reply: Outbound) -> str:
+    """A reply for channels without buttons: the choices as lines to type back."""
+    if not reply.choices:
+        return reply.text
+    return "\n".join([reply.text, *(f"   {choice.label}" for choice in reply.choices)])

@@ -10,6 +10,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from bot.channels import handle_and_reply, numbered_text, resend_pending
 from bot.inbound import InboundProcessor
 from handlers.messages import Inbound, InboundKind, Outbound
 
@@ -17,27 +18,18 @@ CHANNEL = "console"
 CHAT_KEY = "console"
 
 
-def render(reply: Outbound) -> str:
-    lines = [reply.text]
-    lines.extend(f"   {choice.label}" for choice in reply.choices)
-    return "\n".join(lines)
-
-
 async def run_console(
     processor: InboundProcessor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> None:
-    def show(replies: list[Outbound]) -> None:
+    async def show(_chat_key: str, replies: list[Outbound]) -> None:
         for reply in replies:
-            stdout.write(render(reply) + "\n\n")
+            stdout.write(numbered_text(reply) + "\n\n")
         stdout.flush()
 
-    for pending in await processor.pending_replies(CHANNEL):
-        show(pending.replies)
+    await resend_pending(processor, CHANNEL, show)
     while True:
         line = await asyncio.to_thread(stdin.readline)
         if not line:
             return
         text = line.rstrip("\r\n")
-        replies = await processor.process(Inbound(CHANNEL, CHAT_KEY, InboundKind.TEXT, text))
-        show(replies)
-        await processor.confirm_delivered(CHANNEL, CHAT_KEY)
+        await handle_and_reply(processor, Inbound(CHANNEL, CHAT_KEY, InboundKind.TEXT, text), show)
