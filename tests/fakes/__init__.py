@@ -1,0 +1,1 @@
+"""Fakes of the external platforms (Telegram, Zalo): real aiohttp servers on loopback."""
