@@ -24,7 +24,7 @@ from bot.i18n import Translator
 from bot.models import Chat, ProcessedUpdate, SurveySession
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
-from handlers import survey
+from handlers import router, survey
 from handlers._survey_store import ACTIVE, expire_idle_sessions
 from handlers.messages import Context, Inbound, Outbound
 
@@ -86,7 +86,7 @@ class InboundProcessor:
                 ):
                     return []
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
-                return await survey.handle(inbound, chat, self._context(session, now))
+                return await router.handle(inbound, chat, self._context(session, now))
         except (OperationalError, InterfaceError, OSError, TimeoutError):
             raise  # the database is unavailable: the platform must deliver it again later
         except Exception:

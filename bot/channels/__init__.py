@@ -30,6 +30,9 @@ class Channel(Protocol):
 
     async def start(self) -> None: ...
 
+    async def send(self, chat_key: str, replies: list[Outbound]) -> None:
+        """Deliver replies to a chat; proactive senders (the outbox) use this too."""
+
     async def stop(self) -> None: ...
 
 

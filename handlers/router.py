@@ -1,0 +1,31 @@
+"""Which use case an inbound message belongs to.
+
+The survey is the default conversation; other use cases (dossier linking,
+officials' commands) claim their own commands here, so each stays a module of
+its own and the survey never needs to know about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.models import Chat
+from handlers import survey
+from handlers.messages import Context, Inbound, InboundKind, Outbound
+
+Handler = Callable[[Inbound, Chat, Context], Awaitable[list[Outbound]]]
+
+# command name (without the slash) -> the handler that owns it
+COMMANDS: dict[str, Handler] = {}
+
+
+def command_of(inbound: Inbound) -> str | None:
+    if inbound.kind is not InboundKind.TEXT:
+        return None
+    command, _ = survey.split_command(inbound.text)
+    return command
+
+
+async def handle(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
+    owner = COMMANDS.get(command_of(inbound) or "", survey.handle)
+    return await owner(inbound, chat, ctx)
