@@ -1,0 +1,116 @@
+"""A wrong setting stops start-up with a line naming the variable, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ConfigError, TelegramMode, load_settings, normalise_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No stray variables from the machine, and no .env file in the working directory."""
+    for name in list(os.environ):
+        if name.startswith(
+            ("TELEGRAM_", "SURVEY_", "DATABASE_URL", "HTTP_LISTEN", "PUBLIC_BASE_URL")
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_defaults_need_no_configuration(clean_env):
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///sipas.db"
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.default_language == "vi"
+    assert not settings.telegram.enabled
+    assert settings.survey.questionnaire == "sipas-2017"
+    assert settings.survey.idle_days == 3
+
+
+def test_values_come_from_a_dotenv_file(clean_env, tmp_path):
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={GOOD_TOKEN}\nSURVEY_IDLE_DAYS=5\n")
+    settings = load_settings()
+    assert settings.telegram.bot_token.get_secret_value() == GOOD_TOKEN
+    assert settings.survey.idle_days == 5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("TELEGRAM_BOT_TOKEN", "not-a-token", "TELEGRAM_BOT_TOKEN"),
+        ("DATABASE_URL", "mysql://localhost/x", "DATABASE_URL"),
+        ("TIMEZONE", "Asia/Saigon_Typo", "TIMEZONE"),
+        ("DEFAULT_LANGUAGE", "fr", "DEFAULT_LANGUAGE"),
+        ("HTTP_LISTEN", "8080", "HTTP_LISTEN"),
+        ("SURVEY_IDLE_DAYS", "-1", "SURVEY_IDLE_DAYS"),
+        ("TELEGRAM_PROXY_URL", "proxy.local:3128", "TELEGRAM_PROXY_URL"),
+    ],
+)
+def test_a_bad_value_is_named(clean_env, variable, value, named):
+    clean_env.setenv(variable, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value).startswith(f"{named}:")
+
+
+def test_webhook_mode_without_its_secret_is_refused(clean_env):
+    clean_env.setenv("TELEGRAM_BOT_TOKEN", GOOD_TOKEN)
+    clean_env.setenv("TELEGRAM_MODE", "webhook")
+    with pytest.raises(ConfigError, match="^TELEGRAM_WEBHOOK_SECRET:"):
+        load_settings()
+    clean_env.setenv("TELEGRAM_WEBHOOK_SECRET", "s" * 32)
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL and HTTP_LISTEN"):
+        load_settings()
+    clean_env.setenv("PUBLIC_BASE_URL", "https://bot.example.gov.vn/")
+    clean_env.setenv("HTTP_LISTEN", "127.0.0.1:8080")
+    settings = load_settings()
+    assert settings.telegram.mode is TelegramMode.WEBHOOK
+    assert settings.public_base_url == "https://bot.example.gov.vn"
+    assert settings.http_host_port == ("127.0.0.1", 8080)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
+        ("postgresql://h/db", "postgresql+asyncpg://h/db"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_database_urls_are_normalised(given, expected):
+    assert normalise_database_url(given) == expected
+
+
+def test_the_command_line_stops_with_one_line_and_no_traceback(tmp_path):
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": "12345:short",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: TELEGRAM_BOT_TOKEN: malformed token "
+        "(expected <digits>:<secret> as given by BotFather)"
+    ]
+    assert "12345:short" not in result.stderr
+    assert not (tmp_path / "x.db").exists()
