@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -56,6 +57,16 @@ def _questionnaires(settings: Settings):
     return questionnaires
 
 
+async def _until_stopped() -> None:
+    """Wait for SIGTERM or SIGINT, so that channels and the server stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    await stop.wait()
+    log.info("stopping")
+
+
 async def cmd_run(args: argparse.Namespace, settings: Settings, database: Database) -> int:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -83,7 +94,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
             for channel in channels:
                 await channel.start()
                 log.info("channel %s started", channel.name)
-            await asyncio.Event().wait()  # until the process is stopped
+            await _until_stopped()
         else:
             print(
                 "No chat platform is configured (TELEGRAM_BOT_TOKEN is empty): "
