@@ -35,6 +35,8 @@ log = logging.getLogger("bot")
 Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[int]]
 # Modules that add commands of their own: each has `register(subparsers)`.
 COMMAND_MODULES: list[str] = []
+COMMAND_MODULES.append("bot.channels.telegram_qr")
+COMMAND_MODULES.append("bot.reports.commands")
 
 
 class UsageError(Exception):
@@ -84,6 +86,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
     channels = build_channels(settings, processor, web_app)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     scheduler.add_job(processor.expire_idle, "interval", hours=1, id="expire-idle-surveys")
+    scheduler.add_job(processor.forget_old_updates, "interval", hours=6, id="forget-old-updates")
     scheduler.start()
     runner = None
     if (listen := settings.http_host_port) is not None:

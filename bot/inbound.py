@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,9 @@ from handlers._survey_store import ACTIVE, expire_idle_sessions
 from handlers.messages import Context, Inbound, Outbound
 
 log = logging.getLogger(__name__)
+
+# Platforms redeliver for at most a day (Telegram keeps updates 24 h); keys are kept longer.
+UPDATE_KEY_RETENTION = timedelta(days=7)
 
 Clock = Callable[[], datetime]
 
@@ -143,3 +146,13 @@ class InboundProcessor:
         idle = timedelta(days=self.settings.survey.idle_days)
         async with self.database.transaction() as session:
             return await expire_idle_sessions(session, self.clock(), idle)
+
+    async def forget_old_updates(self) -> int:
+        """Drop update keys too old to be redelivered, so the table stays small."""
+        async with self.database.transaction() as session:
+            result = await session.execute(
+                delete(ProcessedUpdate).where(
+                    ProcessedUpdate.processed_at < self.clock() - UPDATE_KEY_RETENTION
+                )
+            )
+            return result.rowcount or 0

@@ -7,6 +7,7 @@ a second process waits and then finds nothing left to do. On SQLite the
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -27,7 +28,16 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Alembic keeps its running context in module globals: one migration at a time per process.
+_in_process = asyncio.Lock()
+
+
 async def _run(database: Database, action: str, revision: str) -> None:
+    async with _in_process:
+        await _run_locked(database, action, revision)
+
+
+async def _run_locked(database: Database, action: str, revision: str) -> None:
     config = alembic_config(database.url)
 
     def apply(connection: Connection) -> None:

@@ -3,6 +3,11 @@ databases, match the models exactly, and step back down."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -11,6 +16,8 @@ from sqlalchemy import inspect
 from bot import migrate
 from bot.database import Database
 from bot.models import Base
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _diff(connection):
@@ -50,3 +57,29 @@ async def test_upgrade_twice_is_a_no_op(migrated_database: Database):
     await migrate.upgrade(migrated_database)
     async with migrated_database.engine.connect() as connection:
         assert await connection.run_sync(_diff) == []
+
+
+async def test_processes_starting_together_migrate_once(empty_database_url, backend, tmp_path):
+    url = await empty_database_url(backend)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DATABASE_URL": url}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "migrate",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [await process.communicate() for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], outcomes
+    database = Database(url)
+    try:
+        async with database.engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await database.dispose()

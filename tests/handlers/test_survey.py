@@ -403,3 +403,15 @@ async def test_response_tables_hold_nothing_that_identifies_the_citizen(database
         finished = await session.scalar(select(SurveySession))
         assert finished.answers is None and finished.status == "completed"
         assert await session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+async def test_old_update_keys_are_forgotten_recent_ones_kept(database: Database):
+    catalog = await seed_catalog(database)
+    clock = FakeClock()
+    processor = make_processor(database, clock)
+    citizen = Citizen(processor)
+    await citizen.say(f"/start {await make_code(database, catalog)}", update_key="old")
+    clock.advance(days=8)
+    await citizen.say("5", update_key="recent")
+    assert await processor.forget_old_updates() == 1
+    assert await citizen.say("4", update_key="recent") == []  # still recognised
