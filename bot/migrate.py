@@ -45,7 +45,11 @@ async def _run_locked(database: Database, action: str, revision: str) -> None:
         getattr(command, action)(config, revision)
 
     async with database.engine.connect() as connection:
-        if not database.is_sqlite:
+        if database.is_sqlite:
+            # Opens the transaction (BEGIN IMMEDIATE) now, so Alembic runs every
+            # revision inside it instead of committing, and unlocking, after each.
+            await connection.execute(text("SELECT 1"))
+        else:
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
