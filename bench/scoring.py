@@ -1,0 +1,369 @@
+"""Benchmark: SIPAS reports over a million stored responses, on SQLite and PostgreSQL.
+
+Loads N completed `sipas-2017` responses (100 agencies, 4 quarters of 2025) through the
+bot's own storage code (`bot.responses.store_responses`, which also maintains the
+rollups), then, in a fresh child process so that its peak memory is the report's:
+
+  (a) the report of one quarter grouped by agency,
+  (b) the report of one agency's quarter,
+  (c) a floor query that reads every stored answer value once (SUM over the column),
+
+(a) and (b) through `bot.reports.build_report`, the function behind `python -m bot report`.
+Targets: (a) < 10 s and <= 3x (c); (b) < 0.2 s; peak memory of the report < 300 MB.
+
+    .venv/bin/python bench/scoring.py                       # 1,000,000 responses, both DBs
+    .venv/bin/python bench/scoring.py --responses 50000 --database sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select, text  # noqa: E402
+
+from bot import migrate  # noqa: E402
+from bot.database import Database  # noqa: E402
+from bot.models import Agency, ResponseAnswer, Service  # noqa: E402
+from bot.questionnaire import load_questionnaires  # noqa: E402
+from bot.reports import Period, ReportFilters, build_report  # noqa: E402
+from bot.responses import NewResponse, store_responses  # noqa: E402
+from bot.settings import ScoringSettings  # noqa: E402
+
+QUESTIONNAIRE = "sipas-2017"
+AGENCIES = 100
+SERVICES = 30
+YEAR = 2025
+QUARTER = Period.parse_quarter(f"{YEAR}-Q2")
+UNALIGNED = Period(date(YEAR, 4, 16), date(YEAR, 7, 15))  # not month-aligned
+TARGET_A_SECONDS, TARGET_A_RATIO, TARGET_B_SECONDS, TARGET_MB = 10.0, 3.0, 0.2, 300
+POSTGRES_ADMIN = os.environ.get(
+    "BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def agency_code(index: int) -> str:
+    return f"A{index:03d}"
+
+
+async def seed_catalogue(database: Database) -> tuple[list[tuple[int, str]], list[int]]:
+    async with database.transaction() as session:
+        await session.execute(
+            insert(Agency),
+            [
+                {
+                    "code": agency_code(i),
+                    "name": f"{'Sở' if i < 10 else 'UBND xã'} số {i}",
+                    "name_folded": f"co quan {i}",
+                    "level": "province" if i < 10 else "commune",
+                }
+                for i in range(AGENCIES)
+            ],
+        )
+        await session.execute(
+            insert(Service),
+            [
+                {
+                    "code": f"S{i:02d}",
+                    "name": f"Thủ tục {i}",
+                    "name_folded": f"thu tuc {i}",
+                    "field": f"Lĩnh vực {i % 6}",
+                }
+                for i in range(SERVICES)
+            ],
+        )
+        agencies = list(await session.execute(select(Agency.id, Agency.level).order_by(Agency.id)))
+        services = list(await session.scalars(select(Service.id).order_by(Service.id)))
+    return [(a.id, a.level) for a in agencies], services
+
+
+def generate(count: int, agencies, services, seed: int):
+    """Yield NewResponses month by month, agency by agency, as offices send them in.
+
+    Agencies differ in quality and size; every agency offers 15 of the services, a few
+    of them much more used; F5 sits behind its gate (a quarter gave feedback).
+    """
+    rng = random.Random(seed)
+    questionnaire = load_questionnaires()[QUESTIONNAIRE]
+    criteria = [(q.id, q.factor) for q in questionnaire.criteria()]
+    profile = [
+        (q.id, [o.value for o in q.options]) for q in questionnaire.questions if q.kind == "choice"
+    ]
+    quality = [0.55 + 0.4 * rng.random() for _ in agencies]
+    size = [0.5 + rng.random() for _ in agencies]
+    offset = {"F1": 0.0, "F2": 0.03, "F3": -0.02, "F4": 0.04, "F5": -0.08}
+    menus = [rng.sample(services, 15) for _ in agencies]
+    channels = ["telegram"] * 10 + ["zalo"] * 7 + ["paper"] * 2 + ["web"]
+    blocks = [(month, a) for month in range(1, 13) for a in range(len(agencies))]
+    weights = [size[a] for _, a in blocks]
+    per_block = [0] * len(blocks)
+    for index in rng.choices(range(len(blocks)), weights, k=count):
+        per_block[index] += 1
+    for (month, a), number in zip(blocks, per_block, strict=True):
+        agency_id, level = agencies[a]
+        first = date(YEAR, month, 1)
+        days = ((date(YEAR + month // 12, month % 12 + 1, 1)) - first).days
+        for _ in range(number):
+            feedback = rng.random() < 0.25
+            answers: dict[str, int | str] = {"feedback_given": 1 if feedback else 2}
+            for item_id, factor in criteria:
+                if factor == "F5" and not feedback:
+                    continue
+                roll = rng.random()
+                if roll < 0.03:
+                    answers[item_id] = 0
+                elif roll < 0.03 + 0.97 * (quality[a] + offset[factor]):
+                    answers[item_id] = 4 if rng.random() < 0.6 else 5
+                else:
+                    answers[item_id] = rng.randint(1, 3)
+            for item_id, values in profile:
+                if rng.random() < 0.9:
+                    answers[item_id] = rng.choice(values)
+            if rng.random() < 0.05:
+                answers["suggestion"] = "Cần thêm chỗ ngồi chờ"
+            yield NewResponse(
+                questionnaire=QUESTIONNAIRE,
+                agency_id=agency_id,
+                service_id=menus[a][min(int(rng.paretovariate(1.2)) - 1, 14)],
+                level=level,
+                day=first + timedelta(days=rng.randrange(days)),
+                channel_kind=rng.choice(channels),
+                answers=answers,
+            )
+
+
+async def load(database: Database, count: int, batch: int, seed: int) -> None:
+    agencies, services = await seed_catalogue(database)
+    started = time.perf_counter()
+    pending: list[NewResponse] = []
+    stored = 0
+
+    async def flush() -> None:
+        nonlocal stored
+        async with database.transaction() as session:
+            await store_responses(session, pending)
+        stored += len(pending)
+        pending.clear()
+        if stored % (batch * 20) == 0 or stored == count:
+            rate = stored / (time.perf_counter() - started)
+            print(f"  loaded {stored:,} responses ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+
+    for response in generate(count, agencies, services, seed):
+        pending.append(response)
+        if len(pending) >= batch:
+            await flush()
+    if pending:
+        await flush()
+    seconds = time.perf_counter() - started
+    async with database.transaction() as session:
+        answers = await session.scalar(select(func.count()).select_from(ResponseAnswer))
+    if not database.is_sqlite:
+        async with database.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM ANALYZE"))
+    print(
+        f"load: {count:,} responses, {answers:,} answers in {seconds:.1f} s "
+        f"({count / seconds:,.0f} responses/s) through bot.responses.store_responses"
+    )
+
+
+# --------------------------------------------------------------------------- measure
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's
+    peak over the fork and exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def measure(url: str, repeat: int) -> dict:
+    """Run in a child process: time (a), (b), (c); peak RSS covers the reports."""
+    questionnaires = load_questionnaires()
+    settings = ScoringSettings()
+    database = Database(url)
+    baseline = _peak_mb()
+    result: dict = {"baseline_mb": baseline}
+    try:
+        async with database.transaction() as session:
+            await session.execute(text("SELECT 1"))
+
+        async def timed(label: str, filters: ReportFilters, grouping: tuple[str, ...]) -> None:
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                async with database.transaction() as session:
+                    report = await build_report(
+                        session, questionnaires, filters, grouping, settings
+                    )
+                times.append(time.perf_counter() - started)
+            result[label] = times
+            result[label + "_n"] = report.total.counts.respondents
+            result[label + "_groups"] = len(report.groups)
+            result[label + "_sipas"] = report.total.indices.overall.index
+
+        await timed("a", ReportFilters(QUESTIONNAIRE, QUARTER), ("agency",))
+        await timed("b", ReportFilters(QUESTIONNAIRE, QUARTER, agencies=(agency_code(42),)), ())
+        await timed("d", ReportFilters(QUESTIONNAIRE, UNALIGNED), ("agency",))
+        result["peak_mb"] = _peak_mb()
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            async with database.transaction() as session:
+                total, rows = (
+                    await session.execute(
+                        select(func.sum(ResponseAnswer.value), func.count(ResponseAnswer.value))
+                    )
+                ).one()
+            times.append(time.perf_counter() - started)
+        result["c"] = times
+        result["c_rows"] = int(rows)
+        result["c_sum"] = int(total)
+    finally:
+        await database.dispose()
+    return result
+
+
+def report(name: str, figures: dict) -> bool:
+    a, b, c = min(figures["a"]), min(figures["b"]), min(figures["c"])
+    peak = figures["peak_mb"]
+    checks = {
+        f"(a) < {TARGET_A_SECONDS:g} s": a < TARGET_A_SECONDS,
+        f"(a) <= {TARGET_A_RATIO:g}x (c)": a <= TARGET_A_RATIO * c,
+        f"(b) < {TARGET_B_SECONDS:g} s": b < TARGET_B_SECONDS,
+        f"peak < {TARGET_MB} MB": peak < TARGET_MB,
+    }
+
+    def runs(values: list[float]) -> str:
+        return ", ".join(f"{v:.3f}" for v in values)
+
+    print(
+        f"(a) quarter {QUARTER.label} by agency: best {a:.3f} s  [runs: {runs(figures['a'])}]"
+        f"  n={figures['a_n']:,} groups={figures['a_groups']} SIPAS={figures['a_sipas']:.2f}"
+    )
+    print(
+        f"(b) one agency's quarter:       best {b:.3f} s  [runs: {runs(figures['b'])}]"
+        f"  n={figures['b_n']:,}"
+    )
+    print(
+        f"(c) floor, SUM over {figures['c_rows']:,} answer values: best {c:.3f} s"
+        f"  [runs: {runs(figures['c'])}]"
+    )
+    print(f"(a)/(c) = {a / c:.3f}")
+    print(
+        f"(d) {UNALIGNED.label} by agency, not a target (whole months from the rollups; "
+        f"the other days, 30 in it and 31 in its previous period, counted from the "
+        f"answers): best {min(figures['d']):.3f} s"
+        f"  [runs: {runs(figures['d'])}]  n={figures['d_n']:,}"
+    )
+    print(
+        f"peak RSS of the report process ((a), (b), (d)): {peak:.0f} MB (interpreter and imports: "
+        f"{figures['baseline_mb']:.0f} MB)"
+    )
+    for label, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'} {label}")
+    print(f"{name}: {'all targets met' if all(checks.values()) else 'TARGET MISSED'}")
+    return all(checks.values())
+
+
+async def create_postgres() -> str:
+    import asyncpg
+
+    name = f"sipas_bench_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return (
+        POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        + "/"
+        + name
+    )
+
+
+async def drop_postgres(url: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def run_backend(name: str, args: argparse.Namespace, workdir: Path) -> bool:
+    url = (
+        f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        if name == "sqlite"
+        else await create_postgres()
+    )
+    print(f"\n== {name}: {args.responses:,} responses ==", flush=True)
+    try:
+        database = Database(url)
+        try:
+            await migrate.upgrade(database)
+            await load(database, args.responses, args.batch, args.seed)
+        finally:
+            await database.dispose()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--measure",
+            url,
+            "--repeat",
+            str(args.repeat),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        stdout, _ = await child.communicate()
+        if child.returncode:
+            raise RuntimeError(f"the measuring process failed ({child.returncode})")
+        return report(name, json.loads(stdout))
+    finally:
+        if name == "postgresql" and not args.keep:
+            await drop_postgres(url)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--responses", type=int, default=1_000_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--batch", type=int, default=5000, help="responses per transaction")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each query")
+    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(await measure(args.measure, args.repeat)))
+        return 0
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
+    backends = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="sipas-bench-") as workdir:
+        for name in backends:
+            ok &= await run_backend(name, args, Path(workdir))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

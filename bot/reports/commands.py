@@ -1,0 +1,190 @@
+"""`python -m bot report …` and `python -m bot responses import|rebuild-rollups`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from bot.database import Database
+from bot.questionnaire import load_questionnaires
+from bot.reports.build import GROUPINGS, ReportError, ReportFilters, build_report
+from bot.reports.periods import QUARTER, Period
+from bot.responses import rebuild_rollups
+from bot.settings import LANGUAGES, Settings
+from bot.tabular import TableError
+
+FORMATS = ("table", "json", "csv", "xlsx", "png")
+BINARY_FORMATS = ("xlsx", "png")
+
+
+def _usage(message: str) -> Exception:
+    from bot.cli import UsageError  # bot.cli imports this module while building its parser
+
+    return UsageError(message)
+
+
+def _period(args: argparse.Namespace, settings: Settings) -> Period:
+    given = [name for name in ("period", "month", "quarter", "year") if getattr(args, name)] + (
+        ["from/to"] if args.date_from or args.date_to else []
+    )
+    if len(given) > 1:
+        raise _usage(f"give one period, not {' and '.join(given)}")
+    try:
+        if args.date_from or args.date_to:
+            if not (args.date_from and args.date_to):
+                raise ValueError("--from and --to go together")
+            return Period.parse(f"{args.date_from}..{args.date_to}")
+        text = args.period or args.month or args.quarter or args.year
+        if text:
+            return Period.parse(text)
+    except ValueError as error:
+        raise _usage(str(error)) from None
+    return Period.containing(datetime.now(settings.zone).date(), QUARTER)
+
+
+def _grouping(text: str) -> tuple[str, ...]:
+    if text.strip().lower() in ("", "none", "-"):
+        return ()
+    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in GROUPINGS]
+    if unknown:
+        raise _usage(
+            f"--group-by: unknown {', '.join(unknown)} (choose from {', '.join(GROUPINGS)})"
+        )
+    return names
+
+
+async def cmd_report(args: argparse.Namespace, settings: Settings, database: Database) -> int:
+    from bot.reports import chart, render, workbook
+
+    if args.format in BINARY_FORMATS and not args.output:
+        raise _usage(f"--format {args.format} needs --output FILE")
+    filters = ReportFilters(
+        questionnaire=args.questionnaire or settings.survey.questionnaire,
+        period=_period(args, settings),
+        agencies=tuple(args.agency),
+        merge_successors=args.merge_successors,
+        services=tuple(args.service),
+        fields=tuple(args.field),
+        level=args.level,
+        channel_kind=args.channel,
+    )
+    grouping = _grouping(args.group_by)
+    async with database.transaction() as session:
+        try:
+            report = await build_report(
+                session, load_questionnaires(), filters, grouping, settings.scoring
+            )
+        except ReportError as error:
+            raise _usage(str(error)) from None
+    output = Path(args.output) if args.output else None
+    if args.format == "xlsx":
+        workbook.write_workbook(report, output, args.lang)
+    elif args.format == "png":
+        chart.write_chart(report, output, args.lang)
+    else:
+        text = {
+            "table": render.render_table,
+            "json": render.render_json,
+            "csv": render.render_csv,
+        }[args.format](report, args.lang)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+    if output is not None:
+        print(f"report written to {output}", file=sys.stderr)
+    return 0
+
+
+async def cmd_responses_import(args, settings: Settings, database: Database) -> int:
+    from bot.responses_import import import_responses
+
+    path = Path(args.file)
+    if not path.is_file():  # noqa: ASYNC240 - a command line, nothing else waits on it
+        raise _usage(f"{path}: no such file")
+
+    def progress(rows: int) -> None:
+        print(f"{path.name}: {rows:,} rows read", file=sys.stderr, flush=True)
+
+    try:
+        report = await import_responses(
+            database,
+            path,
+            load_questionnaires(),
+            args.questionnaire or settings.survey.questionnaire,
+            channel_kind=args.channel,
+            progress=progress,
+        )
+    except (TableError, ValueError) as error:
+        raise _usage(str(error)) from None
+    for number, reason in report.rejected:
+        print(f"{path.name}: row {number}: {reason}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"{path.name}: warning: {warning}", file=sys.stderr)
+    print(f"{path.name}: {report.summary()}")
+    return 1 if report.rejected else 0
+
+
+async def cmd_rebuild_rollups(args, settings: Settings, database: Database) -> int:
+    async with database.transaction() as session:
+        await rebuild_rollups(session, load_questionnaires())
+    print("report rollups rebuilt from the stored answers")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    report = subparsers.add_parser(
+        "report",
+        help="SIPAS indices of completed responses",
+        description="Score completed responses: SIPAS, factor and criterion indices with "
+        "95%% intervals, against the previous period and the target. Without a period: "
+        "the current quarter.",
+    )
+    period = report.add_argument_group("period (one of)")
+    period.add_argument("--period", help="2025-07, 2025-Q3, 2025 or 2025-01-15..2025-03-20")
+    period.add_argument("--month", help="e.g. 2025-07")
+    period.add_argument("--quarter", help="e.g. 2025-Q3")
+    period.add_argument("--year", help="e.g. 2025")
+    period.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD")
+    period.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
+    chosen = report.add_argument_group("filters")
+    chosen.add_argument("--agency", action="append", default=[], help="agency code (repeatable)")
+    chosen.add_argument(
+        "--merge-successors",
+        action="store_true",
+        help="count agencies merged into another under their successor",
+    )
+    chosen.add_argument("--service", action="append", default=[], help="service code")
+    chosen.add_argument("--field", action="append", default=[], help="service field (lĩnh vực)")
+    chosen.add_argument("--level", help="province, commune or district")
+    chosen.add_argument("--channel", help="channel kind: telegram, zalo, paper, web, …")
+    chosen.add_argument("--questionnaire", help="questionnaire id (default: SURVEY_QUESTIONNAIRE)")
+    report.add_argument(
+        "--group-by",
+        default="agency",
+        help=f"comma-separated: {', '.join(GROUPINGS)}; or none (default: agency)",
+    )
+    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument("--output", help="write to this file (needed for xlsx and png)")
+    report.add_argument("--lang", choices=LANGUAGES, default="vi", help="names and headings")
+    report.set_defaults(func=cmd_report)
+
+    responses = subparsers.add_parser("responses", help="completed survey responses")
+    actions = responses.add_subparsers(dest="action", required=True)
+    importing = actions.add_parser(
+        "import", help="store paper or web survey forms from a CSV or XLSX file"
+    )
+    importing.add_argument("file")
+    importing.add_argument(
+        "--channel", choices=("paper", "web"), help="channel of rows without a channel column"
+    )
+    importing.add_argument("--questionnaire", help="for rows without a questionnaire column")
+    importing.set_defaults(func=cmd_responses_import)
+    actions.add_parser(
+        "rebuild-rollups",
+        help="recount the report rollups from the stored answers (after a questionnaire "
+        "file moved a criterion to another factor)",
+    ).set_defaults(func=cmd_rebuild_rollups)

@@ -1,0 +1,132 @@
+"""Report periods: a month, a quarter, a year or any date range, and the one before it.
+
+A period also says which of its days the monthly rollups can serve (the whole months
+inside it) and which must be counted from the answers (the days at its ends).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MONTH, QUARTER, YEAR, RANGE = "month", "quarter", "year", "range"
+
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
+_YEAR = re.compile(r"^(\d{4})$")
+_RANGE = re.compile(r"^(\S+)\s*(?:\.\.|/|\s)\s*(\S+)$")
+
+
+def _month_end(year: int, month: int) -> date:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def _shift_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days `start`..`end`, both included; `kind` says how it was named (for `previous`)."""
+
+    start: date
+    end: date
+    kind: str = RANGE
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        return cls(date(year, month, 1), _month_end(year, month), MONTH)
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> Period:
+        first = 3 * (quarter - 1) + 1
+        return cls(date(year, first, 1), _month_end(year, first + 2), QUARTER)
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(date(year, 1, 1), date(year, 12, 31), YEAR)
+
+    @classmethod
+    def parse_quarter(cls, text: str) -> Period:
+        match = _QUARTER.match(text.strip())
+        if not match:
+            raise ValueError(f"{text!r} is not a quarter (e.g. 2025-Q3)")
+        return cls.quarter(int(match[1]), int(match[2]))
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """2025-07 (month), 2025-Q3 (quarter), 2025 (year), 2025-01-15..2025-03-20 (range)."""
+        text = text.strip()
+        if match := _MONTH.match(text):
+            if not 1 <= int(match[2]) <= 12:
+                raise ValueError(f"{text!r}: no month {match[2]}")
+            return cls.month(int(match[1]), int(match[2]))
+        if _QUARTER.match(text):
+            return cls.parse_quarter(text)
+        if match := _YEAR.match(text):
+            return cls.year(int(match[1]))
+        if match := _RANGE.match(text):
+            try:
+                return cls(date.fromisoformat(match[1]), date.fromisoformat(match[2]))
+            except ValueError as error:
+                raise ValueError(f"{text!r}: {error}") from None
+        raise ValueError(
+            f"{text!r} is not a period (2025-07, 2025-Q3, 2025 or 2025-01-15..2025-03-20)"
+        )
+
+    @classmethod
+    def containing(cls, day: date, kind: str) -> Period:
+        if kind == MONTH:
+            return cls.month(day.year, day.month)
+        if kind == QUARTER:
+            return cls.quarter(day.year, (day.month - 1) // 3 + 1)
+        if kind == YEAR:
+            return cls.year(day.year)
+        raise ValueError(f"unknown period kind {kind!r}")
+
+    @property
+    def label(self) -> str:
+        if self.kind == MONTH:
+            return f"{self.start.year:04d}-{self.start.month:02d}"
+        if self.kind == QUARTER:
+            return f"{self.start.year:04d}-Q{(self.start.month - 1) // 3 + 1}"
+        if self.kind == YEAR:
+            return f"{self.start.year:04d}"
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The calendar month, quarter or year before; for a range, as many days before."""
+        if self.kind in (MONTH, QUARTER, YEAR):
+            months = {MONTH: 1, QUARTER: 3, YEAR: 12}[self.kind]
+            return Period(
+                _shift_months(self.start, -months), self.start - timedelta(days=1), self.kind
+            )
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def split(self) -> tuple[list[str], list[tuple[date, date]]]:
+        """(whole months inside as "YYYY-MM", the remaining day ranges at either end)."""
+        first = self.start if self.start.day == 1 else _shift_months(self.start, 1)
+        months: list[str] = []
+        month = first
+        while _month_end(month.year, month.month) <= self.end:
+            months.append(f"{month.year:04d}-{month.month:02d}")
+            month = _shift_months(month, 1)
+        if not months:
+            return [], [(self.start, self.end)]
+        edges = []
+        if self.start < first:
+            edges.append((self.start, first - timedelta(days=1)))
+        if month <= self.end:
+            edges.append((month, self.end))
+        return months, edges

@@ -1,0 +1,364 @@
+"""Reports as text for people (a terminal table) and as JSON and CSV for machines.
+
+Names of factors and criteria come from the questionnaire in the chosen language;
+the few headings are kept here in both languages, beside the layout they belong to.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from typing import Any
+
+from bot.questionnaire import Questionnaire
+from bot.reports.build import Report, ReportGroup
+from scoring import GroupIndices
+
+HEADINGS: dict[str, dict[str, str]] = {
+    "vi": {
+        "title": "Báo cáo chỉ số hài lòng (SIPAS)",
+        "period": "Kỳ",
+        "previous": "kỳ trước",
+        "rule": "Cách tính",
+        "target": "Mục tiêu",
+        "filters": "Lọc",
+        "respondents": "Số phiếu",
+        "overall": "SIPAS",
+        "factor": "Yếu tố",
+        "criterion": "Tiêu chí",
+        "index": "Chỉ số",
+        "ci": "KTC 95%",
+        "valid": "Số trả lời",
+        "change": "Thay đổi",
+        "to_target": "So mục tiêu",
+        "flags": "Ghi chú",
+        "group": "Nhóm",
+        "small_sample": "mẫu nhỏ",
+        "below_target": "dưới mục tiêu",
+        "missing": "thiếu",
+        "none": "không có dữ liệu",
+        "agency": "Cơ quan",
+        "service": "Thủ tục",
+        "level": "Cấp",
+        "channel": "Kênh",
+        "month": "Tháng",
+        "by": "Theo",
+        "chart_title": "Chỉ số hài lòng theo yếu tố",
+        "this_period": "Kỳ này",
+    },
+    "en": {
+        "title": "Satisfaction index report (SIPAS)",
+        "period": "Period",
+        "previous": "previous",
+        "rule": "Rule",
+        "target": "Target",
+        "filters": "Filters",
+        "respondents": "Responses",
+        "overall": "SIPAS",
+        "factor": "Factor",
+        "criterion": "Criterion",
+        "index": "Index",
+        "ci": "95% CI",
+        "valid": "Valid n",
+        "change": "Change",
+        "to_target": "To target",
+        "flags": "Flags",
+        "group": "Group",
+        "small_sample": "small sample",
+        "below_target": "below target",
+        "missing": "missing",
+        "none": "no data",
+        "agency": "Agency",
+        "service": "Service",
+        "level": "Level",
+        "channel": "Channel",
+        "month": "Month",
+        "by": "By",
+        "chart_title": "Satisfaction index by factor",
+        "this_period": "This period",
+    },
+}
+
+
+def heading(lang: str, key: str) -> str:
+    return HEADINGS.get(lang, HEADINGS["vi"])[key]
+
+
+def _pick(texts: Any, lang: str) -> str:
+    text = texts.get(lang) or next(iter(texts.values()))
+    return unicodedata.normalize("NFC", text)
+
+
+def factor_name(questionnaire: Questionnaire, factor_id: str, lang: str) -> str:
+    return _pick(questionnaire.factor(factor_id).title, lang)
+
+
+def criterion_name(questionnaire: Questionnaire, item_id: str, lang: str) -> str:
+    return _pick(questionnaire.question(item_id).text, lang)
+
+
+def flags(indices: GroupIndices) -> list[str]:
+    """Machine-readable warnings: small_sample, below_target, missing:<factor>."""
+    found = []
+    if not indices.reliable:
+        found.append("small_sample")
+    if indices.overall.comparison.met_target is False:
+        found.append("below_target")
+    found += [f"missing:{factor}" for factor in indices.overall.factors_missing]
+    return found
+
+
+def _flag_text(indices: GroupIndices, lang: str) -> str:
+    words = []
+    for flag in flags(indices):
+        name, _, factor = flag.partition(":")
+        words.append(f"{heading(lang, name)} {factor}".strip())
+    return ", ".join(words)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _group_json(group: ReportGroup, report: Report, lang: str) -> dict[str, Any]:
+    data = group.indices.to_dict()
+    for factor in data["factors"]:
+        factor["name"] = factor_name(report.questionnaire, factor["factor"], lang)
+    for criterion in data["criteria"]:
+        criterion["name"] = criterion_name(report.questionnaire, criterion["item_id"], lang)
+    return {
+        "key": dict(group.key),
+        "names": dict(group.names),
+        "previous_respondents": None if group.previous is None else group.previous.respondents,
+        "flags": flags(group.indices),
+        **data,
+    }
+
+
+def to_json(report: Report, lang: str = "vi") -> dict[str, Any]:
+    """Everything a machine needs: indices, intervals, n, flags and the rule used."""
+    return {
+        "questionnaire": {
+            "id": report.questionnaire.id,
+            "title": _pick(report.questionnaire.title, lang),
+        },
+        "filters": report.filters.to_dict(),
+        "previous_period": {
+            "period": report.previous_period.label,
+            "from": report.previous_period.start.isoformat(),
+            "to": report.previous_period.end.isoformat(),
+        },
+        "rule": report.rule.value,
+        "target": report.target,
+        "min_sample": report.min_sample,
+        "grouping": list(report.grouping),
+        "total": _group_json(report.total, report, lang),
+        "groups": [_group_json(group, report, lang) for group in report.groups],
+    }
+
+
+def render_json(report: Report, lang: str = "vi") -> str:
+    return json.dumps(to_json(report, lang), ensure_ascii=False, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------- CSV
+
+CSV_COLUMNS = [
+    "scope",
+    "id",
+    "name",
+    "index",
+    "ci_low",
+    "ci_high",
+    "mean_score",
+    "valid_n",
+    "respondents",
+    "change",
+    "to_target",
+    "met_target",
+    "reliable",
+]
+
+
+def _rows(group: ReportGroup, report: Report, lang: str) -> list[dict[str, Any]]:
+    indices = group.indices
+    overall = indices.overall.to_dict()
+    rows = [
+        {
+            "scope": "overall",
+            "id": "SIPAS",
+            "name": "SIPAS",
+            **overall,
+            "respondents": indices.respondents,
+            "reliable": indices.reliable,
+        }
+    ]
+    for factor in indices.factors:
+        data = factor.to_dict()
+        data["name"] = factor_name(report.questionnaire, factor.factor, lang)
+        rows.append({"scope": "factor", "id": factor.factor, **data})
+    for criterion in indices.criteria:
+        data = criterion.to_dict()
+        data["name"] = criterion_name(report.questionnaire, criterion.item_id, lang)
+        rows.append({"scope": "criterion", "id": criterion.item_id, **data, "respondents": None})
+    return rows
+
+
+def render_csv(report: Report, lang: str = "vi") -> str:
+    """One row per group and index (overall, factor, criterion); the total has empty
+    group columns. Numbers are plain (dot decimal) for any spreadsheet or script."""
+    group_columns = [f"{name}{suffix}" for name in report.grouping for suffix in ("", "_name")]
+    output = io.StringIO()
+    writer = csv.DictWriter(
+        output, [*group_columns, *CSV_COLUMNS], extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    for group in (report.total, *report.groups):
+        prefix = {}
+        for name in report.grouping:
+            prefix[name] = group.key.get(name, "")
+            prefix[f"{name}_name"] = group.names.get(name, "")
+        for row in _rows(group, report, lang):
+            writer.writerow({**prefix, **{k: "" if v is None else v for k, v in row.items()}})
+    return output.getvalue()
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _num(value: float | None, digits: int = 2, sign: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return "—" if low is None or high is None else f"{low:.1f}–{high:.1f}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: list[str], rows: list[list[str]], text_last: bool = False) -> list[str]:
+    """Columns padded to their widest cell; text (the first, and the last if `text_last`)
+    left-aligned, numbers right-aligned."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            str(cell).ljust(width)
+            if index == 0 or (text_last and index == len(widths) - 1)
+            else str(cell).rjust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(headers), "  ".join("-" * width for width in widths), *map(line, rows)]
+
+
+def render_table(report: Report, lang: str = "vi", width: int = 48) -> str:
+    """A readable terminal report: overview, factors, criteria, then the groups."""
+    h = lambda key: heading(lang, key)  # noqa: E731
+    total = report.total.indices
+    filters = report.filters
+    chosen = [
+        f"{name}={','.join(values)}"
+        for name, values in (
+            ("agency", filters.agencies),
+            ("service", filters.services),
+            ("field", filters.fields),
+        )
+        if values
+    ]
+    chosen += [
+        f"{name}={value}"
+        for name, value in (("level", filters.level), ("channel", filters.channel_kind))
+        if value
+    ]
+    if filters.merge_successors:
+        chosen.append("merge_successors")
+    previous_n = report.total.previous.respondents if report.total.previous else 0
+    overall = total.overall
+    lines = [
+        f"{h('title')} — {_cut(_pick(report.questionnaire.title, lang), 60)} "
+        f"({report.questionnaire.id})",
+        f"{h('period')}: {filters.period.label} ({filters.period.start} .. {filters.period.end}); "
+        f"{h('previous')}: {report.previous_period.label}",
+        f"{h('rule')}: {report.rule.value}; {h('target')}: {report.target:g}; "
+        f"{h('filters')}: {', '.join(chosen) or '—'}",
+        f"{h('respondents')}: {total.respondents:,} ({h('previous')}: {previous_n:,})",
+        "",
+        f"{h('overall')}: {_num(overall.index)}  [{h('ci')} {_ci(overall.ci_low, overall.ci_high)}]"
+        f"  {h('change')} {_num(overall.comparison.change, sign=True)}"
+        f"  {h('to_target')} {_num(overall.comparison.to_target, sign=True)}"
+        + (f"  ({_flag_text(total, lang)})" if flags(total) else ""),
+        "",
+    ]
+    lines += _table(
+        [
+            h("factor"),
+            h("index"),
+            h("ci"),
+            h("valid"),
+            h("respondents"),
+            h("change"),
+            h("to_target"),
+        ],
+        [
+            [
+                _cut(f"{f.factor} {factor_name(report.questionnaire, f.factor, lang)}", width),
+                _num(f.index),
+                _ci(f.ci_low, f.ci_high),
+                f"{f.valid_n:,}",
+                "—" if f.respondents is None else f"{f.respondents:,}",
+                _num(f.comparison.change, sign=True),
+                _num(f.comparison.to_target, sign=True),
+            ]
+            for f in total.factors
+        ],
+    )
+    lines.append("")
+    lines += _table(
+        [h("criterion"), h("index"), h("ci"), h("valid"), h("change")],
+        [
+            [
+                _cut(f"{c.item_id} {criterion_name(report.questionnaire, c.item_id, lang)}", width),
+                _num(c.index),
+                _ci(c.ci_low, c.ci_high),
+                f"{c.valid_n:,}",
+                _num(c.comparison.change, sign=True),
+            ]
+            for c in total.criteria
+        ],
+    )
+    if report.grouping:
+        factor_ids = [f.factor for f in total.factors]
+        lines += ["", f"{h('by')} {', '.join(h(name).lower() for name in report.grouping)}:"]
+        lines += _table(
+            [
+                h("group"),
+                h("respondents"),
+                h("overall"),
+                h("ci"),
+                *factor_ids,
+                h("change"),
+                h("flags"),
+            ],
+            [
+                [
+                    _cut(group.label, width),
+                    f"{group.indices.respondents:,}",
+                    _num(group.indices.overall.index),
+                    _ci(group.indices.overall.ci_low, group.indices.overall.ci_high),
+                    *(_num(f.index, 1) for f in group.indices.factors),
+                    _num(group.indices.overall.comparison.change, sign=True),
+                    _flag_text(group.indices, lang),
+                ]
+                for group in report.groups
+            ],
+            text_last=True,
+        )
+        if not report.groups:
+            lines.append(h("none"))
+    return "\n".join(lines) + "\n"

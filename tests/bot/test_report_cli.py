@@ -1,0 +1,151 @@
+"""`python -m bot report` and `responses import` as an official runs them (a subprocess on
+a temporary SQLite file): every format opens and holds the hand-computed figures.
+
+Two forms in July 2025: P1 answers 5 everywhere, P2 answers 1, both say "no" to the
+feedback gate. So every F1-F4 criterion is 1 of 2 satisfied (50 %), F5 is missing,
+SIPAS = 50, and two respondents are a small sample below the 80 target.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+ROOT = Path(__file__).resolve().parents[2]
+CRITERIA = [
+    *(f"F1.{i}" for i in range(1, 5)),
+    *(f"F2.{i}" for i in range(1, 6)),
+    *(f"F3.{i}" for i in range(1, 7)),
+    *(f"F4.{i}" for i in range(1, 4)),
+]
+
+
+def bot(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SCORING_", "SURVEY_", "TELEGRAM_", "ZALO_"))
+    }
+    env["DATABASE_URL"] = f"sqlite:///{workdir / 'bot.db'}"
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=workdir,  # no .env of the developer's
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("cli")
+    (workdir / "agencies.csv").write_text(
+        "code,name,level\nSTP,Sở Tư pháp,province\n", encoding="utf-8"
+    )
+    with open(workdir / "forms.csv", "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["form_id", "agency", "date", *CRITERIA, "feedback_given"])
+        writer.writerow(["P1", "STP", "2025-07-01", *[5] * len(CRITERIA), 2])
+        writer.writerow(["P2", "STP", "2025-07-20", *[1] * len(CRITERIA), 2])
+        writer.writerow(["P3", "NOPE", "2025-07-20", *[1] * len(CRITERIA), 2])
+    assert bot(workdir, "agencies", "import", "agencies.csv").returncode == 0
+    imported = bot(workdir, "responses", "import", "forms.csv", "--channel", "paper")
+    assert imported.returncode == 1  # one row rejected
+    assert "forms.csv: row 4: unknown agency code 'NOPE'" in imported.stderr
+    assert "2 forms stored" in imported.stdout
+    return workdir
+
+
+def test_json(workdir):
+    result = bot(workdir, "report", "--month", "2025-07", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    total = data["total"]
+    assert data["rule"] == "mean_of_criteria"
+    assert (data["target"], data["min_sample"]) == (80.0, 30)
+    assert total["respondents"] == 2
+    assert total["overall"]["index"] == 50.0
+    assert total["overall"]["to_target"] == -30.0
+    assert total["overall"]["factors_missing"] == ["F5"]
+    assert total["flags"] == ["small_sample", "below_target", "missing:F5"]
+    factors = {f["factor"]: f for f in total["factors"]}
+    assert factors["F2"]["index"] == 50.0
+    assert factors["F2"]["name"] == "Thủ tục hành chính"
+    assert factors["F5"]["index"] is None
+    assert 0 < total["overall"]["ci_low"] < 50 < total["overall"]["ci_high"] < 100
+    assert [(g["key"]["agency"], g["respondents"]) for g in data["groups"]] == [("STP", 2)]
+
+
+def test_csv(workdir):
+    result = bot(workdir, "report", "--month", "2025-07", "--format", "csv", "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    total = [row for row in rows if row["agency"] == ""]
+    assert total[0]["scope"] == "overall" and total[0]["index"] == "50.0"
+    f2 = next(row for row in total if row["id"] == "F2")
+    assert f2["name"] == "Administrative procedures"
+    assert {row["agency"] for row in rows} == {"", "STP"}
+    assert len(rows) == 2 * (1 + 5 + 22)  # total and STP: overall, factors, criteria
+
+
+def test_xlsx(workdir):
+    path = workdir / "report.xlsx"
+    result = bot(workdir, "report", "--month", "2025-07", "--format", "xlsx", "--output", str(path))
+    assert result.returncode == 0, result.stderr
+    workbook = load_workbook(path)
+    assert workbook.sheetnames == ["overview", "factors", "criteria", "by agency"]
+    overview = {row[0]: row[1] for row in workbook["overview"].iter_rows(values_only=True)}
+    assert overview["SIPAS"] == pytest.approx(50.0)
+    assert overview["respondents"] == 2
+    factors = list(workbook["factors"].iter_rows(values_only=True))
+    assert factors[0][:3] == ("factor", "name", "index")
+    assert factors[3][:3] == ("F3", "Công chức trực tiếp giải quyết công việc", 50.0)
+    assert len(list(workbook["criteria"].iter_rows())) == 1 + 22
+    by_agency = list(workbook["by agency"].iter_rows(values_only=True))
+    assert by_agency[1][:5] == ("STP", "STP Sở Tư pháp", 2, False, 50.0)
+
+
+def test_png(workdir):
+    from PIL import Image
+
+    path = workdir / "report.png"
+    result = bot(workdir, "report", "--period", "2025-07", "--format", "png", "--output", str(path))
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(path) as image:
+        assert image.width > 800 and image.height > 400
+
+
+def test_table(workdir):
+    result = bot(workdir, "report", "--from", "2025-07-01", "--to", "2025-07-31")
+    assert result.returncode == 0, result.stderr
+    assert "SIPAS: 50.00" in result.stdout
+    assert "F2 Thủ tục hành chính" in result.stdout
+    assert "STP Sở Tư pháp" in result.stdout
+    assert "mẫu nhỏ" in result.stdout  # small sample, in Vietnamese by default
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "png"], "--format png needs --output FILE"),
+        (["--agency", "NOPE"], "unknown agency code NOPE"),
+        (["--month", "2025-13"], "no month 13"),
+        (["--group-by", "weekday"], "--group-by: unknown weekday"),
+        (["--month", "2025-07", "--year", "2025"], "give one period"),
+    ],
+)
+def test_usage_errors(workdir, args, message):
+    result = bot(workdir, "report", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
