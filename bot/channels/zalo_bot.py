@@ -1,0 +1,239 @@
+"""The Zalo Bot platform channel: the Telegram-like Zalo bot API, by webhook or polling.
+
+Only translates. An update becomes an `Inbound` keyed on event name + message id,
+so a redelivered update is applied once. Zalo Bot has no buttons, so questions go
+out as text with numbered options and answers come back typed; it has no start
+payload either, so the receipt's code is typed as the first message (the survey
+accepts that). Stickers, images and the like become `InboundKind.OTHER`.
+
+Webhook: the secret header is compared in constant time; the update is committed
+by the processor before the 2xx, and the replies are sent after it. Polling:
+getUpdates returns one update per call with nothing to acknowledge, so an update
+whose transaction fails is retried here with backoff; dedupe covers a redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot import metrics
+from bot.channels import numbered_text, resend_pending
+from bot.channels._after_commit import AfterCommit
+from bot.inbound import InboundProcessor
+from bot.settings import Settings, ZaloBotMode
+from bot.zalo.bot_api import ZaloBotApi, ZaloBotError
+from bot.zalo.retry import backoff_delay
+from handlers.messages import Inbound, InboundKind, Outbound
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo_bot"
+WEBHOOK_PATH = "/zalo-bot/webhook"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+TEXT_EVENT = "message.text.received"
+
+
+def parse_update(data: Any) -> Inbound | None:
+    """The `Inbound` of an update (bare or wrapped in {ok, result}); None if no user message."""
+    if isinstance(data, dict) and "event_name" not in data and isinstance(data.get("result"), dict):
+        data = data["result"]
+    if not isinstance(data, dict):
+        return None
+    event, message = data.get("event_name"), data.get("message")
+    if (
+        not isinstance(event, str)
+        or not event.startswith("message.")
+        or not isinstance(message, dict)
+    ):
+        return None
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    if sender.get("is_bot") is True:
+        return None
+    chat_id = chat.get("id", sender.get("id"))
+    if not isinstance(chat_id, str | int) or not 0 < len(str(chat_id)) <= 64:
+        return None
+    message_id = message.get("message_id")
+    if isinstance(message_id, str | int) and len(f"{CHANNEL}:{event}:{message_id}") <= 128:
+        update_key = f"{CHANNEL}:{event}:{message_id}"
+    else:  # no usable id: an identical redelivery is still recognised
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        update_key = f"{CHANNEL}:sha256:{digest}"
+    text = message.get("text")
+    if event == TEXT_EVENT and isinstance(text, str):
+        return Inbound(CHANNEL, str(chat_id), InboundKind.TEXT, text, update_key)
+    return Inbound(CHANNEL, str(chat_id), InboundKind.OTHER, "", update_key)
+
+
+class ZaloBotChannel:
+    name = CHANNEL
+
+    def __init__(self, settings: Settings, processor: InboundProcessor):
+        self.settings = settings
+        self.config = settings.zalo_bot
+        self.processor = processor
+        token = self.config.token
+        assert token is not None
+        self._token = token.get_secret_value()
+        secret = self.config.webhook_secret
+        self._secret = secret.get_secret_value().encode() if secret is not None else None
+        self.http: aiohttp.ClientSession | None = None
+        self.api: ZaloBotApi | None = None
+        self.deliveries = AfterCommit(processor, CHANNEL, self.send)
+        self._task: asyncio.Task[None] | None = None
+        self._accepting = False
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.config.mode is ZaloBotMode.WEBHOOK
+
+    async def start(self) -> None:
+        """Connect (getMe, then set or delete the webhook) and re-send lost replies before
+        accepting updates; if Zalo is unreachable, keep trying in the background rather
+        than holding up the other channels."""
+        self.http = aiohttp.ClientSession()
+        self.api = ZaloBotApi(self.http, self.config.api_base_url, self._token)
+        connected = await self._connect() and await self._resend_pending()
+        self._accepting = connected
+        self._task = asyncio.create_task(self._run(connected), name="zalo-bot")
+
+    async def stop(self) -> None:
+        self._accepting = False
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.deliveries.drain()
+        if self.http is not None:
+            await self.http.close()
+        self.api = self.http = None
+
+    async def _run(self, connected: bool) -> None:
+        attempt = 0
+        while not connected:
+            attempt += 1
+            await asyncio.sleep(backoff_delay(attempt, cap=300))
+            connected = await self._connect() and await self._resend_pending()
+        self._accepting = True
+        if not self.webhook_mode:
+            await self._poll()
+
+    async def _resend_pending(self) -> bool:
+        try:
+            count = await resend_pending(self.processor, CHANNEL, self.send)
+        except Exception as error:  # noqa: BLE001 - tried again
+            log.warning("Zalo Bot: re-sending lost replies failed (%s)", error)
+            return False
+        if count:
+            log.info("Zalo Bot: re-sent the current question to %d chats", count)
+        return True
+
+    async def _connect(self) -> bool:
+        assert self.api is not None
+        try:
+            me = await self.api.get_me()
+            if self.webhook_mode:
+                assert self._secret is not None and self.settings.public_base_url
+                url = self.settings.public_base_url + WEBHOOK_PATH
+                await self.api.set_webhook(url, self._secret.decode())
+            else:
+                await self.api.delete_webhook()
+        except ZaloBotError as error:
+            log.error("Zalo Bot: cannot connect (%s); trying again later", error)
+            return False
+        name = (me.get("account_name") or me.get("display_name")) if isinstance(me, dict) else ""
+        log.info("Zalo Bot: connected as %s (%s)", name or "?", self.config.mode.value)
+        return True
+
+    # -- receiving ---------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        assert self.api is not None
+        failures = 0
+        while True:
+            try:
+                updates = await self.api.get_updates(self.config.poll_timeout)
+            except ZaloBotError as error:
+                failures += 1
+                delay = backoff_delay(failures)
+                log.warning("Zalo Bot: getUpdates failed (%s); retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            for update in updates:
+                inbound = parse_update(update)
+                if inbound is not None:
+                    await self._apply_polled(inbound)
+
+    async def _apply_polled(self, inbound: Inbound) -> None:
+        """Commit one polled update, retrying while the database is unavailable.
+
+        A polled update is not offered again by Zalo, so it is kept here until its
+        transaction succeeds (a crash in between loses it: use webhooks in production).
+        """
+        attempt = 0
+        while True:
+            try:
+                async with self.deliveries.slot(inbound.chat_key) as deliver:
+                    deliver(await self.processor.process(inbound))
+                return
+            except Exception as error:  # noqa: BLE001 - the database is unavailable
+                attempt += 1
+                delay = backoff_delay(attempt, cap=30)
+                log.warning(
+                    "Zalo Bot: storing an update failed (%s); retry in %.0f s", error, delay
+                )
+                await asyncio.sleep(delay)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Zalo's call: 403 unless the secret matches; 200 only once the update is committed."""
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
+        if self._secret is None or not hmac.compare_digest(given, self._secret):
+            metrics.increment("zalo_bot_webhook_rejected_total")
+            log.warning("Zalo Bot: webhook call with a wrong secret token rejected")
+            return web.json_response({"ok": False}, status=403)
+        if not self._accepting:
+            return web.json_response({"ok": False}, status=503)  # not started yet: Zalo retries
+        try:
+            data = await request.json()
+        except ValueError:
+            return web.json_response({"ok": False}, status=400)
+        inbound = parse_update(data)
+        if inbound is None:
+            return web.json_response({"ok": True})
+        try:
+            async with self.deliveries.slot(inbound.chat_key) as deliver:
+                deliver(await self.processor.process(inbound))
+        except Exception as error:  # noqa: BLE001 - the database is unavailable
+            log.warning("Zalo Bot: storing an update failed (%s); Zalo will retry", error)
+            return web.json_response({"ok": False}, status=503)
+        return web.json_response({"ok": True})
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send(self, chat_key: str, replies: list[Outbound]) -> None:
+        """Each reply as text with numbered options (Zalo Bot has no buttons)."""
+        if self.api is None:
+            raise ZaloBotError("sendMessage", None, "channel not started")
+        for reply in replies:
+            if reply.image is not None or reply.file is not None:
+                log.info("Zalo Bot: an image or file cannot be uploaded; its text is sent alone")
+            await self.api.send_message(chat_key, numbered_text(reply))
+
+
+def build(settings: Settings, processor: InboundProcessor, web_app: web.Application):
+    """The channel when ZALO_BOT_TOKEN is set; in webhook mode its route on our server."""
+    if not settings.zalo_bot.enabled:
+        return None
+    channel = ZaloBotChannel(settings, processor)
+    metrics.install(web_app)
+    if channel.webhook_mode:
+        web_app.router.add_post(WEBHOOK_PATH, channel.webhook)
+    return channel

@@ -1,0 +1,292 @@
+"""The Zalo Official Account channel (OA API v3): webhook in, customer-service replies out.
+
+Only translates. Zalo signs each event with `X-ZEvent-Signature: mac=<SHA-256 hex of
+app id + raw body + timestamp + OA secret key>`; it is checked in constant time and
+a call that fails gets 401 with nothing stored. A valid event is handled inline:
+the processor's one transaction (dedupe on event + msg_id, lock, handle) commits,
+then 200, and the replies go out after, in a task. That keeps the answer well
+inside Zalo's ~2 s (a few milliseconds of database work) without a separate inbox.
+
+Replies are customer-service messages. Up to five choices become oa.query.hide
+buttons whose payload is the choice's payload; Zalo sends it back as a user text,
+which is recognised by its shape and handled as a button press (a stale or forged
+one is harmless: the survey checks nonce and step). A sixth and seventh choice
+("no opinion", "skip") are listed to be typed; longer lists go as numbered text.
+Free replies are limited to a window after the user's last message: outside it a
+reply is not attempted, and that is logged and counted, not silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot import metrics
+from bot.channels import numbered_text, resend_pending
+from bot.channels._after_commit import AfterCommit
+from bot.inbound import InboundProcessor
+from bot.settings import Settings
+from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
+from bot.zalo.text import split_text
+from bot.zalo.tokens import TokenUnavailable, ZaloOATokens
+from bot.zalo.windows import ReplyWindows
+from bot.zalo.zns import ZnsClient
+from handlers.messages import Choice, Inbound, InboundKind, Outbound
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo_oa"
+WEBHOOK_PATH = "/zalo-oa/webhook"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+MAX_BUTTONS = 5
+TYPED_EXTRAS = 2  # a Likert question's "no opinion" and "skip" beyond its five levels
+BUTTON_TITLE_LIMIT = 100  # [S]
+TICK_SECONDS = 60.0
+# A survey button payload: kind.nonce.target[.value] (see handlers.survey).
+_BUTTON_PAYLOAD = re.compile(r"[a-z]\.[0-9A-Za-z]{1,16}\.[0-9]{1,10}(\.[0-9A-Za-z]{1,8})?")
+
+
+class OutsideReplyWindow(Exception):
+    """Zalo would refuse (or charge) these replies: the user's free window is used up."""
+
+
+def signature(app_id: str, body: bytes, timestamp: str, key: str) -> str:
+    """The X-ZEvent-Signature Zalo sends with an event."""
+    digest = hashlib.sha256(app_id.encode() + body + timestamp.encode() + key.encode())
+    return "mac=" + digest.hexdigest()
+
+
+def parse_event(data: Any) -> tuple[Inbound, datetime | None] | None:
+    """The `Inbound` of a user's event and when it was sent; None for other events."""
+    if not isinstance(data, dict):
+        return None
+    event, sender = data.get("event_name"), data.get("sender")
+    if not isinstance(event, str) or not event.startswith("user_send_"):
+        return None  # follow, seen, the OA's own messages…: nothing to answer
+    if not isinstance(sender, dict) or not isinstance(sender.get("id"), str | int):
+        return None
+    chat_key = str(sender["id"])
+    if not 0 < len(chat_key) <= 64:
+        return None
+    message = data.get("message") if isinstance(data.get("message"), dict) else {}
+    msg_id = message.get("msg_id")
+    if isinstance(msg_id, str | int) and len(f"{CHANNEL}:{event}:{msg_id}") <= 128:
+        update_key = f"{CHANNEL}:{event}:{msg_id}"
+    else:  # no usable id: an identical redelivery is still recognised
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        update_key = f"{CHANNEL}:sha256:{digest}"
+    sent_at = None
+    with contextlib.suppress(KeyError, TypeError, ValueError, OverflowError, OSError):
+        sent_at = datetime.fromtimestamp(int(data["timestamp"]) / 1000, UTC)
+    text = message.get("text")
+    if event == "user_send_text" and isinstance(text, str):
+        if _BUTTON_PAYLOAD.fullmatch(text.strip()):
+            return Inbound(CHANNEL, chat_key, InboundKind.BUTTON, text.strip(), update_key), sent_at
+        return Inbound(CHANNEL, chat_key, InboundKind.TEXT, text, update_key), sent_at
+    return Inbound(CHANNEL, chat_key, InboundKind.OTHER, "", update_key), sent_at
+
+
+def render(reply: Outbound) -> tuple[str, list[Choice]]:
+    """The text to send and the choices that become buttons."""
+    choices = list(reply.choices)
+    if len(choices) <= MAX_BUTTONS:
+        return reply.text, choices
+    if len(choices) > MAX_BUTTONS + TYPED_EXTRAS:
+        return numbered_text(reply), []
+    typed = "\n".join(f"   {choice.label}" for choice in choices[MAX_BUTTONS:])
+    return f"{reply.text}\n{typed}", choices[:MAX_BUTTONS]
+
+
+def _title(label: str) -> str:
+    return label if len(label) <= BUTTON_TITLE_LIMIT else label[: BUTTON_TITLE_LIMIT - 1] + "…"
+
+
+class ChannelZns:
+    """The OA's ZNS client, offered as `channel.zns` to whoever sends notices by phone
+    number (the outbox); it works once the channel has started (token and session)."""
+
+    def __init__(self, channel: ZaloOAChannel):
+        self._channel = channel
+
+    async def send(self, phone: str, values: Mapping[str, Any], tracking_id: str) -> str | None:
+        api = self._channel.api
+        if api is None:
+            raise ZaloOAError("ZNS template message", None, "the Zalo OA channel is not running")
+        return await ZnsClient(api, self._channel.config).send(phone, values, tracking_id)
+
+
+class ZaloOAChannel:
+    name = CHANNEL
+
+    def __init__(self, settings: Settings, processor: InboundProcessor):
+        self.settings = settings
+        self.config = settings.zalo_oa
+        self.processor = processor
+        assert self.config.app_id is not None and self.config.signature_key is not None
+        self.app_id = self.config.app_id
+        self._key = self.config.signature_key.get_secret_value()
+        self.windows = ReplyWindows(
+            processor.database,
+            self.config.reply_window_hours,
+            self.config.reply_window_messages,
+            processor.clock,
+        )
+        self.deliveries = AfterCommit(processor, CHANNEL, self.send)
+        self.http: aiohttp.ClientSession | None = None
+        self.tokens: ZaloOATokens | None = None
+        self.api: ZaloOAApi | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._accepting = False
+        self.zns = ChannelZns(self) if self.config.zns_template_id else None
+
+    async def start(self) -> None:
+        """Seed the token row, get a token, re-send lost replies, then accept events.
+
+        Events are refused (503, so Zalo retries) until the lost replies are re-sent,
+        lest a chat get its current question twice.
+        """
+        self.http = aiohttp.ClientSession()
+        self.tokens = ZaloOATokens(
+            self.processor.database, self.config, self.http, self.processor.clock
+        )
+        await self.tokens.seed()
+        self.api = ZaloOAApi(self.http, self.config, self.tokens)
+        token_ok = await self._check_token() and await self._resend_pending()
+        self._accepting = True
+        where = self.settings.public_base_url or f"http://{self.settings.http_listen}"
+        log.info("Zalo OA: events expected at %s%s (set it in the console)", where, WEBHOOK_PATH)
+        self._task = asyncio.create_task(self._tick_forever(token_ok), name="zalo-oa")
+
+    async def stop(self) -> None:
+        self._accepting = False
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.deliveries.drain()
+        if self.http is not None:
+            await self.http.close()
+        self.api = self.tokens = self.http = None
+
+    async def _check_token(self) -> bool:
+        assert self.tokens is not None
+        try:
+            await self.tokens.access_token()
+        except TokenUnavailable as error:
+            log.warning("Zalo OA: %s", error)
+            return False
+        except Exception as error:  # noqa: BLE001 - the database is unavailable
+            log.warning("Zalo OA: checking the access token failed (%s)", error)
+            return False
+        return True
+
+    async def _tick_forever(self, token_ok: bool) -> None:
+        """Keep the token fresh; after a token outage, re-send the replies it held up."""
+        ticks = 0
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            ticks += 1
+            if not await self._check_token():
+                token_ok = False
+            elif not token_ok:
+                token_ok = await self._resend_pending()
+            if ticks % 60 == 1:
+                try:
+                    await self.windows.forget_closed()
+                except Exception as error:  # noqa: BLE001 - tried again in an hour
+                    log.warning("Zalo OA: clearing old reply windows failed (%s)", error)
+
+    async def _resend_pending(self) -> bool:
+        try:
+            count = await resend_pending(self.processor, CHANNEL, self.send)
+        except Exception as error:  # noqa: BLE001 - tried again at the next tick
+            log.warning("Zalo OA: re-sending lost replies failed (%s)", error)
+            return False
+        if count:
+            log.info("Zalo OA: re-sent the current question to %d chats", count)
+        return True
+
+    # -- receiving ---------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """An event: 401 unless signed by Zalo for our app; 200 once it is committed."""
+        body = await request.read()
+        try:
+            data = json.loads(body)
+            timestamp = str(data["timestamp"])
+            app_id = str(data.get("app_id", ""))
+        except (ValueError, TypeError, KeyError):
+            data = timestamp = app_id = None
+        given = request.headers.get(SIGNATURE_HEADER, "").strip().encode("utf-8", "replace")
+        expected = signature(self.app_id, body, timestamp or "", self._key).encode()
+        if timestamp is None or not hmac.compare_digest(given, expected) or app_id != self.app_id:
+            metrics.increment("zalo_oa_webhook_rejected_total")
+            log.warning("Zalo OA: webhook call with a wrong signature rejected")
+            return web.json_response({"error": 401}, status=401)
+        if not self._accepting:
+            return web.json_response({"error": 503}, status=503)  # not started: Zalo retries
+        parsed = parse_event(data)
+        if parsed is None:
+            return web.json_response({"error": 0})
+        inbound, sent_at = parsed
+        now = self.processor.clock()
+        try:
+            await self.windows.open(inbound.chat_key, min(sent_at or now, now))
+            async with self.deliveries.slot(inbound.chat_key) as deliver:
+                deliver(await self.processor.process(inbound))
+        except Exception as error:  # noqa: BLE001 - the database is unavailable
+            log.warning("Zalo OA: storing an event failed (%s); Zalo will retry", error)
+            return web.json_response({"error": 503}, status=503)
+        return web.json_response({"error": 0})
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send(self, chat_key: str, replies: list[Outbound]) -> None:
+        """Customer-service messages, if the user's free reply window holds them all."""
+        if self.api is None:
+            raise TokenUnavailable("channel not started")
+        messages: list[tuple[str, list[Choice]]] = []
+        for reply in replies:
+            if reply.image is not None or reply.file is not None:
+                log.info("Zalo OA: an image or file cannot be uploaded; its text is sent alone")
+            text, buttons = render(reply)
+            pieces = split_text(text) or (["…"] if buttons else [])
+            messages += [(piece, []) for piece in pieces[:-1]]
+            if pieces:
+                messages.append((pieces[-1], buttons))
+        if not messages:
+            return
+        if not await self.windows.take(chat_key, len(messages)):
+            metrics.increment("zalo_oa_outside_window_total")
+            log.warning(
+                "Zalo OA: %d replies fall outside the user's free reply window "
+                "(%d messages within %g h of their last message): not sent",
+                len(messages),
+                self.config.reply_window_messages,
+                self.config.reply_window_hours,
+            )
+            raise OutsideReplyWindow("outside the free reply window")
+        for text, buttons in messages:
+            await self.api.send_cs(
+                chat_key, text, [(_title(choice.label), choice.payload) for choice in buttons]
+            )
+
+
+def build(settings: Settings, processor: InboundProcessor, web_app: web.Application):
+    """The channel when ZALO_OA_APP_ID and its secrets are set, with its webhook route."""
+    if not settings.zalo_oa.enabled:
+        return None
+    channel = ZaloOAChannel(settings, processor)
+    metrics.install(web_app)
+    web_app.router.add_post(WEBHOOK_PATH, channel.webhook)
+    return channel

@@ -1,0 +1,68 @@
+"""The OA's free reply window: replies allowed for a while after the user's last message.
+
+Zalo allows customer-service replies only within a window after the user's last
+message (reported: 8 messages within 48 h; both are settings). The count is kept in
+the database so that every process draws on the same allowance; credits are taken
+for a whole batch of replies at once, so a citizen never gets a reminder without
+the question that should follow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.database import Database
+from bot.models import ZaloOAReplyWindow
+
+
+class ReplyWindows:
+    def __init__(
+        self, database: Database, hours: float, messages: int, clock: Callable[[], datetime]
+    ):
+        self.database = database
+        self.length = timedelta(hours=hours)
+        self.messages = messages
+        self.clock = clock
+
+    async def open(self, user_id: str, at: datetime) -> None:
+        """The user wrote at `at`: a new window, unless a later message already opened one."""
+        table = ZaloOAReplyWindow.__table__
+        async with self.database.transaction() as session:
+            module = sqlite if self.database.is_sqlite else postgresql
+            statement = module.insert(table).values(user_id=user_id, opened_at=at, sent=0)
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c.user_id],
+                    set_={"opened_at": statement.excluded.opened_at, "sent": 0},
+                    where=table.c.opened_at < statement.excluded.opened_at,
+                )
+            )
+
+    async def take(self, user_id: str, count: int) -> bool:
+        """Use `count` free replies; False (nothing used) if the window cannot hold them."""
+        window = ZaloOAReplyWindow
+        async with self.database.transaction() as session:
+            result = await session.execute(
+                update(window)
+                .where(
+                    window.user_id == user_id,
+                    window.opened_at > self.clock() - self.length,
+                    window.sent + count <= self.messages,
+                )
+                .values(sent=window.sent + count)
+            )
+            return result.rowcount == 1
+
+    async def forget_closed(self) -> int:
+        """Delete windows that closed long ago (the table stays as small as the active users)."""
+        async with self.database.transaction() as session:
+            result = await session.execute(
+                delete(ZaloOAReplyWindow).where(
+                    ZaloOAReplyWindow.opened_at < self.clock() - self.length
+                )
+            )
+            return result.rowcount

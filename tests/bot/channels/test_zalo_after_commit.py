@@ -1,0 +1,67 @@
+"""Replies sent after the commit (used by the Zalo channels): order, and what is confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.channels._after_commit import AfterCommit
+from bot.database import Database
+from handlers.messages import Inbound, InboundKind, Outbound
+from tests.builders import make_code, make_processor, seed_catalog
+
+
+def text(chat: str, words: str, key: str) -> Inbound:
+    return Inbound("zalo_bot", chat, InboundKind.TEXT, words, key)
+
+
+async def test_a_delivery_never_confirms_the_replies_of_a_later_message(database: Database):
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    processor = make_processor(database)
+    sent: list[list[Outbound]] = []
+    release, second_sending = asyncio.Event(), asyncio.Event()
+
+    async def send(chat_key: str, replies: list[Outbound]) -> None:
+        sent.append(replies)
+        if len(sent) == 1:  # while the first replies go out, the next answer is committed
+            async with after.slot("c1") as deliver:
+                deliver(await processor.process(text("c1", "5", "k2")))
+        else:
+            second_sending.set()
+            await release.wait()  # … and the process dies before its replies are sent
+
+    after = AfterCommit(processor, "zalo_bot", send)
+    async with after.slot("c1") as deliver:
+        deliver(await processor.process(text("c1", code, "k1")))
+    await asyncio.wait_for(second_sending.wait(), 5)
+    [pending] = await processor.pending_replies("zalo_bot")
+    assert "Câu 2/29" in pending.replies[-1].text  # still owed after a restart
+    release.set()
+    await after.drain()
+    assert await processor.pending_replies("zalo_bot") == []
+    assert ["Câu 1/29" in sent[0][-1].text, "Câu 2/29" in sent[1][-1].text] == [True, True]
+
+
+async def test_replies_keep_their_order_and_a_failed_one_stays_pending(database: Database):
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    processor = make_processor(database)
+    order: list[str] = []
+
+    async def send(chat_key: str, replies: list[Outbound]) -> None:
+        if len(order) == 0:
+            await asyncio.sleep(0.1)  # the first delivery is slow …
+        order.append(replies[-1].text.splitlines()[0])
+        if len(order) == 3:
+            raise ConnectionError("platform down")
+
+    after = AfterCommit(processor, "zalo_bot", send)
+    for key, words in (("k1", code), ("k2", "5"), ("k3", "4")):
+        async with after.slot("c1") as deliver:  # … but the later ones wait for it
+            deliver(await processor.process(text("c1", words, key)))
+    async with after.slot("c1"):
+        pass  # a message that failed to commit releases its place empty
+    await after.drain()
+    assert order == ["Câu 1/29", "Câu 2/29", "Câu 3/29"]
+    [pending] = await processor.pending_replies("zalo_bot")
+    assert "Câu 3/29" in pending.replies[-1].text
