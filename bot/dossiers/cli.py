@@ -1,0 +1,373 @@
+"""Command-line commands of the dossiers feature (registered through `COMMAND_MODULES`).
+
+    python -m bot dossiers import FILE [--codes-out CODES.csv]
+    python -m bot dossiers scan
+    python -m bot apikeys create --agency CODE [--label TEXT] | list | revoke KEY_ID
+    python -m bot apologies list [--status pending|sent|undeliverable|all] [--agency CODE]
+    python -m bot apologies show ID [--lang en] | print ID [--out FILE] [--template NAME]
+    python -m bot apologies signer --agency CODE [--title T] [--name N] [--place P]
+    python -m bot calendar add DATE --off|--working [--note TEXT] | remove DATE | list
+    python -m bot purge
+
+Lists never show citizens' names or phone numbers; `show` and `print` render the
+notice itself, which is addressed to the citizen by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import and_, delete, select
+
+from bot.cli import UsageError
+from bot.database import Database
+from bot.dossiers.apologies import load_template, notice_template_for, shipped_templates
+from bot.dossiers.importer import default_progress, import_dossiers
+from bot.dossiers.jobs import run_due
+from bot.dossiers.keys import ApiKeyError, create_key, revoke_key
+from bot.dossiers.purge import purge
+from bot.inbound import utc_now
+from bot.models import (
+    Agency,
+    AgencyNoticeSettings,
+    ApiKey,
+    ApologyNotice,
+    CalendarDay,
+    OutboxMessage,
+)
+from bot.outbox import APOLOGY, COUNTER, FAILED, PENDING, SENDING, SENT
+from bot.settings import Settings
+from bot.tabular import TableError
+from bot.workdays import WorkCalendar
+
+STATUS_FILTERS = {
+    "pending": (PENDING, SENDING),
+    "sent": (SENT,),
+    "undeliverable": (COUNTER, FAILED),
+}
+
+
+# -- dossiers ----------------------------------------------------------------------------
+
+
+async def cmd_import(args, settings: Settings, database: Database) -> int:
+    path = Path(args.file)
+    if not path.is_file():  # noqa: ASYNC240 - a command line, nothing else waits on it
+        raise UsageError(f"{path}: no such file")
+    try:
+        result = await import_dossiers(
+            database,
+            path,
+            now=utc_now(),
+            code_length=settings.survey.code_length,
+            progress=default_progress(path),
+        )
+    except TableError as error:
+        raise UsageError(str(error)) from None
+    for outcome in result.outcomes:
+        if outcome.status == "rejected":
+            print(f"{path.name}: row {outcome.ref}: {'; '.join(outcome.reasons)}", file=sys.stderr)
+    if args.codes_out:
+        with open(args.codes_out, "w", encoding="utf-8", newline="") as file:  # noqa: ASYNC230
+            writer = csv.writer(file)
+            writer.writerow(["code", "start_code"])
+            for outcome in result.outcomes:
+                if outcome.start_code:
+                    writer.writerow([outcome.code, outcome.start_code])
+    print(f"{path.name}: {result.summary()}")
+    return 1 if result.count("rejected") else 0
+
+
+async def cmd_scan(args, settings: Settings, database: Database) -> int:
+    report = await run_due(database, settings, utc_now())
+    print(
+        f"{report.notices} apology notices, {report.escalations} escalations, "
+        f"{report.purged} dossiers purged"
+    )
+    return 0
+
+
+async def cmd_purge(args, settings: Settings, database: Database) -> int:
+    async with database.transaction() as session:
+        report = await purge(session, utc_now(), settings.dossier.retention_days)
+    print(
+        f"personal data removed from {report.dossiers} dossiers and {report.notices} notices; "
+        f"{report.link_failures} old link attempts deleted"
+    )
+    return 0
+
+
+# -- API keys ----------------------------------------------------------------------------
+
+
+async def cmd_key_create(args, settings: Settings, database: Database) -> int:
+    async with database.transaction() as session:
+        try:
+            key = await create_key(session, args.agency, utc_now(), args.label)
+        except ApiKeyError as error:
+            raise UsageError(str(error)) from None
+    print(key)
+    print(
+        "Give this key to the one-stop system now: it is not stored and cannot be shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def cmd_key_list(args, settings: Settings, database: Database) -> int:
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(ApiKey, Agency.code)
+            .join(Agency, Agency.id == ApiKey.agency_id)
+            .order_by(ApiKey.id)
+        )
+        for key, agency in rows:
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+            print(f"{key.key_id}  {agency:<16} {state:<18} last used {used}  {key.label or ''}")
+    return 0
+
+
+async def cmd_key_revoke(args, settings: Settings, database: Database) -> int:
+    async with database.transaction() as session:
+        if not await revoke_key(session, args.key_id.removeprefix("sipas_"), utc_now()):
+            raise UsageError(f"no active key {args.key_id!r}")
+    print(f"key {args.key_id} revoked")
+    return 0
+
+
+# -- apologies ---------------------------------------------------------------------------
+
+
+async def cmd_apologies_list(args, settings: Settings, database: Database) -> int:
+    joined = and_(OutboxMessage.kind == APOLOGY, OutboxMessage.ref_id == ApologyNotice.id)
+    query = (
+        select(ApologyNotice, Agency.code, OutboxMessage)
+        .join(Agency, Agency.id == ApologyNotice.agency_id)
+        .outerjoin(OutboxMessage, joined)
+        .order_by(ApologyNotice.id.desc())
+        .limit(args.limit)
+    )
+    if args.status != "all":
+        query = query.where(OutboxMessage.status.in_(STATUS_FILTERS[args.status]))
+    if args.agency:
+        query = query.where(Agency.code == args.agency)
+    async with database.transaction() as session:
+        rows = (await session.execute(query)).all()
+    print(
+        f"{'id':>7}  {'number':<10} {'agency':<14} {'dossier':<24} {'issued':<10} "
+        f"{'new date':<10} {'status':<9} route"
+    )
+    for notice, agency, message in rows:
+        status = message.status if message else "-"
+        route = (message.route or "") if message else ""
+        if message and message.uncertain:
+            route += " (possible duplicate)"
+        if message and message.status == FAILED and message.last_error:
+            route += f" {message.last_error[:60]}"
+        print(
+            f"{notice.id:>7}  {notice.number_seq}/PXL".ljust(20)
+            + f"{agency:<14} {notice.dossier_code:<24} {notice.issued_on:%d/%m/%Y} "
+            f"{notice.new_date:%d/%m/%Y} {status:<9} {route}"
+        )
+    print(f"{len(rows)} notices", file=sys.stderr)
+    return 0
+
+
+async def _notice(database: Database, notice_id: int) -> ApologyNotice:
+    async with database.transaction() as session:
+        notice = await session.get(ApologyNotice, notice_id)
+    if notice is None:
+        raise UsageError(f"no apology notice {notice_id}")
+    return notice
+
+
+async def cmd_apologies_show(args, settings: Settings, database: Database) -> int:
+    notice = await _notice(database, args.id)
+    template = notice_template_for(notice, args.lang, settings.dossier.template_dir)
+    from bot.dossiers.apologies import notice_values
+
+    values = notice_values(notice, template)
+    parts = [
+        *(template.substitute(line, values) for line in template.data.get("header_left", [])),
+        template.text("number", values),
+        template.text("place_date", values),
+        "",
+        template.text("title", values),
+        template.text("recipient", values),
+        "",
+        template.text("body", values),
+        "",
+        template.text("signer_title", values),
+        template.text("signer_name", values),
+    ]
+    print("\n".join(part for part in parts if part is not None))
+    return 0
+
+
+async def cmd_apologies_print(args, settings: Settings, database: Database) -> int:
+    from bot.dossiers.pdf import FontMissing, render_pdf
+
+    notice = await _notice(database, args.id)
+    try:
+        template = (
+            load_template(args.template, settings.dossier.template_dir)
+            if args.template
+            else notice_template_for(notice, None, settings.dossier.template_dir)
+        )
+    except FileNotFoundError as error:
+        raise UsageError(f"{error} (shipped: {', '.join(shipped_templates())})") from None
+    try:
+        content = render_pdf(notice, template, settings.dossier.pdf_font)
+    except FontMissing as error:
+        raise UsageError(str(error)) from None
+    out = Path(args.out or f"apology-{notice.id}.pdf")
+    out.write_bytes(content)  # noqa: ASYNC240 - a command line, nothing else waits on it
+    print(f"{out} ({len(content) // 1024} KiB)")
+    return 0
+
+
+async def cmd_apologies_signer(args, settings: Settings, database: Database) -> int:
+    async with database.transaction() as session:
+        agency_id = await session.scalar(select(Agency.id).where(Agency.code == args.agency))
+        if agency_id is None:
+            raise UsageError(f"unknown agency code {args.agency!r}")
+        row = await session.get(AgencyNoticeSettings, agency_id)
+        if row is None:
+            row = AgencyNoticeSettings(agency_id=agency_id)
+            session.add(row)
+        for name in ("place", "signer_title", "signer_name"):
+            value = getattr(args, name)
+            if value is not None:
+                setattr(row, name, value.strip() or None)
+    print(f"{args.agency}: notices are signed by {row.signer_title or '-'} {row.signer_name or ''}")
+    return 0
+
+
+# -- calendar ----------------------------------------------------------------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
+    day = _day(args.date)
+    async with database.transaction() as session:
+        row = await session.get(CalendarDay, day)
+        if row is None:
+            session.add(CalendarDay(day=day, working=args.working, note=args.note))
+        else:
+            row.working, row.note = args.working, args.note
+    print(f"{day}: {'working day' if args.working else 'day off'}")
+    return 0
+
+
+async def cmd_calendar_remove(args, settings: Settings, database: Database) -> int:
+    async with database.transaction() as session:
+        result = await session.execute(
+            delete(CalendarDay).where(CalendarDay.day == _day(args.date))
+        )
+    if not result.rowcount:
+        raise UsageError(f"{args.date} is not in the local calendar")
+    print(f"{args.date}: back to the national calendar")
+    return 0
+
+
+async def cmd_calendar_list(args, settings: Settings, database: Database) -> int:
+    year = args.year or utc_now().year
+    async with database.transaction() as session:
+        local = list(await session.scalars(select(CalendarDay).order_by(CalendarDay.day)))
+    national = WorkCalendar()
+    print(f"National days off in {year}:")
+    day = date(year, 1, 1)
+    while day.year == year:
+        if (name := national.holiday_name(day)) is not None:
+            print(f"  {day:%a %d/%m/%Y}  {name}")
+        elif day.weekday() == 5 and national.is_working_day(day):
+            print(f"  {day:%a %d/%m/%Y}  working Saturday (swapped)")
+        day = date.fromordinal(day.toordinal() + 1)
+    print("Local exceptions:")
+    for row in local:
+        kind = "working day" if row.working else "day off"
+        print(f"  {row.day:%a %d/%m/%Y}  {kind}  {row.note or ''}")
+    return 0
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    dossiers = sub.add_parser("dossiers", help="dossiers from one-stop systems").add_subparsers(
+        dest="action", required=True
+    )
+    importing = dossiers.add_parser("import", help="upsert dossiers from a CSV or XLSX file")
+    importing.add_argument("file")
+    importing.add_argument("--codes-out", help="write code,start_code of each dossier (CSV)")
+    importing.set_defaults(func=cmd_import)
+    dossiers.add_parser("scan", help="issue due apology notices and escalations now").set_defaults(
+        func=cmd_scan
+    )
+
+    sub.add_parser("purge", help="erase personal data of dossiers past retention").set_defaults(
+        func=cmd_purge
+    )
+
+    keys = sub.add_parser("apikeys", help="keys of the dossier API").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create a key for an agency (shown once)")
+    create.add_argument("--agency", required=True, help="agency code")
+    create.add_argument("--label", help="e.g. the one-stop system's name")
+    create.set_defaults(func=cmd_key_create)
+    keys.add_parser("list", help="list keys (never their secrets)").set_defaults(func=cmd_key_list)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_key_revoke)
+
+    apologies = sub.add_parser("apologies", help="apology notices").add_subparsers(
+        dest="action", required=True
+    )
+    listing = apologies.add_parser("list", help="notices and their delivery")
+    listing.add_argument("--status", choices=[*STATUS_FILTERS, "all"], default="all")
+    listing.add_argument("--agency", help="agency code")
+    listing.add_argument("--limit", type=int, default=200)
+    listing.set_defaults(func=cmd_apologies_list)
+    show = apologies.add_parser("show", help="the text of one notice")
+    show.add_argument("id", type=int)
+    show.add_argument("--lang", choices=["vi", "en"])
+    show.set_defaults(func=cmd_apologies_show)
+    printing = apologies.add_parser("print", help="a printable PDF of one notice")
+    printing.add_argument("id", type=int)
+    printing.add_argument("--out", help="PDF file (default apology-ID.pdf)")
+    printing.add_argument("--template", help=f"one of {', '.join(shipped_templates())}")
+    printing.set_defaults(func=cmd_apologies_print)
+    signer = apologies.add_parser("signer", help="who signs an agency's notices, and where")
+    signer.add_argument("--agency", required=True)
+    signer.add_argument("--title", dest="signer_title")
+    signer.add_argument("--name", dest="signer_name")
+    signer.add_argument("--place")
+    signer.set_defaults(func=cmd_apologies_signer)
+
+    calendar = sub.add_parser("calendar", help="local days off and extra working days")
+    actions = calendar.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add or change a local exception")
+    add.add_argument("date", help="YYYY-MM-DD")
+    kind = add.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--off", dest="working", action="store_false")
+    kind.add_argument("--working", dest="working", action="store_true")
+    add.add_argument("--note")
+    add.set_defaults(func=cmd_calendar_add)
+    remove = actions.add_parser("remove", help="remove a local exception")
+    remove.add_argument("date")
+    remove.set_defaults(func=cmd_calendar_remove)
+    listing = actions.add_parser("list", help="national days off and local exceptions")
+    listing.add_argument("--year", type=int)
+    listing.set_defaults(func=cmd_calendar_list)

@@ -1,0 +1,160 @@
+"""The dossiers' scheduled work and the outbox sender, wired into `python -m bot run`.
+
+One ticking job calls `run_due(now)`: what is due is read from the database (late
+dossiers by their watch date, closed dossiers past retention), so a missed tick is
+caught up at the next one and tests drive it with any clock. With several bot
+processes on PostgreSQL only the holder of an advisory lock ticks; every process
+runs an outbox sender, and they share rows through `FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+
+from bot.database import Database
+from bot.dossiers.apologies import renderers, scan
+from bot.dossiers.purge import purge
+from bot.inbound import utc_now
+from bot.outbox import OutboxSender, ZnsGateway
+from bot.settings import Settings
+from bot.workdays import load_calendar
+
+log = logging.getLogger(__name__)
+LEADER_LOCK_KEY = 0x51_7A_71_C4  # arbitrary, constant: "scheduled ticks"
+
+
+@dataclass(frozen=True)
+class TickReport:
+    notices: int
+    escalations: int
+    purged: int
+
+
+@asynccontextmanager
+async def leadership(database: Database) -> AsyncIterator[bool]:
+    """True for the one process that may tick now (always true on SQLite: one writer)."""
+    if database.is_sqlite:
+        yield True
+        return
+    async with database.engine.connect() as connection:
+        held = bool(
+            await connection.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+            )
+        )
+        try:
+            yield held
+        finally:
+            if held:
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
+                )
+            await connection.commit()
+
+
+async def run_due(database: Database, settings: Settings, now: datetime) -> TickReport:
+    """Issue due apology notices and escalations, then purge expired personal data."""
+    async with database.transaction() as session:
+        report = await scan(
+            session,
+            now,
+            calendar=await load_calendar(session),
+            new_date_working_days=settings.dossier.new_date_working_days,
+            template=settings.dossier.apology_template,
+        )
+    async with database.transaction() as session:
+        purged = await purge(session, now, settings.dossier.retention_days)
+    if report.notices or report.escalations or purged.dossiers:
+        log.info(
+            "dossiers: %d apology notices, %d escalations, %d dossiers purged",
+            report.notices,
+            report.escalations,
+            purged.dossiers,
+        )
+    return TickReport(report.notices, report.escalations, purged.dossiers)
+
+
+async def tick(
+    database: Database, settings: Settings, clock: Callable[[], datetime] = utc_now
+) -> TickReport | None:
+    """One tick: `run_due` if this process holds the lock, else nothing."""
+    async with leadership(database) as leader:
+        if not leader:
+            return None
+        return await run_due(database, settings, clock())
+
+
+class _ZnsAdapter:
+    """Our `ZnsGateway` over the Zalo OA channel's ZNS client (`send(phone, values, id)`)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    async def send_template(self, phone, fields, tracking_id) -> None:
+        await self.client.send(phone, fields, tracking_id)
+
+
+def zns_from_channels(channels: Iterable) -> ZnsGateway | None:
+    """ZNS when a running channel offers a configured client as `zns` (the Zalo OA one)."""
+    for channel in channels:
+        client = getattr(channel, "zns", None)
+        if client is not None and callable(getattr(client, "send", None)):
+            return _ZnsAdapter(client)
+    return None
+
+
+class DossierWork:
+    """What `cmd_run` starts: the ticking job and the outbox sender."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        channels: Iterable,
+        translator,
+        *,
+        zns: ZnsGateway | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ):
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        channels = list(channels)
+        self.sender = OutboxSender(
+            database,
+            settings.outbox,
+            {channel.name: channel for channel in channels},
+            renderers(translator, settings.dossier.template_dir),
+            zns=zns or zns_from_channels(channels),
+            clock=clock,
+            default_language=settings.default_language,
+        )
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def schedule(self, scheduler) -> None:
+        scheduler.add_job(
+            tick,
+            "interval",
+            minutes=self.settings.dossier.scan_interval_minutes,
+            args=(self.database, self.settings, self.clock),
+            id="dossier-tick",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(scheduler.timezone),
+        )
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.sender.run(self._stop), name="outbox-sender")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task

@@ -1,0 +1,368 @@
+"""Upserting dossiers and deriving what the deadline scan watches.
+
+Every write goes through `upsert_dossiers`, whatever the source (spreadsheet, API),
+so the derived columns (`due_date`, `watch_date`, pauses, closing times) follow one
+set of rules. Writers are serialised (PostgreSQL advisory lock; SQLite's
+`BEGIN IMMEDIATE`), so two batches naming the same new dossier cannot both insert it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.codes import new_code
+from bot.dossiers.records import (
+    CLOSED_STATES,
+    FINISHED_STATES,
+    OPEN_STATES,
+    RETURNED,
+    SUPPLEMENT,
+    RecordError,
+    parse_record,
+    raw_code,
+)
+from bot.models import Agency, Dossier, Service, StartCode
+from bot.outbox import INVITATION, enqueue
+from bot.textnorm import fold
+from bot.workdays import Pause, WorkCalendar, local_date
+
+WRITE_LOCK_KEY = 0x51_7A_D0_55  # arbitrary, constant: "dossier writes"
+_TRACKED = (
+    "agency_id",
+    "service_id",
+    "procedure_code",
+    "procedure_name",
+    "field",
+    "citizen_name",
+    "phone",
+    "received_at",
+    "appointment_date",
+    "state",
+    "finished_at",
+    "returned_at",
+    "pauses",
+    "agency_new_date",
+    "delay_reason",
+)
+
+
+@dataclass
+class Outcome:
+    """What became of one record: created, updated, unchanged or rejected (with reasons)."""
+
+    ref: int
+    code: str | None
+    status: str
+    start_code: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "status": self.status}
+        if self.status == "rejected":
+            body["errors"] = self.reasons
+        else:
+            body["start_code"] = self.start_code
+        return body
+
+
+def pauses_of(dossier: Dossier) -> list[Pause]:
+    return [
+        (date.fromisoformat(start), date.fromisoformat(end) if end else None)
+        for start, end in (dossier.pauses or [])
+    ]
+
+
+def _store_pauses(dossier: Dossier, pauses: Sequence[Pause]) -> None:
+    dossier.pauses = [
+        [start.isoformat(), end.isoformat() if end else None] for start, end in pauses
+    ] or None
+
+
+def track(dossier: Dossier, calendar: WorkCalendar, today: date) -> None:
+    """Derive the due date and the watch date from the dossier's current facts.
+
+    The clock is stopped by an open supplement pause that began on or before the
+    date owed; a pause that began after it cannot hide a dossier that was already late.
+    A delay the agency announced (a new date given before the due date) makes the
+    apology due at once.
+    """
+    pauses = pauses_of(dossier)
+    if dossier.stage == 0:
+        dossier.due_date = (
+            calendar.extend(dossier.appointment_date, pauses)
+            if dossier.appointment_date is not None
+            else None
+        )
+        target = dossier.due_date
+    elif dossier.stage == 1 and dossier.new_due_date is not None:
+        target = calendar.extend(dossier.new_due_date, pauses, since=dossier.apologised_on)
+    else:
+        target = None
+    stopped = target is not None and any(end is None and start <= target for start, end in pauses)
+    watch = None
+    if dossier.state in OPEN_STATES and target is not None and not stopped:
+        watch = target
+        if dossier.stage == 0 and dossier.agency_new_date is not None:
+            watch = min(watch, today - timedelta(days=1))
+    dossier.watch_date = watch
+
+
+def apply_state(dossier: Dossier, state: int, at: datetime, *, auto_pauses: bool) -> None:
+    """Set the state and what follows from it: pauses, finishing, returning, closing."""
+    old = dossier.state
+    if state != old:
+        if auto_pauses:
+            pauses = pauses_of(dossier)
+            day = local_date(at)
+            if old == SUPPLEMENT:
+                pauses = [(start, end if end else day) for start, end in pauses]
+            if state == SUPPLEMENT and all(end is not None for _, end in pauses):
+                pauses.append((day, None))
+            _store_pauses(dossier, pauses)
+        dossier.state = state
+        dossier.state_changed_at = at
+    if state in FINISHED_STATES and dossier.finished_at is None:
+        dossier.finished_at = at
+    if state == RETURNED and dossier.returned_at is None:
+        dossier.returned_at = at
+    if state in CLOSED_STATES:
+        dossier.closed_at = dossier.closed_at or at
+    else:
+        dossier.closed_at = None
+
+
+async def lock_writes(session: AsyncSession) -> None:
+    """Serialise dossier writers (SQLite already is, by `BEGIN IMMEDIATE`)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+
+
+class _Batch:
+    """One call of `upsert_dossiers`: the lookups it shares across its records."""
+
+    def __init__(self, session: AsyncSession, now: datetime, calendar: WorkCalendar, scope):
+        self.session = session
+        self.now = now
+        self.today = local_date(now)
+        self.calendar = calendar
+        self.scope = scope
+        self.agencies: dict[str, int] = {}
+        self.services: dict[str, Service] = {}
+        self.existing: dict[str, Dossier] = {}
+
+    async def prefetch(self, parsed: list[dict[str, Any]]) -> None:
+        codes = {values["code"] for values in parsed}
+        agencies = {values["agency"] for values in parsed if values.get("agency")}
+        procedures = {values["procedure_code"] for values in parsed if values.get("procedure_code")}
+        if agencies:
+            rows = await self.session.execute(
+                select(Agency.code, Agency.id).where(Agency.code.in_(agencies))
+            )
+            self.agencies = {key: value for key, value in rows}
+        if procedures:
+            rows = await self.session.scalars(select(Service).where(Service.code.in_(procedures)))
+            self.services = {service.code: service for service in rows}
+        if codes:
+            rows = await self.session.scalars(select(Dossier).where(Dossier.code.in_(codes)))
+            self.existing = {dossier.code: dossier for dossier in rows}
+
+    async def _service(self, values: dict[str, Any], reasons: list[str]) -> Service | None:
+        code, name = values.get("procedure_code"), values.get("procedure_name")
+        if not code:
+            return None
+        service = self.services.get(code)
+        if service is None and not name:
+            reasons.append("procedure_code: not in the catalogue; give procedure_name too")
+        elif service is None:
+            # The one-stop system knows procedures the survey catalogue may not list yet.
+            service = Service(
+                code=code,
+                name=name[:255],
+                name_folded=fold(name)[:255],
+                field=values.get("field"),
+                level=None,
+            )
+            self.session.add(service)
+            await self.session.flush()
+            self.services[code] = service
+        return service
+
+    async def apply(self, values: dict[str, Any]) -> tuple[Dossier | None, str, list[str]]:
+        """Create or change one dossier; (dossier, status, reasons)."""
+        reasons: list[str] = []
+        dossier = self.existing.get(values["code"])
+        agency_id = None
+        if values.get("agency"):
+            agency_id = self.agencies.get(values["agency"])
+            if agency_id is None:
+                reasons.append("agency: unknown agency code")
+            elif self.scope is not None and agency_id != self.scope:
+                reasons.append("agency: not writable with this key")
+        if dossier is not None:
+            if self.scope is not None and dossier.agency_id != self.scope:
+                return None, "rejected", ["code: not writable with this key"]
+            if agency_id is not None and agency_id != dossier.agency_id:
+                reasons.append("agency: a dossier cannot move to another agency")
+        created = dossier is None
+        if created:
+            agency_id = agency_id or self.scope
+            known = values.get("procedure_code") in self.services
+            for name, ok in (
+                ("agency", agency_id is not None or bool(values.get("agency"))),
+                ("procedure_name", bool(values.get("procedure_name")) or known),
+                ("received_at", "received_at" in values),
+                (
+                    "appointment_date",
+                    values.get("appointment_date") is not None
+                    or values.get("processing_days") is not None,
+                ),
+            ):
+                if not ok:
+                    reasons.append(f"{name}: required for a new dossier")
+        new_date = values.get("new_appointment_date")
+        if new_date is not None:
+            appointment = values.get("appointment_date") or (dossier and dossier.appointment_date)
+            if dossier is not None and dossier.stage > 0 and new_date != dossier.new_due_date:
+                reasons.append("new_appointment_date: a new date was already given")
+            elif appointment is not None and new_date <= appointment:
+                reasons.append("new_appointment_date: must be after the appointment date")
+        if reasons:
+            return None, "rejected", reasons
+        service = await self._service(values, reasons)
+        if reasons:
+            return None, "rejected", reasons
+        if created:
+            dossier = Dossier(
+                code=values["code"],
+                agency_id=agency_id,
+                procedure_name=values.get("procedure_name") or service.name,
+                received_at=values["received_at"],
+                received_on=local_date(values["received_at"]),
+                state=0,
+                state_changed_at=values.get("state_changed_at", self.now),
+                stage=0,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+        before = {name: getattr(dossier, name) for name in _TRACKED}
+
+        if service is not None:
+            dossier.service_id, dossier.procedure_code = service.id, service.code
+        for name in ("procedure_name", "field", "citizen_name", "phone", "delay_reason"):
+            if name in values and values[name] is not None:
+                setattr(dossier, name, values[name])
+            elif name in values and name in ("field", "delay_reason"):
+                setattr(dossier, name, None)
+        if "received_at" in values:
+            dossier.received_at = values["received_at"]
+            dossier.received_on = local_date(values["received_at"])
+        if values.get("appointment_date") is not None:
+            dossier.appointment_date = values["appointment_date"]
+        elif values.get("processing_days") is not None:
+            dossier.appointment_date = self.calendar.deadline(
+                dossier.received_at, values["processing_days"]
+            )
+        if values.get("pauses") is not None:
+            _store_pauses(dossier, values["pauses"])
+        for name in ("finished_at", "returned_at"):
+            if values.get(name) is not None:
+                setattr(dossier, name, values[name])
+
+        if new_date is not None:
+            dossier.agency_new_date = new_date
+
+        state = values.get("state", dossier.state or 2)
+        at = values.get("state_changed_at", self.now)
+        apply_state(dossier, state, at, auto_pauses=values.get("pauses") is None)
+        track(dossier, self.calendar, self.today)
+
+        if created:
+            self.session.add(dossier)
+            return dossier, "created", []
+        changed = any(getattr(dossier, name) != before[name] for name in _TRACKED)
+        if changed:
+            dossier.updated_at = self.now
+        return dossier, ("updated" if changed else "unchanged"), []
+
+
+async def upsert_dossiers(
+    session: AsyncSession,
+    records: Sequence[tuple[int, Mapping[str, Any]]],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    scope_agency_id: int | None = None,
+    code_length: int = 10,
+) -> list[Outcome]:
+    """Create or update dossiers from raw records; each bad record is rejected alone.
+
+    `records` are (reference, raw record) pairs: a row number or a list index.
+    `scope_agency_id` limits writes to one agency's dossiers (an API key's).
+    A new dossier whose procedure is known gets a single-use start code, the
+    survey/link code printed on its receipt.
+    """
+    await lock_writes(session)
+    outcomes: list[Outcome] = []
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for ref, raw in records:
+        try:
+            values = parse_record(raw)
+        except RecordError as error:
+            outcomes.append(Outcome(ref, raw_code(raw), "rejected", reasons=error.reasons))
+            continue
+        if values["code"] in seen:
+            outcomes.append(
+                Outcome(ref, values["code"], "rejected", reasons=["code: appears twice"])
+            )
+            continue
+        seen.add(values["code"])
+        parsed.append((ref, values))
+
+    batch = _Batch(session, now, calendar, scope_agency_id)
+    await batch.prefetch([values for _, values in parsed])
+    accepted: list[tuple[Outcome, Dossier, int]] = []
+    for ref, values in parsed:
+        old_state = batch.existing[values["code"]].state if values["code"] in batch.existing else 0
+        dossier, status, reasons = await batch.apply(values)
+        outcome = Outcome(ref, values["code"], status, reasons=reasons)
+        outcomes.append(outcome)
+        if dossier is not None:
+            accepted.append((outcome, dossier, old_state))
+    await session.flush()
+
+    for outcome, dossier, old_state in accepted:
+        if outcome.status == "created" and dossier.service_id is not None:
+            session.add(
+                StartCode(
+                    code=new_code(code_length),
+                    agency_id=dossier.agency_id,
+                    service_id=dossier.service_id,
+                    single_use=True,
+                    created_at=now,
+                    dossier_id=dossier.id,
+                )
+            )
+        if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
+            await enqueue(session, INVITATION, dossier.id, dossier_id=dossier.id, now=now)
+    await session.flush()
+
+    ids = [dossier.id for _, dossier, _ in accepted]
+    codes: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(StartCode.dossier_id, StartCode.code).where(
+                StartCode.dossier_id.in_(ids[start : start + 500])
+            )
+        )
+        codes.update({key: value for key, value in rows})
+    for outcome, dossier, _ in accepted:
+        outcome.start_code = codes.get(dossier.id)
+    outcomes.sort(key=lambda outcome: outcome.ref)
+    return outcomes

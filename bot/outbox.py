@@ -1,0 +1,470 @@
+"""The outbox: every proactive message (apology notices, invitations, later digests).
+
+The job that decides to notify inserts a row whose (kind, ref_id) is unique, in
+the transaction that made the decision, so a notice is created exactly once. The
+sender delivers at least once:
+
+- it claims rows in a short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+  so several senders share the work; SQLite's `BEGIN IMMEDIATE` serialises them)
+  and marks them `sending` with a lease; a sender that dies mid-send leaves a lease
+  that expires, and the row is sent again;
+- it chooses the route when it sends, not when the row was made: the citizen's
+  chat if the dossier is linked and that channel runs, else ZNS (Zalo template
+  message to the phone on file) when configured, else "deliver at the counter"
+  (listed for officials with the printable notice);
+- it paces each platform at a share of its rate limit, so survey replies keep the
+  rest; a 429 makes that message wait `retry_after` and try again (it is usually one
+  chat's limit, so the other messages go on);
+  other failures back off exponentially until `max_attempts`, then `failed`.
+
+A duplicate can only follow a send that timed out after the platform accepted it
+(or a sender that died between sending and recording): such attempts are counted
+in `uncertain` on the row and logged, never hidden.
+
+This module imports no platform code: channels come in through the `Channel`
+protocol and ZNS through the small `ZnsGateway` protocol below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import warnings
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.database import insert_if_absent
+from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
+from handlers.messages import Outbound
+
+if TYPE_CHECKING:
+    from bot.channels import Channel
+    from bot.database import Database
+    from bot.settings import OutboxSettings
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "apology"
+INVITATION = "invitation"
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+COUNTER = "counter"  # undeliverable by chat or ZNS: handed over at the counter
+
+ROUTE_CHAT = "chat"
+ROUTE_ZNS = "zns"
+ROUTE_COUNTER = "counter"
+
+# Exception class names that mean "retrying will not help" (PTB's, Zalo clients').
+_PERMANENT = {"Forbidden", "BadRequest", "InvalidToken", "ChatNotFound", "PermanentError"}
+_TIMEOUTS = {"TimedOut", "ServerTimeoutError", "ReadTimeout", "WriteTimeout"}
+_MAX_INLINE_429 = 10
+
+
+async def enqueue(
+    session: AsyncSession, kind: str, ref_id: int, *, dossier_id: int | None, now: datetime
+) -> bool:
+    """Create the message unless it exists; True when this call created it."""
+    return await insert_if_absent(
+        session,
+        OutboxMessage.__table__,
+        {
+            "kind": kind,
+            "ref_id": ref_id,
+            "dossier_id": dossier_id,
+            "status": PENDING,
+            "attempts": 0,
+            "uncertain": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+
+
+class ZnsGateway(Protocol):
+    """Sends an approved Zalo template message to a phone number (84…)."""
+
+    async def send_template(self, phone: str, fields: Mapping[str, str], tracking_id: str) -> None:
+        """Raise on failure; an exception with `retry_after` means "slow down"."""
+
+
+@dataclass
+class Rendered:
+    """A message ready to go by any route."""
+
+    replies: list[Outbound]
+    zns_fields: dict[str, str] = field(default_factory=dict)
+    counter_fallback: bool = False  # may be handed over at the counter if unreachable
+    # (channel, chat key) for messages to someone other than a dossier's citizen (an
+    # official's digest): sent there, or failed if that channel is not running.
+    chat: tuple[str, str] | None = None
+
+
+# (session, message, dossier or None, language) -> Rendered, or None if moot now
+Renderer = Callable[[AsyncSession, OutboxMessage, Dossier | None, str | None], Awaitable[Any]]
+
+
+@dataclass
+class _Job:
+    id: int
+    route: str
+    channel: str | None = None
+    chat_key: str | None = None
+    phone: str | None = None
+    rendered: Rendered | None = None
+    reason: str | None = None
+    reclaimed: bool = False
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    counter: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    uncertain: int = 0
+
+    def add(self, other: SendReport) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def retry_after_of(error: BaseException) -> float | None:
+    """Seconds a platform asked us to wait (PTB's RetryAfter, a 429), else None."""
+    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
+        warnings.simplefilter("ignore")
+        value = getattr(error, "retry_after", None)
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def is_timeout(error: BaseException) -> bool:
+    """A send whose outcome is unknown: the platform may have accepted it."""
+    return isinstance(error, TimeoutError) or type(error).__name__ in _TIMEOUTS
+
+
+def describe(error: BaseException) -> str:
+    """A failure reason safe to store: long numbers (chat ids, phones) and tokens blanked."""
+    text = f"{type(error).__name__}: {error}"
+    text = re.sub(r"\d{3,20}:[A-Za-z0-9_-]{20,}", "[token]", text)
+    text = re.sub(r"\+?\d[\d .-]{5,}\d", "[number]", text)
+    return text[:300]
+
+
+class Pacer:
+    """Evenly spaced sends at `rate` per second, shared by a platform's workers.
+
+    A send that started late (the event loop was busy) may be caught up within a
+    few intervals, so the achieved rate stays at the target instead of drifting
+    below it, without ever allowing more than a tiny burst.
+    """
+
+    def __init__(self, rate: float, catch_up: int = 5):
+        self.interval = 1.0 / rate
+        self.slack = catch_up * self.interval
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            now = loop.time()
+            if self._next > now:
+                await asyncio.sleep(self._next - now)
+            self._next = max(self._next, now - self.slack) + self.interval
+
+
+class OutboxSender:
+    """Claims due outbox rows and delivers them; `run` loops, `drain` empties what is due."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: OutboxSettings,
+        channels: Mapping[str, Channel],
+        renderers: Mapping[str, Renderer],
+        *,
+        zns: ZnsGateway | None = None,
+        clock: Callable[[], datetime],
+        default_language: str = "vi",
+    ):
+        self.database = database
+        self.settings = settings
+        self.channels = dict(channels)
+        self.renderers = dict(renderers)
+        self.zns = zns
+        self.clock = clock
+        self.default_language = default_language
+        self._pacers: dict[str, Pacer] = {}
+        self._outcomes: list[dict[str, Any]] = []
+        self.totals = SendReport()
+
+    def pacer(self, lane: str) -> Pacer:
+        if lane not in self._pacers:
+            self._pacers[lane] = Pacer(self.settings.rate(lane))
+        return self._pacers[lane]
+
+    # -- claiming ----------------------------------------------------------------------
+
+    def _claim_size(self) -> int:
+        slowest = min((self.settings.rate(lane) for lane in self._lanes()), default=1.0)
+        return max(1, min(self.settings.batch_size, int(slowest * self.settings.lease_seconds / 2)))
+
+    def _lanes(self) -> list[str]:
+        return [*self.channels, *(["zns"] if self.zns else [])]
+
+    async def claim(self) -> list[_Job]:
+        """Take up to a batch of due rows (and rows whose sender's lease ran out)."""
+        now = self.clock()
+        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        async with self.database.transaction() as session:
+            due = or_(
+                and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+                and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+            )
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(due)
+                    .order_by(OutboxMessage.id)
+                    .limit(self._claim_size())
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            loaded = await self._prefetch(session, rows)  # noqa: F841 - kept alive
+            jobs = []
+            for row in rows:
+                reclaimed = row.status == SENDING
+                if reclaimed:
+                    # Its sender died after claiming it: it may have been sent already.
+                    row.uncertain += 1
+                    log.warning(
+                        "outbox %d: lease expired, sending again (possible duplicate)", row.id
+                    )
+                row.status, row.lease_until = SENDING, lease
+                row.attempts += 1
+                job = await self._resolve(session, row)
+                job.reclaimed = reclaimed
+                jobs.append(job)
+            return jobs
+
+    @staticmethod
+    async def _prefetch(session: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Any]:
+        """Load the batch's dossiers, chats and notices in three queries, not three per row.
+
+        The caller keeps the returned list alive: the session's identity map holds its
+        objects weakly, and `session.get` finds them there without a query.
+        """
+        loaded: list[Any] = []
+        dossier_ids = {row.dossier_id for row in rows if row.dossier_id is not None}
+        if dossier_ids:
+            query = select(Dossier).where(Dossier.id.in_(dossier_ids))
+            loaded += (await session.scalars(query)).all()
+            chat_ids = {d.chat_id for d in loaded if isinstance(d, Dossier) and d.chat_id}
+            if chat_ids:
+                query = select(Chat).where(Chat.id.in_(chat_ids))
+                loaded += (await session.scalars(query)).all()
+        notice_ids = [row.ref_id for row in rows if row.kind == APOLOGY]
+        if notice_ids:
+            query = select(ApologyNotice).where(ApologyNotice.id.in_(notice_ids))
+            loaded += (await session.scalars(query)).all()
+        return loaded
+
+    async def _resolve(self, session: AsyncSession, row: OutboxMessage) -> _Job:
+        """Pick the route for one message and render it in the citizen's language."""
+        dossier = await session.get(Dossier, row.dossier_id) if row.dossier_id else None
+        chat = await session.get(Chat, dossier.chat_id) if dossier and dossier.chat_id else None
+        renderer = self.renderers.get(row.kind)
+        if renderer is None:
+            return _Job(row.id, ROUTE_COUNTER, reason=f"no renderer for {row.kind!r}")
+        language = chat.language if chat is not None else None
+        rendered = await renderer(session, row, dossier, language or self.default_language)
+        if rendered is None:
+            return _Job(row.id, ROUTE_COUNTER, reason="nothing to send any more")
+        if rendered.chat is not None:
+            channel, chat_key = rendered.chat
+            if channel not in self.channels:
+                return _Job(row.id, ROUTE_COUNTER, reason=f"channel {channel} is not running")
+            return _Job(row.id, ROUTE_CHAT, channel, chat_key, rendered=rendered)
+        if chat is not None and chat.channel in self.channels:
+            return _Job(row.id, ROUTE_CHAT, chat.channel, chat.chat_key, rendered=rendered)
+        if dossier is not None and dossier.phone and self.zns is not None and rendered.zns_fields:
+            return _Job(row.id, ROUTE_ZNS, "zns", phone=dossier.phone, rendered=rendered)
+        return _Job(
+            row.id,
+            ROUTE_COUNTER,
+            rendered=rendered,
+            reason=None if rendered.counter_fallback else "no chat linked",
+        )
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def drain(self, *, max_rounds: int | None = None) -> SendReport:
+        """Send everything due now (claim after claim) and report what happened.
+
+        The next batch is claimed while the current one is being sent, so the lane
+        never idles between batches.
+        """
+        report = SendReport()
+        rounds = 0
+        jobs = await self.claim()
+        while jobs:
+            rounds += 1
+            last = max_rounds is not None and rounds >= max_rounds
+            following = None if last else asyncio.create_task(self.claim())
+            try:
+                await self._send_batch(jobs, report)
+            finally:
+                jobs = await following if following is not None else []
+        self.totals.add(report)
+        return report
+
+    async def _send_batch(self, jobs: list[_Job], report: SendReport) -> None:
+        queue: asyncio.Queue[_Job] = asyncio.Queue()
+        for job in jobs:
+            queue.put_nowait(job)
+        workers = min(self.settings.workers, len(jobs))
+        done = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_every(0.2, done))
+        try:
+            await asyncio.gather(*(self._worker(queue, report) for _ in range(workers)))
+        finally:
+            done.set()
+            await flusher
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The long-running sender of the bot process: drain, wait a little, again."""
+        while not stop.is_set():
+            try:
+                await self.drain()
+            except Exception:  # noqa: BLE001 - a failed round must not end the sender
+                log.exception("outbox round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
+
+    async def _worker(self, queue: asyncio.Queue[_Job], report: SendReport) -> None:
+        while not queue.empty():
+            job = queue.get_nowait()
+            await self._deliver(job, report)
+
+    async def _deliver(self, job: _Job, report: SendReport) -> None:
+        if job.route == ROUTE_COUNTER:
+            status = COUNTER if job.reason is None else FAILED
+            await self._record(job, status=status, reason=job.reason)
+            if status == COUNTER:
+                report.counter += 1
+            else:
+                report.failed += 1
+            return
+        pacer = self.pacer(job.channel or job.route)
+        for _ in range(_MAX_INLINE_429 + 1):
+            await pacer.wait()
+            try:
+                await self._send(job)
+            except Exception as error:  # noqa: BLE001 - every failure is recorded
+                wait = retry_after_of(error)
+                if wait is not None:
+                    # Usually one chat's limit: this message waits, the others go on.
+                    report.rate_limited += 1
+                    await asyncio.sleep(wait)
+                    continue
+                await self._failed(job, error, report)
+                return
+            await self._record(job, status=SENT)
+            report.sent += 1
+            if job.reclaimed:
+                report.uncertain += 1
+            return
+        await self._failed(job, RuntimeError("rate limited too often"), report)
+
+    async def _send(self, job: _Job) -> None:
+        assert job.rendered is not None
+        if job.route == ROUTE_CHAT:
+            assert job.channel is not None and job.chat_key is not None
+            await self.channels[job.channel].send(job.chat_key, job.rendered.replies)
+        else:
+            assert self.zns is not None and job.phone is not None
+            await self.zns.send_template(job.phone, job.rendered.zns_fields, f"outbox-{job.id}")
+
+    async def _failed(self, job: _Job, error: BaseException, report: SendReport) -> None:
+        reason = describe(error)
+        uncertain = is_timeout(error)
+        if uncertain:
+            report.uncertain += 1
+            log.warning("outbox %d: send timed out; a retry may duplicate it", job.id)
+        permanent = type(error).__name__ in _PERMANENT
+        async with self.database.transaction() as session:
+            row = await session.get(OutboxMessage, job.id)
+            assert row is not None
+            row.route, row.channel, row.last_error = job.route, job.channel, reason
+            row.lease_until = None
+            row.uncertain += int(uncertain)
+            if permanent or row.attempts >= self.settings.max_attempts:
+                row.status = FAILED
+                report.failed += 1
+                log.warning("outbox %d: giving up after %d attempts", job.id, row.attempts)
+            else:
+                delay = min(
+                    self.settings.backoff_seconds * 2 ** (row.attempts - 1),
+                    self.settings.backoff_max_seconds,
+                )
+                row.status = PENDING
+                row.next_attempt_at = self.clock() + timedelta(seconds=delay)
+                report.retried += 1
+
+    async def _record(self, job: _Job, *, status: str, reason: str | None = None) -> None:
+        """Queue the outcome; `_flush` writes queued outcomes in one transaction.
+
+        Until it is written the row keeps its lease: a crash in between makes it sent
+        again (counted as uncertain), which is the at-least-once promise.
+        """
+        self._outcomes.append(
+            {
+                "id": job.id,
+                "status": status,
+                "route": job.route,
+                "channel": job.channel,
+                "last_error": reason,
+                "lease_until": None,
+                "sent_at": self.clock() if status in (SENT, COUNTER) else None,
+            }
+        )
+        if len(self._outcomes) >= 50:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        async with self.database.transaction() as session:
+            await session.execute(update(OutboxMessage), outcomes)
+
+    async def _flush_every(self, seconds: float, done: asyncio.Event) -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout=seconds)
+            await self._flush()
+
+
+async def outbox_counts(session: AsyncSession, kind: str | None = None) -> dict[str, int]:
+    """Messages per status (for the command line and the benchmark)."""
+    query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    if kind is not None:
+        query = query.where(OutboxMessage.kind == kind)
+    return {status: count for status, count in await session.execute(query)}

@@ -1,0 +1,97 @@
+"""The dossier commands as an official runs them, in-process on both databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import UsageError, build_parser
+from tests.builders import seed_catalog
+from tests.dossier_helpers import dossier_settings
+
+HOSO = (
+    "code,agency,procedure_code,procedure_name,citizen_name,phone,received_at,"
+    "appointment_date,state\n"
+    "HS-1,DNAI-XTEST,HT-KS,Đăng ký khai sinh,Nguyễn Văn An,0912345678,2020-02-03,2020-02-05,4\n"
+    "HS-2,DNAI-XTEST,HT-KS,Đăng ký khai sinh,Lê Thị Cúc,12345,2020-02-03,2020-02-05,4\n"
+)
+
+
+async def run(database, *argv: str) -> int:
+    args = build_parser().parse_args(list(argv))
+    return await args.func(args, dossier_settings(database), database)
+
+
+async def test_import_scan_list_show_and_print(database, tmp_path, capsys, monkeypatch):
+    await seed_catalog(database)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hoso.csv").write_text(HOSO, encoding="utf-8")
+    assert await run(database, "dossiers", "import", "hoso.csv", "--codes-out", "codes.csv") == 1
+    out, err = capsys.readouterr()
+    assert "hoso.csv: row 3: phone: not a Vietnamese phone number" in err
+    assert "2/2 rows" in err  # the progress bar
+    assert "1 created, 0 updated, 0 unchanged, 1 rejected" in out
+    assert "12345" not in err and "Lê Thị" not in err
+    codes = (tmp_path / "codes.csv").read_text().splitlines()
+    assert codes[0] == "code,start_code" and codes[1].startswith("HS-1,")
+
+    assert (
+        await run(
+            database,
+            "apologies",
+            "signer",
+            "--agency",
+            "DNAI-XTEST",
+            "--title",
+            "Chủ tịch",
+            "--name",
+            "Trần Thị Bình",
+            "--place",
+            "Tân Lợi",
+        )
+        == 0
+    )
+    assert await run(database, "dossiers", "scan") == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("1 apology notices")
+
+    assert await run(database, "apologies", "list", "--status", "pending") == 0
+    listed = capsys.readouterr().out
+    assert "HS-1" in listed and "1/PXL" in listed
+    assert "Nguyễn" not in listed and "0912" not in listed
+    assert await run(database, "apologies", "list", "--status", "sent") == 0
+    assert "HS-1" not in capsys.readouterr().out
+
+    notice_id = listed.splitlines()[1].split()[0]
+    assert await run(database, "apologies", "show", notice_id) == 0
+    shown = capsys.readouterr().out
+    assert "Kính gửi: Ông/Bà Nguyễn Văn An" in shown and "Số: 1/PXL" in shown
+    assert "CHỦ TỊCH" in shown and "Trần Thị Bình" in shown and "05/02/2020" in shown
+
+    assert await run(database, "apologies", "print", notice_id, "--out", "notice.pdf") == 0
+    pdf = (tmp_path / "notice.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and b"/FontFile2" in pdf and b"DejaVuSerif" in pdf
+    with pytest.raises(UsageError, match="tt01-2018"):
+        await run(database, "apologies", "print", notice_id, "--template", "nope")
+
+
+async def test_api_keys_and_calendar(database, capsys):
+    await seed_catalog(database)
+    assert await run(database, "apikeys", "create", "--agency", "DNAI-XTEST") == 0
+    key = capsys.readouterr().out.strip()
+    key_id, secret = key.removeprefix("sipas_").split(".")
+    assert await run(database, "apikeys", "list") == 0
+    listed = capsys.readouterr().out
+    assert key_id in listed and secret not in listed and "active" in listed
+    assert await run(database, "apikeys", "revoke", key_id) == 0
+    assert await run(database, "apikeys", "list") == 0
+    assert "revoked" in capsys.readouterr().out
+    with pytest.raises(UsageError):
+        await run(database, "apikeys", "create", "--agency", "NOPE")
+
+    assert await run(database, "calendar", "add", "2027-02-11", "--off", "--note", "lễ hội") == 0
+    assert await run(database, "calendar", "list", "--year", "2027") == 0
+    calendar = capsys.readouterr().out
+    assert "Lunar New Year" in calendar and "Thu 11/02/2027  day off  lễ hội" in calendar
+    assert await run(database, "calendar", "remove", "2027-02-11") == 0
+    with pytest.raises(UsageError):
+        await run(database, "calendar", "remove", "2027-02-11")
+    assert await run(database, "purge") == 0

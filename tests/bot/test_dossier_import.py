@@ -1,0 +1,80 @@
+"""Importing dossiers from spreadsheets: upsert on the code, row errors, idempotent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from bot.dossiers.importer import import_dossiers
+from bot.models import Dossier, StartCode
+from tests.builders import seed_catalog
+from tests.dossier_helpers import dossier, vn_time
+
+HEADER = (
+    "Mã hồ sơ,Mã cơ quan,Mã thủ tục,Tên thủ tục,Họ tên,Số điện thoại,"
+    "Ngày tiếp nhận,Ngày hẹn trả,Trạng thái,Tạm dừng\n"
+)
+
+
+async def test_csv_rows_are_upserted_and_bad_rows_reported(database, tmp_path):
+    await seed_catalog(database)
+    path = tmp_path / "hoso.csv"
+    path.write_text(
+        HEADER
+        + "HS-1,DNAI-XTEST,HT-KS,Đăng ký khai sinh,Nguyễn Văn An,0912 345 678,"
+        + "01/02/2027,03/02/2027,4,\n"
+        + "HS-2,DNAI-XTEST,HT-KS,,Lê Thị Cúc,+84 987654321,2027-02-01,,2,\n"
+        + "HS-3,NOPE,HT-KS,,Trần Văn Dũng,0912345678,2027-02-01,2027-02-05,2,\n"
+        + "HS-4,DNAI-XTEST,HT-KS,,Phạm Thị Em,0912345678,2027-02-01,2027-02-05,5,2027-02-02/\n",
+        encoding="utf-8",
+    )
+    seen: list[tuple[int, int]] = []
+    result = await import_dossiers(
+        database,
+        path,
+        now=vn_time(2027, 2, 2),
+        code_length=10,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(0, 4), (4, 4)]
+    assert [(o.ref, o.status) for o in result.outcomes] == [
+        (2, "created"),
+        (3, "rejected"),
+        (4, "rejected"),
+        (5, "created"),
+    ]
+    assert result.outcomes[1].reasons == ["appointment_date: required for a new dossier"]
+    assert result.outcomes[2].reasons == ["agency: unknown agency code"]
+    assert "Lê" not in str(result.outcomes) and "0987" not in str(result.outcomes)
+    first = await dossier(database, "HS-1")
+    assert (first.phone, first.appointment_date, first.state) == (
+        "84912345678",
+        date(2027, 2, 3),
+        4,
+    )
+    paused = await dossier(database, "HS-4")
+    assert paused.pauses == [["2027-02-02", None]] and paused.watch_date is None
+
+    again = await import_dossiers(database, path, now=vn_time(2027, 2, 3), code_length=10)
+    assert again.summary() == "0 created, 0 updated, 2 unchanged, 2 rejected"
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Dossier)) == 2
+        assert await session.scalar(select(func.count()).select_from(StartCode)) == 2
+
+
+async def test_xlsx_with_processing_days(database, tmp_path):
+    await seed_catalog(database)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["code", "agency", "procedure_code", "received_at", "processing_days", "state"])
+    # Received Wed 3 Feb 2027 at 10:00, 3 working days: Mon 15 Feb (Tết in between).
+    sheet.append(["X-1", "DNAI-XTEST", "HT-KS", "2027-02-03T10:00:00+07:00", 3, 2])
+    path = tmp_path / "hoso.xlsx"
+    workbook.save(path)
+    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3), code_length=10)
+    assert result.summary() == "1 created, 0 updated, 0 unchanged, 0 rejected"
+    imported = await dossier(database, "X-1")
+    assert imported.appointment_date == date(2027, 2, 15)
+    assert imported.procedure_name == "Đăng ký khai sinh"  # from the catalogue
