@@ -1,0 +1,73 @@
+"""The digest tick, wired into `python -m bot run` beside the dossiers' one.
+
+One APScheduler job calls `tick` every OFFICIALS_TICK_SECONDS; what is due comes from
+the database (`digest.run_due`), so a schedule changed in chat needs no restart and a
+missed tick is caught up once. On PostgreSQL only the holder of the advisory lock of
+`bot.dossiers.jobs.leadership` ticks; the digests go out through the same outbox
+sender as apology notices, which gets the digest renderer here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from bot.database import Database
+from bot.dossiers.jobs import leadership
+from bot.i18n import Translator
+from bot.inbound import utc_now
+from bot.officials.digest import renderers, run_due
+from bot.outbox import OutboxSender
+from bot.questionnaire import Questionnaire
+from bot.settings import Settings
+
+JOB_ID = "officials-digest-tick"
+
+
+async def tick(
+    database: Database,
+    settings: Settings,
+    questionnaires: Mapping[str, Questionnaire],
+    translator: Translator,
+    clock: Callable[[], datetime] = utc_now,
+) -> int | None:
+    """Queue the due digests if this process holds the lock; None if another one does.
+
+    The lock is shared with the dossiers' tick: when both fire together one of them
+    skips this round and the next round catches up (due work is read from the database).
+    """
+    async with leadership(database) as leader:
+        if not leader:
+            return None
+        return await run_due(database, settings, questionnaires, translator, clock())
+
+
+class OfficialWork:
+    """What `cmd_run` installs: the digest tick and the outbox renderer of digests."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        questionnaires: Mapping[str, Questionnaire],
+        translator: Translator,
+        clock: Callable[[], datetime] = utc_now,
+    ):
+        self.database = database
+        self.settings = settings
+        self.questionnaires = questionnaires
+        self.translator = translator
+        self.clock = clock
+
+    def install(self, scheduler, sender: OutboxSender) -> None:
+        sender.renderers.update(renderers(self.settings, self.translator, self.clock))
+        scheduler.add_job(
+            tick,
+            "interval",
+            seconds=self.settings.officials.tick_seconds,
+            args=(self.database, self.settings, self.questionnaires, self.translator, self.clock),
+            id=JOB_ID,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(scheduler.timezone),
+        )

@@ -1,0 +1,192 @@
+"""Late dossiers, escalations and apology notices in an official's scope.
+
+Only what an official needs to act: dossier codes, procedures and dates. Citizens'
+names and phone numbers are never selected here, so they cannot leak into a chat.
+
+A dossier is late while it is open (the result is still owed) and either the scan
+has apologised for it or escalated it (stage 1 or 2), or its due date has passed
+before the next scan got to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dossiers.records import OPEN_STATES
+from bot.models import ApologyNotice, Dossier, Escalation, OutboxMessage
+from bot.officials.access import Scope
+from bot.outbox import APOLOGY, COUNTER, FAILED, SENT
+from bot.reports.periods import Period
+
+UNDELIVERABLE = (FAILED, COUNTER)
+
+
+def _in_scope(column, scope: Scope):
+    return true() if scope.agency_ids is None else column.in_(sorted(scope.agency_ids))
+
+
+def _late(today: date):
+    return and_(
+        Dossier.state.in_(sorted(OPEN_STATES)),
+        Dossier.purged_at.is_(None),
+        or_(Dossier.stage >= 1, Dossier.due_date < today),
+    )
+
+
+def _bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The period's local days as UTC instants [start, end)."""
+    start = datetime.combine(period.start, time(), zone)
+    end = datetime.combine(period.end + timedelta(days=1), time(), zone)
+    return start, end
+
+
+@dataclass(frozen=True)
+class DossierFigures:
+    """Counts for a digest: what went late in the period and what is still late now."""
+
+    new_late: int  # apology notices issued in the period: dossiers that went late
+    open_late: int  # late and still open now
+    escalations_new: int  # escalated to officials in the period
+    escalations_open: int  # escalated and still open now
+    apologies_sent: int  # notices of the period delivered by chat or ZNS
+    apologies_undeliverable: int  # notices of the period failed or left for the counter
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+async def dossier_figures(
+    session: AsyncSession, scope: Scope, period: Period, today: date, zone: ZoneInfo
+) -> DossierFigures:
+    start, end = _bounds(period, zone)
+    in_period = ApologyNotice.issued_on.between(period.start, period.end)
+    new_late = await session.scalar(
+        select(func.count())
+        .select_from(ApologyNotice)
+        .where(in_period, _in_scope(ApologyNotice.agency_id, scope))
+    )
+    open_late = await session.scalar(
+        select(func.count())
+        .select_from(Dossier)
+        .where(_late(today), _in_scope(Dossier.agency_id, scope))
+    )
+    escalations_new = await session.scalar(
+        select(func.count())
+        .select_from(Escalation)
+        .where(
+            Escalation.created_at >= start,
+            Escalation.created_at < end,
+            _in_scope(Escalation.agency_id, scope),
+        )
+    )
+    escalations_open = await session.scalar(
+        select(func.count())
+        .select_from(Dossier)
+        .where(_late(today), Dossier.stage == 2, _in_scope(Dossier.agency_id, scope))
+    )
+    statuses = dict(
+        (
+            await session.execute(
+                select(OutboxMessage.status, func.count())
+                .join(ApologyNotice, ApologyNotice.id == OutboxMessage.ref_id)
+                .where(
+                    OutboxMessage.kind == APOLOGY,
+                    in_period,
+                    _in_scope(ApologyNotice.agency_id, scope),
+                )
+                .group_by(OutboxMessage.status)
+            )
+        ).all()
+    )
+    return DossierFigures(
+        new_late=new_late or 0,
+        open_late=open_late or 0,
+        escalations_new=escalations_new or 0,
+        escalations_open=escalations_open or 0,
+        apologies_sent=statuses.get(SENT, 0),
+        apologies_undeliverable=sum(statuses.get(status, 0) for status in UNDELIVERABLE),
+    )
+
+
+@dataclass(frozen=True)
+class LateDossier:
+    code: str
+    procedure: str
+    due_date: date | None
+    new_due_date: date | None
+    escalated: bool
+
+
+@dataclass(frozen=True)
+class UndeliveredApology:
+    dossier_code: str
+    number: str
+    status: str  # failed or counter
+
+
+@dataclass(frozen=True)
+class Overdue:
+    late: list[LateDossier]
+    late_total: int
+    escalated_total: int
+    apologies: list[UndeliveredApology]
+    apologies_total: int
+
+
+async def overdue(session: AsyncSession, scope: Scope, today: date, limit: int = 15) -> Overdue:
+    """Late open dossiers (escalated first, then the oldest due date) and the apology
+    notices of open dossiers that no chat or ZNS message could deliver."""
+    where = and_(_late(today), _in_scope(Dossier.agency_id, scope))
+    late_total = await session.scalar(select(func.count()).select_from(Dossier).where(where))
+    escalated_total = await session.scalar(
+        select(func.count()).select_from(Dossier).where(where, Dossier.stage == 2)
+    )
+    rows = await session.execute(
+        select(
+            Dossier.code,
+            Dossier.procedure_name,
+            Dossier.due_date,
+            Dossier.new_due_date,
+            Dossier.stage,
+        )
+        .where(where)
+        .order_by(Dossier.stage.desc(), Dossier.due_date, Dossier.code)
+        .limit(limit)
+    )
+    late = [
+        LateDossier(code, procedure, due, new_due, stage == 2)
+        for code, procedure, due, new_due, stage in rows
+    ]
+    undelivered = and_(
+        OutboxMessage.kind == APOLOGY,
+        OutboxMessage.status.in_(UNDELIVERABLE),
+        Dossier.closed_at.is_(None),
+        Dossier.purged_at.is_(None),
+        _in_scope(ApologyNotice.agency_id, scope),
+    )
+    joined = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .join(ApologyNotice, ApologyNotice.id == OutboxMessage.ref_id)
+        .join(Dossier, Dossier.id == ApologyNotice.dossier_id)
+        .where(undelivered)
+    )
+    apologies_total = await session.scalar(joined)
+    apology_rows = await session.execute(
+        select(ApologyNotice.dossier_code, ApologyNotice.number_seq, OutboxMessage.status)
+        .select_from(OutboxMessage)
+        .join(ApologyNotice, ApologyNotice.id == OutboxMessage.ref_id)
+        .join(Dossier, Dossier.id == ApologyNotice.dossier_id)
+        .where(undelivered)
+        .order_by(ApologyNotice.issued_on, ApologyNotice.id)
+        .limit(limit)
+    )
+    apologies = [
+        UndeliveredApology(code, f"{seq}/PXL", status) for code, seq, status in apology_rows
+    ]
+    return Overdue(late, late_total or 0, escalated_total or 0, apologies, apologies_total or 0)
