@@ -1,0 +1,186 @@
+"""The Telegram side of the adapter: the PTB client, and translation both ways.
+
+The token is kept out of PTB: the `Bot` gets a placeholder, and only the
+request object (_telegram_http) swaps the real token into the URL as the request
+leaves. PTB logs its API URL at DEBUG, and httpx logs every URL at INFO; with the
+placeholder neither can write the real token, whatever their log levels.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+
+from bot.channels._telegram_http import PLACEHOLDER_TOKEN, make_request
+from bot.logs import SecretRedactor
+from bot.settings import TelegramSettings
+from handlers.messages import Inbound, InboundKind, Outbound
+
+CHANNEL = "telegram"
+CONNECTIONS = 64  # Bot API calls in flight at once (Telegram via a proxy is slow)
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_CALLBACK_BYTES = 64
+ALLOWED_UPDATES = ("message", "callback_query")
+_GUARDED_LOGGERS = (
+    "telegram",
+    "telegram.Bot",
+    "telegram.BaseRequest",
+    "telegram.HTTPXRequest",
+    "httpx",
+    "httpcore",
+    "aiohttp.client",
+    "bot.channels.telegram",
+)
+_redactor: SecretRedactor | None = None
+
+COMMANDS = {
+    "vi": [
+        ("start", "Bắt đầu hoặc tiếp tục khảo sát"),
+        ("back", "Sửa câu trả lời trước"),
+        ("skip", "Bỏ qua câu không bắt buộc"),
+        ("lang", "Đổi ngôn ngữ: /lang vi hoặc /lang en"),
+        ("help", "Hướng dẫn"),
+        ("cancel", "Dừng khảo sát"),
+    ],
+    "en": [
+        ("start", "Start or resume the survey"),
+        ("back", "Change the previous answer"),
+        ("skip", "Skip an optional question"),
+        ("lang", "Change language: /lang vi or /lang en"),
+        ("help", "Help"),
+        ("cancel", "Stop the survey"),
+    ],
+}
+
+
+def make_bot(settings: TelegramSettings, *, connections: int = CONNECTIONS) -> Bot:
+    """A PTB Bot for the configured server and proxy; it never sees the real token."""
+    assert settings.bot_token is not None
+    token = settings.bot_token.get_secret_value()
+    proxy = settings.proxy_url or None
+    return Bot(
+        PLACEHOLDER_TOKEN,
+        base_url=settings.api_base_url,
+        request=make_request(token, proxy, connections=connections),
+        # Long polling: PTB adds the poll's own timeout to this read timeout.
+        get_updates_request=make_request(token, proxy, connections=1, read_timeout=10.0),
+    )
+
+
+def guard_logs(secrets: list[str]) -> None:
+    """Keep the token and the webhook secret out of every log record, whatever the level.
+
+    httpx logs each request URL at INFO: its loggers stay at WARNING even where
+    `configure_logging` did not run. PTB logs call parameters at DEBUG (the webhook
+    secret among them): its loggers get a redacting filter of their own, which acts
+    before any handler, caplog's included.
+    """
+    global _redactor
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logging.WARNING, logger.level))
+    redactor = SecretRedactor(secrets)
+    for name in _GUARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _redactor is not None:
+            logger.removeFilter(_redactor)
+        logger.addFilter(redactor)
+    _redactor = redactor
+
+
+def bot_commands() -> dict[str | None, list[BotCommand]]:
+    """setMyCommands per language; the default list (no language) is Vietnamese."""
+    lists = {lang: [BotCommand(c, d) for c, d in items] for lang, items in COMMANDS.items()}
+    return {None: lists["vi"], **lists}
+
+
+@dataclass(frozen=True)
+class Press:
+    """A pressed inline button: the query to answer and the message whose keyboard goes."""
+
+    query_id: str
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class Received:
+    inbound: Inbound
+    press: Press | None = None
+
+
+def update_key(update_id: int) -> str:
+    return f"{CHANNEL}:{update_id}"
+
+
+def to_inbound(update: Update) -> Received | None:
+    """The update as an Inbound, or None for what the survey does not take.
+
+    Only private chats take part: in a group, one chat is not one respondent.
+    Edited messages, channel posts and membership changes are acknowledged and left.
+    """
+    key = update_key(update.update_id)
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None or message.chat.type != ChatType.PRIVATE:
+            return None
+        press = Press(query.id, message.message_id)
+        language = query.from_user.language_code if query.from_user else None
+        if not query.data:  # a game button: nothing for the survey
+            return Received(_inbound(message.chat.id, InboundKind.OTHER, "", key, language), press)
+        inbound = _inbound(message.chat.id, InboundKind.BUTTON, query.data, key, language)
+        return Received(inbound, press)
+    message = update.message
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        return None
+    language = message.from_user.language_code if message.from_user else None
+    if message.text is not None:
+        return Received(_inbound(message.chat.id, InboundKind.TEXT, message.text, key, language))
+    if _is_service_message(message):
+        return None
+    return Received(_inbound(message.chat.id, InboundKind.OTHER, "", key, language))
+
+
+def _inbound(chat_id: int, kind: InboundKind, text: str, key: str, lang: str | None) -> Inbound:
+    return Inbound(CHANNEL, str(chat_id), kind, text, key, lang)
+
+
+def _is_service_message(message: Any) -> bool:
+    """Pinned messages, auto-delete timer changes and the like: no one wrote anything."""
+    return bool(
+        message.pinned_message
+        or message.message_auto_delete_timer_changed
+        or message.new_chat_members
+        or message.left_chat_member
+    )
+
+
+def keyboard(reply: Outbound) -> InlineKeyboardMarkup | None:
+    """The reply's choices as inline buttons, `columns` to a row."""
+    if not reply.choices:
+        return None
+    buttons = []
+    for choice in reply.choices:
+        if len(choice.payload.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {choice.payload!r}")
+        buttons.append(InlineKeyboardButton(choice.label, callback_data=choice.payload))
+    width = max(1, reply.columns)
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at line ends where possible."""
+    text = text or " "
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    pieces.append(text)
+    return pieces
