@@ -35,8 +35,10 @@ log = logging.getLogger("bot")
 Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[int]]
 # Modules that add commands of their own: each has `register(subparsers)`.
 COMMAND_MODULES: list[str] = []
+COMMAND_MODULES.append("bot.dossiers.cli")
 COMMAND_MODULES.append("bot.channels.telegram_qr")
 COMMAND_MODULES.append("bot.reports.commands")
+COMMAND_MODULES.append("bot.officials.cli")
 
 
 class UsageError(Exception):
@@ -46,7 +48,15 @@ class UsageError(Exception):
 def _secrets(settings: Settings) -> list[str]:
     token = settings.telegram.bot_token
     secret = settings.telegram.webhook_secret
-    return [s.get_secret_value() for s in (token, secret) if s is not None]
+    zalo = (
+        settings.zalo_bot.token,
+        settings.zalo_bot.webhook_secret,
+        settings.zalo_oa.secret_key,
+        settings.zalo_oa.refresh_token,
+        settings.zalo_oa.webhook_secret_key,
+        settings.officials.link_secret,
+    )
+    return [s.get_secret_value() for s in (token, secret, *zalo) if s is not None]
 
 
 def _questionnaires(settings: Settings):
@@ -74,7 +84,14 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
 
     from bot.channels import build_channels
     from bot.channels.console import run_console
+    from bot.dossiers.api import add_dossier_routes
+    from bot.dossiers.jobs import DossierWork
+    from bot.officials.jobs import OfficialWork
+    from bot.officials.web import add_official_routes
+    from bot.settings import check_official_links
     from bot.web import build_app, start_server
+
+    check_official_links(settings)
 
     processor = InboundProcessor(
         database,
@@ -83,16 +100,24 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
         Translator.load(settings.default_language),
     )
     web_app = build_app(database)
+    add_dossier_routes(web_app, database, settings)
+    add_official_routes(web_app, database, settings, processor.questionnaires)
     channels = build_channels(settings, processor, web_app)
+    dossier_work = DossierWork(database, settings, channels, processor.translator)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     scheduler.add_job(processor.expire_idle, "interval", hours=1, id="expire-idle-surveys")
     scheduler.add_job(processor.forget_old_updates, "interval", hours=6, id="forget-old-updates")
+    dossier_work.schedule(scheduler)
+    OfficialWork(database, settings, processor.questionnaires, processor.translator).install(
+        scheduler, dossier_work.sender
+    )
     scheduler.start()
     runner = None
     if (listen := settings.http_host_port) is not None:
         runner = await start_server(web_app, *listen)
         log.info("HTTP server listening on %s", settings.http_listen)
     try:
+        await dossier_work.start()
         if channels:
             for channel in channels:
                 await channel.start()
@@ -107,12 +132,26 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
             )
             await run_console(processor)
     finally:
+        await dossier_work.stop()
         for channel in reversed(channels):
             await channel.stop()
         scheduler.shutdown(wait=False)
         if runner is not None:
             await runner.cleanup()
+        await _let_cancelled_tasks_unwind()
     return 0
+
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+async def _let_cancelled_tasks_unwind() -> None:
+    """APScheduler cancels running jobs at shutdown without waiting for them; give them
+    a moment to release their database connections before the engine is disposed."""
+    current = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not current]
+    if others:
+        await asyncio.wait(others, timeout=SHUTDOWN_GRACE_SECONDS)
 
 
 async def cmd_migrate(args: argparse.Namespace, settings: Settings, database: Database) -> int:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.database import Database, insert_if_absent
@@ -90,7 +91,7 @@ class InboundProcessor:
                     return []
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
                 return await router.handle(inbound, chat, self._context(session, now))
-        except (OperationalError, InterfaceError, OSError, TimeoutError):
+        except (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError):
             raise  # the database is unavailable: the platform must deliver it again later
         except Exception:
             # A message that breaks a handler must not be retried for ever, nor crash the

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "apscheduler")
+# aiosqlite logs every statement with its parameters (citizens' words) at DEBUG.
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "apscheduler", "aiosqlite", "asyncio")
 
 
 class SecretRedactor(logging.Filter):

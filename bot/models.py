@@ -14,13 +14,16 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -103,6 +106,8 @@ class StartCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The dossier whose receipt carries this code (issue 6); None for counter codes.
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), unique=True)
 
 
 class Chat(Base):
@@ -207,3 +212,381 @@ class InstallSecret(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+# --------------------------------------------------------------------------- rollups
+# Derived from `responses` + `response_answers` and kept in step by bot/responses.py,
+# the only writer of responses. One row per calendar month and "cell" (questionnaire,
+# agency, service, level, channel kind), so a report over whole months reads a few
+# rows per cell instead of every answer. `service_key` is the service id, 0 for none
+# (a key column cannot be NULL). No foreign keys: the rows can always be rebuilt.
+
+ROLLUP_CELL = ("questionnaire", "month", "agency_id", "service_key", "level", "channel_kind")
+
+
+class _RollupCell:
+    # sort_order: the cell's columns first, in the order of the primary key
+    questionnaire: Mapped[str] = mapped_column(String(32), sort_order=-6)
+    month: Mapped[str] = mapped_column(String(7), sort_order=-5)  # "YYYY-MM"
+    agency_id: Mapped[int] = mapped_column(Integer, sort_order=-4)
+    service_key: Mapped[int] = mapped_column(Integer, sort_order=-3)
+    level: Mapped[str] = mapped_column(String(16), sort_order=-2)
+    channel_kind: Mapped[str] = mapped_column(String(16), sort_order=-1)
+
+
+class RollupResponses(_RollupCell, Base):
+    """Completed responses per month and cell."""
+
+    __tablename__ = "rollup_responses"
+    __table_args__ = (PrimaryKeyConstraint(*ROLLUP_CELL), {"sqlite_with_rowid": False})
+
+    responses: Mapped[int] = mapped_column(Integer)
+
+
+class RollupItem(_RollupCell, Base):
+    """Answers per criterion, month and cell: n0 = no opinion, n1..n5 = the Likert levels."""
+
+    __tablename__ = "rollup_items"
+    __table_args__ = (
+        PrimaryKeyConstraint(*ROLLUP_CELL, "item_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    item_id: Mapped[str] = mapped_column(String(32))
+    n0: Mapped[int] = mapped_column(Integer)
+    n1: Mapped[int] = mapped_column(Integer)
+    n2: Mapped[int] = mapped_column(Integer)
+    n3: Mapped[int] = mapped_column(Integer)
+    n4: Mapped[int] = mapped_column(Integer)
+    n5: Mapped[int] = mapped_column(Integer)
+
+
+class RollupMoments(_RollupCell, Base):
+    """Respondent moments per scope (a factor id or "overall"), month and cell.
+
+    For each response, y = its answers at 4-5 and m = its valid (1-5) answers within
+    the scope; responses with m = 0 are left out. Sums are additive, so any set of
+    cells adds up to the moments `scoring.RespondentMoments` needs.
+    """
+
+    __tablename__ = "rollup_moments"
+    __table_args__ = (
+        PrimaryKeyConstraint(*ROLLUP_CELL, "scope"),
+        {"sqlite_with_rowid": False},
+    )
+
+    scope: Mapped[str] = mapped_column(String(32))
+    respondents: Mapped[int] = mapped_column(Integer)
+    sum_y: Mapped[int] = mapped_column(BigInteger)
+    sum_m: Mapped[int] = mapped_column(BigInteger)
+    sum_yy: Mapped[int] = mapped_column(BigInteger)
+    sum_mm: Mapped[int] = mapped_column(BigInteger)
+    sum_ym: Mapped[int] = mapped_column(BigInteger)
+
+
+# --------------------------------------------------------------------------- Zalo OA
+
+
+class ZaloOAToken(Base):
+    """The OA's access token and single-use refresh token, shared by every bot process.
+
+    Refreshed under this row's lock, so one process at a time spends the refresh token
+    and the new one is stored in the same transaction. `seed_hash` is the SHA-256 of the
+    ZALO_OA_REFRESH_TOKEN that seeded the row: a different value in the settings means
+    the operator issued a new token, which then replaces the stored one. `failures` and
+    `retry_at` make every process respect one backoff after a failed refresh.
+    """
+
+    __tablename__ = "zalo_oa_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seed_hash: Mapped[str] = mapped_column(String(64))
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class ZaloOAReplyWindow(Base):
+    """When an OA user last wrote, and how many free replies were used since.
+
+    Zalo allows customer-service replies only for a while after the user's last
+    message (reported: 8 within 48 h); counting them here, across processes, lets the
+    bot say so instead of having replies refused silently.
+    """
+
+    __tablename__ = "zalo_oa_reply_windows"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --------------------------------------------------------------------------- dossiers
+# Dossiers from the one-stop systems, their deadlines, apology notices, escalations and
+# the outbox of proactive messages (issue 6). A dossier holds a citizen's name, phone
+# and chat link until the retention period after it closed; nothing here is joined to
+# `responses`.
+
+
+class Dossier(Base):
+    """A dossier (hồ sơ) as the one-stop system reports it, plus what the bot derives.
+
+    `watch_date` is the only thing the scheduled scan reads: the last day on which the
+    dossier is still on time at its current stage (None when nothing can fall due:
+    closed, finished, paused, or already escalated). A dossier needs action once
+    `watch_date < today`, which keeps the scan an index range over the few late ones.
+    """
+
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        # Partial indexes: the scan's update of late (open, mostly unlinked) dossiers
+        # then adds no entries to them.
+        Index(
+            "ix_dossiers_purge",
+            "closed_at",
+            sqlite_where=text("closed_at IS NOT NULL AND purged_at IS NULL"),
+            postgresql_where=text("closed_at IS NOT NULL AND purged_at IS NULL"),
+        ),
+        Index(
+            "ix_dossiers_chat_id",
+            "chat_id",
+            sqlite_where=text("chat_id IS NOT NULL"),
+            postgresql_where=text("chat_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    procedure_code: Mapped[str | None] = mapped_column(String(64))
+    procedure_name: Mapped[str] = mapped_column(String(500))
+    field: Mapped[str | None] = mapped_column(String(255))
+    citizen_name: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(16))  # 84…, never logged
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_on: Mapped[date] = mapped_column(Date)  # in Vietnam, for notices
+    appointment_date: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[int] = mapped_column(SmallInteger)
+    state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Supplement pauses as [[from, to-or-null], …] in ISO dates; the clock stops inside.
+    pauses: Mapped[list[list[str | None]] | None] = mapped_column(JSON(none_as_null=True))
+    due_date: Mapped[date | None] = mapped_column(Date)  # appointment moved by pauses
+    agency_new_date: Mapped[date | None] = mapped_column(Date)
+    delay_reason: Mapped[str | None] = mapped_column(String(1000))
+    # 0 on track, 1 apologised (new date given), 2 escalated to officials
+    stage: Mapped[int] = mapped_column(SmallInteger, default=0)
+    new_due_date: Mapped[date | None] = mapped_column(Date)
+    apologised_on: Mapped[date | None] = mapped_column(Date)
+    watch_date: Mapped[date | None] = mapped_column(Date, index=True)
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id", ondelete="SET NULL"))
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApologyNotice(Base):
+    """One apology notice with every field of the legal form, fixed when it is issued.
+
+    Unique per dossier and the due date it apologises for: a second notice for the same
+    lateness cannot exist, whatever runs twice. Numbers run per agency and year.
+    """
+
+    __tablename__ = "apology_notices"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "due_date"),
+        UniqueConstraint("agency_id", "number_year", "number_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign keys here: notices are made from dossiers in the same statement and
+    # dossiers are never deleted, and checking 20,000 keys doubled the scan's time.
+    dossier_id: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    agency_id: Mapped[int] = mapped_column(Integer)
+    number_year: Mapped[int] = mapped_column(Integer)
+    number_seq: Mapped[int] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(String(48))
+    issued_on: Mapped[date] = mapped_column(Date)
+    agency_name: Mapped[str] = mapped_column(String(255))
+    parent_agency_name: Mapped[str | None] = mapped_column(String(255))
+    place: Mapped[str | None] = mapped_column(String(128))
+    citizen_name: Mapped[str | None] = mapped_column(String(255))
+    dossier_code: Mapped[str] = mapped_column(String(64))
+    procedure_name: Mapped[str] = mapped_column(String(500))
+    field: Mapped[str | None] = mapped_column(String(255))
+    received_on: Mapped[date] = mapped_column(Date)
+    original_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    new_date: Mapped[date] = mapped_column(Date)
+    signer_title: Mapped[str | None] = mapped_column(String(255))
+    signer_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Escalation(Base):
+    """A dossier that missed the new date too: for its agency's officials, not the citizen."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("dossier_id", "missed_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    missed_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AgencyNoticeSettings(Base):
+    """Who signs an agency's apology notices, and the place written before the date."""
+
+    __tablename__ = "agency_notice_settings"
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    place: Mapped[str | None] = mapped_column(String(128))
+    signer_title: Mapped[str | None] = mapped_column(String(255))
+    signer_name: Mapped[str | None] = mapped_column(String(255))
+
+
+class OutboxMessage(Base):
+    """A proactive message to deliver at least once; (kind, ref_id) creates it once.
+
+    The destination is chosen when it is sent, not when it is created, so a citizen
+    who links the dossier in between gets it by chat. No chat id or phone is stored.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref_id"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    ref_id: Mapped[int] = mapped_column(Integer)
+    dossier_id: Mapped[int | None] = mapped_column(Integer)  # no FK: see ApologyNotice
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    uncertain: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    route: Mapped[str | None] = mapped_column(String(8))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """A one-stop system's key for the dossier API; only a hash of the secret is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CalendarDay(Base):
+    """A local exception to the national calendar: an extra day off or an extra working day."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class DossierLinkFailure(Base):
+    """A failed `/hoso` attempt, counted per chat and per dossier code for the day."""
+
+    __tablename__ = "dossier_link_failures"
+    __table_args__ = (
+        Index("ix_dossier_link_failures_chat_day", "chat_id", "day"),
+        Index("ix_dossier_link_failures_code_day", "dossier_code", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    dossier_code: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+
+
+# --------------------------------------------------------------------------- officials
+# Heads of agencies and the provincial reform office (issue 7): who may read the
+# indices and the late dossiers of which agencies, and the digests sent to them.
+
+
+class Official(Base):
+    """An official, from the invitation on: only a hash of the one-time code is kept.
+
+    `agency_id` None means the whole province. The chat is bound by `/register`; a
+    revoked official keeps the row (for the record) but loses every right at once.
+    The digest schedule is local time in the bot's time zone; occurrences before
+    `schedule_from` (registration or the last change) are never due.
+    """
+
+    __tablename__ = "officials"
+    __table_args__ = (
+        Index(
+            "uq_officials_active_chat",
+            "chat_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    label: Mapped[str | None] = mapped_column(String(100))
+    invite_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invite_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    digest_frequency: Mapped[str] = mapped_column(String(8))
+    digest_weekday: Mapped[int] = mapped_column(SmallInteger)  # ISO: 1 = Monday
+    digest_month_day: Mapped[int] = mapped_column(SmallInteger)
+    digest_minute: Mapped[int] = mapped_column(SmallInteger)  # minutes after local midnight
+    schedule_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OfficialDigest(Base):
+    """One digest, created once per official and period and queued in the outbox.
+
+    Text, chart and workbook are fixed when it falls due, so what was sent can be
+    shown again (and downloaded by link on channels that cannot carry files).
+    """
+
+    __tablename__ = "official_digests"
+    __table_args__ = (UniqueConstraint("official_id", "period_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    period_key: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    chart: Mapped[bytes | None] = mapped_column(LargeBinary)
+    workbook: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

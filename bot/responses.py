@@ -1,17 +1,536 @@
 """Storing completed responses: the one write path for chat answers and imports alike.
 
-Whatever else must stay in step with the responses (indexes, rollups for the
-reports) is maintained here, so no caller can store a response without it.
+Whatever else must stay in step with the responses is maintained here, so no caller
+can store a response without it: the monthly rollups (`rollup_*` tables, see
+bot/models.py) that let a report over whole months read a few rows per agency,
+service and channel instead of every answer. Each store adds the response's counts
+to its month's rollup rows in the same transaction; replacing a form subtracts the
+old one's. This module also owns what "counted" means (which values, which month, the
+respondent moments), as SQL the reports reuse for periods the rollups cannot serve,
+so rollup and raw counting cannot drift apart.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Response, ResponseAnswer
+from bot.models import (
+    ROLLUP_CELL,
+    Response,
+    ResponseAnswer,
+    RollupItem,
+    RollupMoments,
+    RollupResponses,
+)
+from bot.questionnaire import Questionnaire, load_questionnaires
+from scoring import OVERALL
+
+LEVELS = range(6)
+"""Coded values counted per criterion: 0 = no opinion, 1..5 = the Likert levels."""
+
+MOMENTS = ("respondents", "sum_y", "sum_m", "sum_yy", "sum_mm", "sum_ym")
+
+_BATCH = 500  # ids per IN (...) list
+_RESPONSES = Response.__table__
+_ANSWERS = ResponseAnswer.__table__
+
+CellKey = tuple[str, str, int, int, str, str]
+"""(questionnaire, month "YYYY-MM", agency_id, service_key, level, channel_kind)."""
+
+
+@dataclass(frozen=True)
+class NewResponse:
+    """One completed response to store; the fields of `store_response`."""
+
+    questionnaire: str
+    agency_id: int
+    service_id: int | None
+    level: str
+    day: date
+    channel_kind: str
+    answers: Mapping[str, int | str]
+    form_id: str | None = None
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def criterion_factors(questionnaire: Questionnaire) -> dict[str, str]:
+    """Criterion id -> factor id: the items that are counted and how they group."""
+    return {question.id: question.factor or "" for question in questionnaire.criteria()}
+
+
+@functools.cache
+def shipped_questionnaires() -> Mapping[str, Questionnaire]:
+    """The questionnaire files, read once per process (the write path needs the factors)."""
+    return load_questionnaires()
+
+
+def _factors_of(questionnaire_id: str) -> dict[str, str]:
+    questionnaire = shipped_questionnaires().get(questionnaire_id)
+    if questionnaire is None:
+        raise ValueError(f"unknown questionnaire {questionnaire_id!r}")
+    return criterion_factors(questionnaire)
+
+
+@dataclass
+class Tally:
+    """Additive counts of a set of responses by key (a rollup cell or a report group).
+
+    `items[key, item] = [n0..n5]`; `moments[key, scope] = [respondents, Σy, Σm, Σy², Σm²,
+    Σym]`. Counts of disjoint sets add up, which is what makes rollups, replacement
+    (adding with sign -1) and the merging of report groups exact.
+    """
+
+    responses: dict[Any, int] = field(default_factory=dict)
+    items: dict[tuple[Any, str], list[int]] = field(default_factory=dict)
+    moments: dict[tuple[Any, str], list[int]] = field(default_factory=dict)
+
+    def add_response(
+        self, key: Any, factors: Mapping[str, str], answers: Mapping[str, Any], sign: int = 1
+    ) -> None:
+        """Count one response's criterion answers (values 0..5; anything else is ignored)."""
+        self.responses[key] = self.responses.get(key, 0) + sign
+        per_scope: dict[str, list[int]] = {}
+        overall = [0, 0]
+        for item_id, value in answers.items():
+            factor = factors.get(item_id)
+            if factor is None or not isinstance(value, int) or not 0 <= value <= 5:
+                continue  # stored like any answer, but not a Likert level: not counted
+            value = int(value)
+            counts = self.items.get((key, item_id))
+            if counts is None:
+                counts = self.items[key, item_id] = [0] * 6
+            counts[value] += sign
+            if value:
+                ym = per_scope.get(factor)
+                if ym is None:
+                    ym = per_scope[factor] = [0, 0]
+                satisfied = value >= 4
+                ym[0] += satisfied
+                ym[1] += 1
+                overall[0] += satisfied
+                overall[1] += 1
+        if overall[1]:
+            per_scope[OVERALL] = overall
+        for scope, (y, m) in per_scope.items():
+            self.add_moments(
+                key, scope, [sign, sign * y, sign * m, sign * y * y, sign * m * m, sign * y * m]
+            )
+
+    def add_items(self, key: Any, item_id: str, levels: Sequence[int]) -> None:
+        counts = self.items.setdefault((key, item_id), [0] * 6)
+        for level, count in enumerate(levels):
+            counts[level] += int(count)
+
+    def add_moments(self, key: Any, scope: str, sums: Sequence[int]) -> None:
+        current = self.moments.setdefault((key, scope), [0] * 6)
+        for index, value in enumerate(sums):
+            current[index] += int(value)
+
+    def add_count(self, key: Any, responses: int) -> None:
+        self.responses[key] = self.responses.get(key, 0) + int(responses)
+
+    def merge(self, other: Tally, key_map: Any = None) -> None:
+        """Add `other` into this tally, optionally renaming its keys with `key_map(key)`."""
+        rename = key_map or (lambda key: key)
+        for key, count in other.responses.items():
+            self.add_count(rename(key), count)
+        for (key, item_id), levels in other.items.items():
+            self.add_items(rename(key), item_id, levels)
+        for (key, scope), sums in other.moments.items():
+            self.add_moments(rename(key), scope, sums)
+
+
+def month_of(column: Any, dialect_name: str) -> ColumnElement[str]:
+    """The month of a date column as "YYYY-MM", the way the rollups key it."""
+    if dialect_name == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def raw_dimensions(dialect_name: str) -> dict[str, ColumnElement[Any]]:
+    """The cell's dimensions computed from `responses`, by rollup column name."""
+    r = _RESPONSES.c
+    return {
+        "questionnaire": r.questionnaire,
+        "month": month_of(r.response_date, dialect_name),
+        "agency_id": r.agency_id,
+        "service_key": func.coalesce(r.service_id, 0),
+        "level": r.level,
+        "channel_kind": r.channel_kind,
+    }
+
+
+def raw_response_counts(
+    dims: Sequence[ColumnElement[Any]], where: Sequence[ColumnElement[bool]]
+) -> Select[Any]:
+    """(dims..., responses) over `responses`."""
+    return (
+        select(*dims, func.count().label("responses"))
+        .select_from(_RESPONSES)
+        .where(*where)
+        .group_by(*dims)
+    )
+
+
+def _levels(value: Any) -> list[ColumnElement[int]]:
+    return [func.sum(case((value == level, 1), else_=0)).label(f"n{level}") for level in LEVELS]
+
+
+def raw_item_counts(
+    dims: Sequence[ColumnElement[Any]],
+    criteria: Iterable[str],
+    where: Sequence[ColumnElement[bool]],
+) -> Select[Any]:
+    """(dims..., item_id, n0..n5): conditional sums over the answers to the criteria."""
+    a = _ANSWERS.c
+    return (
+        select(*dims, a.item_id, *_levels(a.value))
+        .select_from(_RESPONSES.join(_ANSWERS, a.response_id == _RESPONSES.c.id))
+        .where(*where, a.item_id.in_(list(criteria)))
+        .group_by(*dims, a.item_id)
+    )
+
+
+def raw_moments(
+    dims: Sequence[ColumnElement[Any]],
+    factors: Mapping[str, str],
+    where: Sequence[ColumnElement[bool]],
+) -> Select[Any]:
+    """(dims..., scope, respondents, Σy, Σm, Σy², Σm², Σym), per factor and overall.
+
+    The inner query computes each response's y (answers at 4-5) and m (answers at 1-5)
+    per factor; the outer ones sum them and their squares and products over the
+    responses with m >= 1, as `scoring.RespondentMoments` defines them.
+    """
+    a = _ANSWERS.c
+    factor = case(dict(factors), value=a.item_id)
+    labelled = [dim.label(f"d{index}") for index, dim in enumerate(dims)]
+    per_factor = (
+        select(
+            _RESPONSES.c.id.label("rid"),
+            *labelled,
+            factor.label("scope"),
+            func.sum(case((a.value.between(4, 5), 1), else_=0)).label("y"),
+            func.sum(case((a.value.between(1, 5), 1), else_=0)).label("m"),
+        )
+        .select_from(_RESPONSES.join(_ANSWERS, a.response_id == _RESPONSES.c.id))
+        .where(*where, a.item_id.in_(list(factors)))
+        .group_by(_RESPONSES.c.id, *dims, factor)
+        .cte("per_factor")
+    )
+    outer_dims = [per_factor.c[f"d{index}"] for index in range(len(dims))]
+    per_response = (
+        select(
+            per_factor.c.rid,
+            *outer_dims,
+            func.sum(per_factor.c.y).label("y"),
+            func.sum(per_factor.c.m).label("m"),
+        )
+        .group_by(per_factor.c.rid, *outer_dims)
+        .subquery("per_response")
+    )
+
+    def sums(source: Any, scope: Any, group: Sequence[Any]) -> Select[Any]:
+        y, m = source.c.y, source.c.m
+        return (
+            select(
+                *(source.c[f"d{index}"] for index in range(len(dims))),
+                scope.label("scope"),
+                func.count().label("respondents"),
+                func.sum(y).label("sum_y"),
+                func.sum(m).label("sum_m"),
+                func.sum(y * y).label("sum_yy"),
+                func.sum(m * m).label("sum_mm"),
+                func.sum(y * m).label("sum_ym"),
+            )
+            .where(m > 0)
+            .group_by(*group)
+        )
+
+    inner_dims = [per_response.c[f"d{index}"] for index in range(len(dims))]
+    return union_all(
+        sums(per_factor, per_factor.c.scope, [*outer_dims, per_factor.c.scope]),
+        sums(per_response, literal(OVERALL), inner_dims),
+    )
+
+
+def rollup_rebuild_statements(
+    dialect_name: str, questionnaires: Mapping[str, Questionnaire] | None = None
+) -> list[Executable]:
+    """Statements that empty the rollups and count every stored response into them again.
+
+    For the migration that creates the rollups, and for `responses rebuild-rollups`
+    after a questionnaire file moved a criterion to another factor. Responses of a
+    questionnaire without a file cannot be classified and are left out, as from reports.
+    """
+    questionnaires = shipped_questionnaires() if questionnaires is None else questionnaires
+    statements: list[Executable] = [
+        delete(RollupResponses.__table__),
+        delete(RollupItem.__table__),
+        delete(RollupMoments.__table__),
+    ]
+    dims = list(raw_dimensions(dialect_name).values())
+    for questionnaire in questionnaires.values():
+        where = [_RESPONSES.c.questionnaire == questionnaire.id]
+        factors = criterion_factors(questionnaire)
+        statements += [
+            insert(RollupResponses.__table__).from_select(
+                [*ROLLUP_CELL, "responses"], raw_response_counts(dims, where)
+            ),
+            insert(RollupItem.__table__).from_select(
+                [*ROLLUP_CELL, "item_id", *(f"n{level}" for level in LEVELS)],
+                raw_item_counts(dims, factors, where),
+            ),
+            insert(RollupMoments.__table__).from_select(
+                [*ROLLUP_CELL, "scope", *MOMENTS], raw_moments(dims, factors, where)
+            ),
+        ]
+    return statements
+
+
+async def rebuild_rollups(
+    session: AsyncSession, questionnaires: Mapping[str, Questionnaire] | None = None
+) -> None:
+    """Recount the rollups from the stored answers (see `rollup_rebuild_statements`)."""
+    for statement in rollup_rebuild_statements(_dialect(session), questionnaires):
+        await session.execute(statement)
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+async def _executemany(
+    session: AsyncSession, statement: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run one statement for many rows of plain ints, strings and NULLs.
+
+    The statement is compiled once and the tuples go to the driver's executemany as
+    they are: SQLAlchemy's per-row parameter processing would cost more than the
+    database's work on bulk loads (tens of millions of answers).
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
+    positions = [columns.index(name) for name in compiled.positiontup]
+    if positions != list(range(len(columns))):
+        rows = [tuple(row[p] for p in positions) for row in rows]
+    await connection.exec_driver_sql(compiled.string, rows)
+
+
+async def _insert_answers(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Insert (response_id, item_id, value, text) rows; by COPY on PostgreSQL, where it is
+    several times faster than a batched INSERT. The response rows were inserted first,
+    so the driver connection is inside this session's transaction."""
+    columns = ("response_id", "item_id", "value", "text")
+    if _dialect(session) != "postgresql" or len(rows) < 1000:
+        await _executemany(session, insert(_ANSWERS), columns, rows)
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(_ANSWERS.name, records=rows, columns=columns)
+
+
+async def _increment(
+    session: AsyncSession, table: Any, rows: list[tuple[Any, ...]], keys: Sequence[str]
+) -> None:
+    """Add `rows` (key values, then counters) to the table: `INSERT … ON CONFLICT DO
+    UPDATE SET c = c + excluded.c`.
+
+    Rows go in key order, so two transactions touching the same rows lock them in the
+    same order and cannot deadlock on PostgreSQL.
+    """
+    if not rows:
+        return
+    rows.sort(key=lambda row: row[: len(keys)])
+    module = postgresql if _dialect(session) == "postgresql" else sqlite
+    statement = module.insert(table)
+    counters = [column.name for column in table.columns if column.name not in keys]
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in counters},
+    )
+    await _executemany(session, statement, [*keys, *counters], rows)
+
+
+async def _apply(session: AsyncSession, tally: Tally) -> None:
+    """Add a tally keyed by rollup cell to the rollup tables."""
+    await _increment(
+        session,
+        RollupResponses.__table__,
+        [(*key, count) for key, count in tally.responses.items()],
+        ROLLUP_CELL,
+    )
+    await _increment(
+        session,
+        RollupItem.__table__,
+        [(*key, item_id, *levels) for (key, item_id), levels in tally.items.items()],
+        (*ROLLUP_CELL, "item_id"),
+    )
+    await _increment(
+        session,
+        RollupMoments.__table__,
+        [(*key, scope, *sums) for (key, scope), sums in tally.moments.items()],
+        (*ROLLUP_CELL, "scope"),
+    )
+
+
+def _cell_key(
+    questionnaire: str,
+    day: date,
+    agency_id: int,
+    service_id: int | None,
+    level: str,
+    channel_kind: str,
+) -> CellKey:
+    return (questionnaire, month_key(day), agency_id, service_id or 0, level, channel_kind)
+
+
+async def remove_responses(session: AsyncSession, response_ids: Sequence[int]) -> None:
+    """Delete responses and take their counts out of the rollups."""
+    tally = Tally()
+    r, a = _RESPONSES.c, _ANSWERS.c
+    for start in range(0, len(response_ids), _BATCH):
+        chunk = list(response_ids[start : start + _BATCH])
+        stored = await session.execute(
+            select(
+                r.id,
+                r.questionnaire,
+                r.response_date,
+                r.agency_id,
+                r.service_id,
+                r.level,
+                r.channel_kind,
+            ).where(r.id.in_(chunk))
+        )
+        answers: dict[int, dict[str, int]] = {}
+        for response_id, item_id, value in await session.execute(
+            select(a.response_id, a.item_id, a.value).where(
+                a.response_id.in_(chunk), a.value.is_not(None)
+            )
+        ):
+            answers.setdefault(response_id, {})[item_id] = value
+        for response_id, questionnaire, *cell in stored:
+            tally.add_response(
+                _cell_key(questionnaire, *cell),
+                _factors_of(questionnaire),
+                answers.get(response_id, {}),
+                sign=-1,
+            )
+        await session.execute(delete(_ANSWERS).where(a.response_id.in_(chunk)))
+        await session.execute(delete(_RESPONSES).where(r.id.in_(chunk)))
+    await _apply(session, tally)
+
+
+async def _insert_responses(session: AsyncSession, responses: Sequence[NewResponse]) -> list[int]:
+    """Insert the response rows; their ids in the order given.
+
+    PostgreSQL returns ordered ids from one batched INSERT … RETURNING. SQLite cannot
+    batch an ordered RETURNING (SQLAlchemy falls back to one INSERT per row), so the
+    ids are given explicitly after the largest one: every transaction there starts with
+    BEGIN IMMEDIATE (bot.database), so no other writer can take them meanwhile.
+    """
+    rows = [
+        {
+            "questionnaire": response.questionnaire,
+            "agency_id": response.agency_id,
+            "service_id": response.service_id,
+            "level": response.level,
+            "response_date": response.day,
+            "channel_kind": response.channel_kind,
+            "form_id": response.form_id,
+        }
+        for response in responses
+    ]
+    if _dialect(session) == "sqlite" and len(rows) > 1:
+        first = (await session.scalar(select(func.coalesce(func.max(_RESPONSES.c.id), 0)))) + 1
+        ids = list(range(first, first + len(rows)))
+        await session.execute(
+            insert(_RESPONSES), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
+        )
+        return ids
+    return list(
+        await session.scalars(
+            insert(_RESPONSES).returning(_RESPONSES.c.id, sort_by_parameter_order=True), rows
+        )
+    )
+
+
+async def store_responses(session: AsyncSession, responses: Sequence[NewResponse]) -> list[int]:
+    """Insert completed responses with their answers and rollup counts; returns their ids.
+
+    A response whose `form_id` is already stored replaces that one (a re-imported paper
+    form never counts twice). Form ids must be unique within one call.
+    """
+    if not responses:
+        return []
+    factors = {q: _factors_of(q) for q in {response.questionnaire for response in responses}}
+    form_ids = [response.form_id for response in responses if response.form_id is not None]
+    if len(set(form_ids)) != len(form_ids):
+        raise ValueError("a form id appears twice among the responses to store")
+    replaced: list[int] = []
+    for start in range(0, len(form_ids), _BATCH):
+        chunk = form_ids[start : start + _BATCH]
+        replaced += await session.scalars(
+            select(_RESPONSES.c.id).where(_RESPONSES.c.form_id.in_(chunk))
+        )
+    if replaced:
+        await remove_responses(session, replaced)
+
+    ids = await _insert_responses(session, responses)
+    await _insert_answers(
+        session,
+        [
+            (response_id, item_id, value, None)
+            if isinstance(value, int)
+            else (response_id, item_id, None, value)
+            for response_id, response in zip(ids, responses, strict=True)
+            for item_id, value in response.answers.items()
+        ],
+    )
+
+    tally = Tally()
+    for response in responses:
+        key = _cell_key(
+            response.questionnaire,
+            response.day,
+            response.agency_id,
+            response.service_id,
+            response.level,
+            response.channel_kind,
+        )
+        tally.add_response(key, factors[response.questionnaire], response.answers)
+    await _apply(session, tally)
+    return ids
 
 
 async def store_response(
@@ -31,29 +550,12 @@ async def store_response(
     `answers` maps item ids to a coded value (Likert 1-5, 0 = no opinion, or a
     choice's value) or to a text.
     """
-    response_id = await session.scalar(
-        insert(Response)
-        .values(
-            questionnaire=questionnaire,
-            agency_id=agency_id,
-            service_id=service_id,
-            level=level,
-            response_date=day,
-            channel_kind=channel_kind,
-            form_id=form_id,
-        )
-        .returning(Response.id)
+    (response_id,) = await store_responses(
+        session,
+        [
+            NewResponse(
+                questionnaire, agency_id, service_id, level, day, channel_kind, answers, form_id
+            )
+        ],
     )
-    assert response_id is not None
-    rows = [
-        {
-            "response_id": response_id,
-            "item_id": item_id,
-            "value": value if isinstance(value, int) else None,
-            "text": value if isinstance(value, str) else None,
-        }
-        for item_id, value in answers.items()
-    ]
-    if rows:
-        await session.execute(insert(ResponseAnswer), rows)
     return response_id

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.models import Chat
-from handlers import survey
+from handlers import dossiers, officials, survey
 from handlers.messages import Context, Inbound, InboundKind, Outbound
 
 Handler = Callable[[Inbound, Chat, Context], Awaitable[list[Outbound]]]
 
 # command name (without the slash) -> the handler that owns it
-COMMANDS: dict[str, Handler] = {}
+COMMANDS: dict[str, Handler] = {"hoso": dossiers.handle}
+COMMANDS.update(officials.COMMANDS)
 
 
 def command_of(inbound: Inbound) -> str | None:

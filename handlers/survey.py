@@ -20,6 +20,7 @@ from bot.models import Agency, Chat, Service, SurveySession
 from bot.questionnaire import Question, QuestionKind, Questionnaire
 from bot.responses import store_response
 from bot.settings import LANGUAGES
+from handlers import dossiers
 from handlers._survey_store import ACTIVE, CANCELLED, COMPLETED, MAX_LISTED, PARTIAL, SurveyStore
 from handlers.answers import parse_typed_answer
 from handlers.messages import Choice, Context, Inbound, InboundKind, Outbound
@@ -367,6 +368,11 @@ class _Conversation:
             if self.session is None:
                 self._open(PHASE_AGENCY)
             return
+        if code.dossier_id is not None:  # a receipt's code: link the chat to its dossier
+            linked = await dossiers.link_by_start_code(code, self.chat, self.ctx)
+            if linked is not None:
+                self.replies.extend(linked)
+                return
         if code.expires_at is not None and code.expires_at <= self.ctx.now:
             self.say("code_expired")
             return

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 # "module:function" of every platform's builder, in start-up order.
 CHANNEL_BUILDERS: list[str] = []
+CHANNEL_BUILDERS.append("bot.channels.telegram:build")
+CHANNEL_BUILDERS.append("bot.channels.zalo_bot:build")
+CHANNEL_BUILDERS.append("bot.channels.zalo_oa:build")
 
 
 class Channel(Protocol):
