@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.zalo.http import TransportError, post_for_json
 from bot.zalo.text import split_text
 
 NO_UPDATE = 408  # getUpdates: the long poll ended without an update
@@ -35,21 +36,11 @@ class ZaloBotApi:
     async def call(self, method: str, payload: dict[str, Any] | None = None, *, seconds=15.0):
         """One method call; its `result`, or ZaloBotError."""
         try:
-            async with self._http.post(
-                self._prefix + method,
-                json=payload or {},
-                timeout=aiohttp.ClientTimeout(total=seconds),
-            ) as response:
-                status = response.status
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-        except TimeoutError:
-            raise ZaloBotError(method, None, "timed out") from None
-        except aiohttp.ClientError as error:
-            # The message of some aiohttp errors holds the URL, hence the token.
-            raise ZaloBotError(method, None, type(error).__name__) from None
+            status, body = await post_for_json(
+                self._http, self._prefix + method, seconds=seconds, json=payload or {}
+            )
+        except TransportError as error:
+            raise ZaloBotError(method, None, error.reason) from None
         if isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
         code = body.get("error_code") if isinstance(body, dict) else None

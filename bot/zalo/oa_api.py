@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from bot.settings import ZaloOASettings
+from bot.zalo.http import TransportError, post_for_json
 from bot.zalo.tokens import ZaloOATokens
 
 ACCESS_TOKEN_ERRORS = frozenset({-216, -124})  # invalid / expired access token [S]
@@ -59,21 +60,11 @@ class ZaloOAApi:
         self, url: str, payload: dict[str, Any], token: str, what: str
     ) -> dict[str, Any]:
         try:
-            async with self.http.post(
-                url,
-                json=payload,
-                headers={"access_token": token},
-                timeout=aiohttp.ClientTimeout(total=15),
-            ) as response:
-                status = response.status
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-        except TimeoutError:
-            raise ZaloOAError(what, None, "timed out") from None
-        except aiohttp.ClientError as error:
-            raise ZaloOAError(what, None, type(error).__name__) from None
+            status, body = await post_for_json(
+                self.http, url, seconds=15, json=payload, headers={"access_token": token}
+            )
+        except TransportError as error:
+            raise ZaloOAError(what, None, error.reason) from None
         if not isinstance(body, dict):
             raise ZaloOAError(what, None, f"unreadable answer (HTTP {status})")
         return body

@@ -30,6 +30,7 @@ from bot.database import Database, insert_if_absent
 from bot.logs import SecretRedactor
 from bot.models import ZaloOAToken
 from bot.settings import ZaloOASettings
+from bot.zalo.http import TransportError, post_for_json
 from bot.zalo.retry import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -202,21 +203,17 @@ class ZaloOATokens:
             "refresh_token": refresh_token,
         }
         try:
-            async with self.http.post(
+            status, body = await post_for_json(
+                self.http,
                 self.config.oauth_url,
+                seconds=10,
                 data=form,
                 headers={"secret_key": self.config.secret_key.get_secret_value()},
-                timeout=aiohttp.ClientTimeout(total=10),
-            ) as response:
-                status = response.status
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-        except TimeoutError:
-            raise RefreshError("no answer from Zalo (timed out)") from None
-        except aiohttp.ClientError as error:
-            raise RefreshError(f"cannot reach Zalo ({type(error).__name__})") from None
+            )
+        except TransportError as error:
+            if error.reason == "timed out":
+                raise RefreshError("no answer from Zalo (timed out)") from None
+            raise RefreshError(f"cannot reach Zalo ({error.reason})") from None
         if not isinstance(body, dict):
             raise RefreshError(f"unreadable answer (HTTP {status})")
         access, refresh = body.get("access_token"), body.get("refresh_token")
