@@ -53,7 +53,8 @@ def hash_code(code: str) -> str:
 
 
 def display_code(code: str) -> str:
-    """XXXXX-XXXXX-XXXXX-XXXXX: easier to read out and type; dashes are ignored."""
+    """Four groups of five characters joined by dashes: easier to read out and type;
+    the dashes are ignored."""
     return "-".join(code[i : i + 5] for i in range(0, len(code), 5))
 
 
