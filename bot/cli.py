@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import migrate
-from bot.catalog import ImportReport, import_agencies, import_services, is_empty
+from bot.catalog import import_agencies, import_services, is_empty
 from bot.codes import CodeError, create_codes
 from bot.database import Database
 from bot.i18n import Translator
@@ -28,7 +28,7 @@ from bot.logs import configure_logging
 from bot.models import Agency, Service
 from bot.questionnaire import QuestionnaireError, load_questionnaires
 from bot.settings import ConfigError, Settings, load_settings
-from bot.tabular import TableError
+from bot.tabular import TableError, print_import_report
 
 log = logging.getLogger("bot")
 
@@ -159,15 +159,6 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings, database: Da
     return 0
 
 
-def _print_report(report: ImportReport, path: Path) -> int:
-    for number, reason in report.rejected:
-        print(f"{path.name}: row {number}: {reason}", file=sys.stderr)
-    for warning in report.warnings:
-        print(f"{path.name}: warning: {warning}", file=sys.stderr)
-    print(f"{path.name}: {report.summary()}")
-    return 1 if report.rejected else 0
-
-
 async def _import(args: argparse.Namespace, database: Database, model, importer) -> int:
     path = Path(args.file)
     if not path.is_file():  # noqa: ASYNC240 - a command line, nothing else waits on it
@@ -180,7 +171,7 @@ async def _import(args: argparse.Namespace, database: Database, model, importer)
             report = await importer(session, path)
         except TableError as error:
             raise UsageError(str(error)) from None
-    return _print_report(report, path)
+    return print_import_report(report, path)
 
 
 async def cmd_agencies_import(args, settings: Settings, database: Database) -> int:

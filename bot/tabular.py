@@ -7,10 +7,11 @@ come from many offices' spreadsheets.
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bot.textnorm import fold
 
@@ -83,3 +84,21 @@ def date_cell(row: dict[str, Any], *names: str) -> date | None:
                 continue
         raise ValueError(f"{name}: {text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
     return None
+
+
+class RowReport(Protocol):
+    rejected: list[tuple[int, str]]
+    warnings: list[str]
+
+    def summary(self) -> str: ...
+
+
+def print_import_report(report: RowReport, path: Path) -> int:
+    """Rejected rows and warnings to stderr, the summary to stdout; exit status 1 if any
+    row was rejected, so a script notices."""
+    for number, reason in report.rejected:
+        print(f"{path.name}: row {number}: {reason}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"{path.name}: warning: {warning}", file=sys.stderr)
+    print(f"{path.name}: {report.summary()}")
+    return 1 if report.rejected else 0

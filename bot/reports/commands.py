@@ -13,7 +13,7 @@ from bot.reports.build import GROUPINGS, ReportError, ReportFilters, build_repor
 from bot.reports.periods import QUARTER, Period
 from bot.responses import rebuild_rollups
 from bot.settings import LANGUAGES, Settings
-from bot.tabular import TableError
+from bot.tabular import TableError, print_import_report
 
 FORMATS = ("table", "json", "csv", "xlsx", "png")
 BINARY_FORMATS = ("xlsx", "png")
@@ -120,12 +120,7 @@ async def cmd_responses_import(args, settings: Settings, database: Database) -> 
         )
     except (TableError, ValueError) as error:
         raise _usage(str(error)) from None
-    for number, reason in report.rejected:
-        print(f"{path.name}: row {number}: {reason}", file=sys.stderr)
-    for warning in report.warnings:
-        print(f"{path.name}: warning: {warning}", file=sys.stderr)
-    print(f"{path.name}: {report.summary()}")
-    return 1 if report.rejected else 0
+    return print_import_report(report, path)
 
 
 async def cmd_rebuild_rollups(args, settings: Settings, database: Database) -> int:
