@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import normalise_code
@@ -32,9 +32,12 @@ class SurveyStore:
         self.session = session
 
     async def active_session(self, chat_id: int) -> SurveySession | None:
+        # The status is written into the SQL, not bound: only then can the planner use
+        # the partial index on active sessions (one row) instead of walking them all.
         return await self.session.scalar(
             select(SurveySession).where(
-                SurveySession.chat_id == chat_id, SurveySession.status == ACTIVE
+                SurveySession.chat_id == chat_id,
+                SurveySession.status == literal_column(f"'{ACTIVE}'"),
             )
         )
 
