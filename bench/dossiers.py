@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _databases import create_postgres_database, drop_postgres_database  # noqa: E402
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from bot import migrate  # noqa: E402
@@ -55,9 +54,6 @@ LATE_SHARE = 0.02
 SCAN_AT = datetime(2027, 3, 4, 8, 0, tzinfo=ZONE).astimezone(UTC)  # Thursday morning
 TODAY = date(2027, 3, 4)
 TARGET_SCAN_SECONDS, TARGET_RATE_SHARE = 2.0, 0.9
-POSTGRES_ADMIN = os.environ.get(
-    "BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 # --------------------------------------------------------------------------- data
@@ -305,34 +301,13 @@ async def send_outbox(
 # --------------------------------------------------------------------------- runs
 
 
-async def database_url(backend: str, workdir: Path) -> tuple[str, str | None]:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{workdir / 'bench.db'}", None
-    import asyncpg
-
-    name = f"sipas_bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}", name
-
-
-async def drop_postgres(name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 async def run(backend: str, args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory() as workdir:
-        url, pg_name = await database_url(backend, Path(workdir))
+        url = (
+            f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
+            if backend == "sqlite"
+            else await create_postgres_database()
+        )
         database = Database(url)
         try:
             await migrate.upgrade(database)
@@ -381,8 +356,8 @@ async def run(backend: str, args: argparse.Namespace) -> bool:
             return ok_scan and ok_send
         finally:
             await database.dispose()
-            if pg_name:
-                await drop_postgres(pg_name)
+            if backend != "sqlite":
+                await drop_postgres_database(url)
 
 
 async def main() -> int:

@@ -26,13 +26,13 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _databases import create_postgres_database, drop_postgres_database  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from bot import migrate  # noqa: E402
@@ -50,9 +50,6 @@ YEAR = 2025
 QUARTER = Period.parse_quarter(f"{YEAR}-Q2")
 UNALIGNED = Period(date(YEAR, 4, 16), date(YEAR, 7, 15))  # not month-aligned
 TARGET_A_SECONDS, TARGET_A_RATIO, TARGET_B_SECONDS, TARGET_MB = 10.0, 3.0, 0.2, 300
-POSTGRES_ADMIN = os.environ.get(
-    "BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 # --------------------------------------------------------------------------- data
@@ -285,37 +282,11 @@ def report(name: str, figures: dict) -> bool:
     return all(checks.values())
 
 
-async def create_postgres() -> str:
-    import asyncpg
-
-    name = f"sipas_bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return (
-        POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        + "/"
-        + name
-    )
-
-
-async def drop_postgres(url: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 async def run_backend(name: str, args: argparse.Namespace, workdir: Path) -> bool:
     url = (
         f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
         if name == "sqlite"
-        else await create_postgres()
+        else await create_postgres_database()
     )
     print(f"\n== {name}: {args.responses:,} responses ==", flush=True)
     try:
@@ -340,7 +311,7 @@ async def run_backend(name: str, args: argparse.Namespace, workdir: Path) -> boo
         return report(name, json.loads(stdout))
     finally:
         if name == "postgresql" and not args.keep:
-            await drop_postgres(url)
+            await drop_postgres_database(url)
 
 
 async def main() -> int:

@@ -42,6 +42,7 @@ BENCH_FILE = Path(__file__).resolve()
 ROOT = BENCH_FILE.parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _databases import POSTGRES_ADMIN_DSN, create_postgres_database, drop_postgres_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bot import migrate  # noqa: E402
@@ -54,9 +55,6 @@ Q2017 = QUESTIONNAIRES["sipas-2017"]
 QUESTIONS = len(Q2017.questions)
 SECRET = "bench-webhook-secret-0123456789"
 THANKS = TRANSLATOR("vi", "thanks").splitlines()[0]
-POSTGRES_ADMIN_DSN = os.environ.get(
-    "TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 # The fake is not Telegram: for saturation nothing may hold the bot back. For the peak,
 # each chat keeps Telegram's pace (1 message/s, bursts of 4) but the overall limit is
 # raised, since 100 answers/s need about 100 messages/s (see the report's note).
@@ -234,28 +232,12 @@ async def stop_bot(process: asyncio.subprocess.Process) -> None:
 async def new_database(backend: str, workdir: Path) -> str:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-    import asyncpg
-
-    name = f"sipas_bench_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
+    return await create_postgres_database()
 
 
 async def drop_database(url: str) -> None:
-    if url.startswith("sqlite"):
-        return
-    import asyncpg
-
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    if not url.startswith("sqlite"):
+        await drop_postgres_database(url)
 
 
 async def prepared(url: str) -> str:
