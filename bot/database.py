@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -64,6 +66,48 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _asyncpg_connection_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return ()
+    return (
+        asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+        asyncpg.exceptions.OperatorInterventionError,  # 57P01 terminated, 57P03 starting up
+        asyncpg.InterfaceError,  # "connection was closed in the middle of operation"
+        asyncpg.InternalClientError,  # "cannot switch to state …" on a broken connection
+    )
+
+
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+_DRIVER_UNAVAILABLE = _asyncpg_connection_errors()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when `error` means the database could not be reached or the connection broke.
+
+    Such a failure says nothing about the message being handled: the platform must
+    deliver it again later, so it is never acknowledged. SQLAlchemy reports a lost
+    asyncpg connection in several guises (DBAPIError, InternalError, InterfaceError), so
+    the whole chain of causes is inspected, drivers' own classes included.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE + _DRIVER_UNAVAILABLE):
+            return True
+        if isinstance(current, DBAPIError):
+            if current.connection_invalidated:
+                return True
+            pending.append(current.orig)
+        pending += [current.__cause__, current.__context__]
+    return False
 
 
 class Database:

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.database import Database, insert_if_absent
+from bot.database import Database, insert_if_absent, is_unavailable
 from bot.i18n import Translator
+from bot.logs import describe
 from bot.models import Chat, ProcessedUpdate, SurveySession
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
@@ -91,12 +90,12 @@ class InboundProcessor:
                     return []
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
                 return await router.handle(inbound, chat, self._context(session, now))
-        except (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError):
-            raise  # the database is unavailable: the platform must deliver it again later
-        except Exception:
+        except Exception as error:
+            if is_unavailable(error):
+                raise  # the platform must deliver it again later
             # A message that breaks a handler must not be retried for ever, nor crash the
             # bot: it is logged (without its text), marked as seen, and politely answered.
-            log.exception("handling a %s message failed", inbound.channel)
+            log.error("handling a %s message failed: %s", inbound.channel, describe(error))
             return await self._give_up(inbound, now)
 
     async def _give_up(self, inbound: Inbound, now: datetime) -> list[Outbound]:

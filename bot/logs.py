@@ -8,10 +8,29 @@ that blanks the configured secrets wherever they appear.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterable
 
 # aiosqlite logs every statement with its parameters (citizens' words) at DEBUG.
 QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "apscheduler", "aiosqlite", "asyncio")
+
+
+def describe(error: BaseException) -> str:
+    """An exception as its type and where it was raised, without its message.
+
+    Messages carry values (`invalid literal for int(): '0912…'`, a row's parameters),
+    and values may be a citizen's words, so only the type and the innermost frame of
+    each exception in the chain are kept.
+    """
+    parts = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < 5:
+        frames = traceback.extract_tb(current.__traceback__)
+        last = frames[-1] if frames else None
+        where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}" if last else ""
+        parts.append(f"{type(current).__module__}.{type(current).__qualname__}{where}")
+        current = current.__cause__ or current.__context__
+    return " <- ".join(parts)
 
 
 class SecretRedactor(logging.Filter):
