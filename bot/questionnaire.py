@@ -57,8 +57,13 @@ class QuestionKind(StrEnum):
 class Aggregation(StrEnum):
     """How criterion answers become the overall index; the file chooses, see sipas.md."""
 
-    MEAN_OF_CRITERIA = "mean_of_criteria"
+    MEAN_OF_FACTORS = "mean_of_factors"
     POOLED_SHARE = "pooled_share"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Aggregation | None:
+        # The first name of the rule, still accepted in files and calls written before.
+        return cls.MEAN_OF_FACTORS if value == "mean_of_criteria" else None
 
 
 class QuestionnaireError(ValueError):

@@ -22,7 +22,7 @@ class Rule(StrEnum):
     """How criteria are aggregated; the questionnaire file chooses, since the official
     rule after 2022 is uncertain (published SIPAS differs from the mean of its factors).
 
-    MEAN_OF_CRITERIA
+    MEAN_OF_FACTORS
         factor  = (1/K) Σ_j p_j  over the K criteria of the factor with valid answers
         overall = (1/F) Σ_f P_f  over the F factors with a (non-missing) index
     POOLED_SHARE
@@ -32,8 +32,13 @@ class Rule(StrEnum):
     p_j = 100 · s_j / n_j.
     """
 
-    MEAN_OF_CRITERIA = "mean_of_criteria"
+    MEAN_OF_FACTORS = "mean_of_factors"
     POOLED_SHARE = "pooled_share"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Rule | None:
+        # The first name of the rule, still accepted in files and calls written before.
+        return cls.MEAN_OF_FACTORS if value == "mean_of_criteria" else None
 
 
 def _pct(x: float | None, digits: int = 2) -> float | None:
@@ -140,7 +145,7 @@ class FactorIndex:
 class OverallIndex:
     """The SIPAS figure under the chosen rule.
 
-    ``factors_used`` are the factors that entered it (under mean_of_criteria, those with
+    ``factors_used`` are the factors that entered it (under mean_of_factors, those with
     an index; F5 sits behind a gate and is often missing). ``factors_missing`` are the
     factors present in the counts but without any valid answer.
     """
@@ -248,13 +253,13 @@ def aggregate_interval(
     deff_c = clustering design effect from the respondent moments, i.e. the ratio
              linearisation var(R) ≈ n/(n−1) · Σ(y_i − R m_i)² / (Σm_i)² divided by
              R(1−R)/Σm (see ``scoring.stats.clustering_deff`` for floor and fallback);
-    deff_w = Kish unequal-weighting effect, 1 for pooled_share; for mean_of_criteria,
+    deff_w = Kish unequal-weighting effect, 1 for pooled_share; for mean_of_factors,
              which weights each answer of criterion j by 1/n_j (and by 1/K_f, 1/F),
              deff_w = N · Σ n_j w_j² / (Σ n_j w_j)².
 
     For pooled_share this is the linearised ratio variance expressed as a Wilson
     interval (deff-adjusted Wilson, Dean & Pagano 2015) so it stays inside [0, 100] and
-    keeps a width at 0% or 100%. For mean_of_criteria the exact linearisation would
+    keeps a width at 0% or 100%. For mean_of_factors the exact linearisation would
     need per-criterion cross-moments by respondent, which the counts do not carry;
     deff_c · deff_w (Kish's product approximation) is applied to the mean-of-criteria
     point instead. Returns (low, high, deff_c · deff_w), all None if deff_c is None.
@@ -294,7 +299,7 @@ def _factor_index(
     valid_n = sum(c.valid_n for c in used)
     if not used:
         return FactorIndex(factor, None, None, None, None, 0, respondents, reliable, (), None)
-    if rule is Rule.MEAN_OF_CRITERIA:
+    if rule is Rule.MEAN_OF_FACTORS:
         index = _mean([c.index for c in used if c.index is not None])
         mean_score = _mean([c.mean_score for c in used if c.mean_score is not None])
         w_deff = weighting_deff((c.valid_n, 1 / c.valid_n) for c in used)
@@ -330,7 +335,7 @@ def _overall_index(
     if not used:
         return OverallIndex(None, None, None, None, 0, (), missing, None)
     valid_n = sum(f.valid_n for f in used)
-    if rule is Rule.MEAN_OF_CRITERIA:
+    if rule is Rule.MEAN_OF_FACTORS:
         index = _mean([f.index for f in used if f.index is not None])
         mean_score = _mean([f.mean_score for f in used if f.mean_score is not None])
         # answer to criterion j of factor f weighs 1 / (F · K_f · n_j)
@@ -377,7 +382,7 @@ def compute(
 ) -> GroupIndices:
     """Score a group: criterion, factor and overall indices with 95% intervals.
 
-    ``rule`` is "mean_of_criteria" or "pooled_share" (formulas in ``Rule``).
+    ``rule`` is "mean_of_factors" (alias "mean_of_criteria") or "pooled_share" (formulas in ``Rule``).
     ``previous`` is the same group in the previous period, scored with the same rule;
     changes are matched by item id, factor id and overall. ``target`` (points) gives
     ``to_target`` = index − target and ``met_target`` at every level.

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import i18n
 from bot.database import Database, insert_if_absent
 from bot.i18n import Translator
 from bot.models import Chat, Official, OfficialDigest, OutboxMessage
@@ -44,7 +45,7 @@ from bot.outbox import Rendered, enqueue
 from bot.questionnaire import Questionnaire
 from bot.reports.build import Report, ReportError, ReportFilters, build_report
 from bot.reports.periods import MONTH, QUARTER, YEAR, Period
-from bot.reports.render import criterion_name, factor_name, to_json
+from bot.reports.render import criterion_name, factor_name, target_text, to_json
 from bot.settings import Settings
 from handlers.messages import Outbound
 from scoring import weakest_criteria
@@ -177,18 +178,17 @@ class Words:
         return self.translator(self.lang, key, **params)
 
     def number(self, value: float | None, sign: bool = False) -> str:
-        if value is None:
-            return "—"
-        text = f"{value:+.2f}" if sign else f"{value:.2f}"
-        return text.replace(".", ",") if self.lang == "vi" else text
+        return i18n.number(value, self.lang, sign=sign)
+
+    def count(self, value: int) -> str:
+        return i18n.count(value, self.lang)
 
     def target(self, value: float) -> str:
-        text = f"{value:g}"
-        return text.replace(".", ",") if self.lang == "vi" else text
+        return target_text(value, self.lang).removesuffix("%")
 
     @staticmethod
     def date(day: date) -> str:
-        return day.strftime("%d/%m/%Y")
+        return i18n.day(day)
 
     def period(self, period: Period) -> str:
         start = period.start
@@ -290,7 +290,13 @@ def score_lines(report: Report, words: Words) -> list[str]:
                 previous=words.number(overall.index - comparison.change),
             )
         ]
-    lines.append(words("official_responses", count=total.respondents, previous=previous_n))
+    lines.append(
+        words(
+            "official_responses",
+            count=words.count(total.respondents),
+            previous=words.count(previous_n),
+        )
+    )
     if not total.reliable:
         lines.append(words("official_small_sample", min=report.min_sample))
     return lines
@@ -326,7 +332,7 @@ def factor_lines(report: Report, words: Words) -> list[str]:
                     code=criterion.item_id,
                     name=name,
                     index=words.number(criterion.index),
-                    count=criterion.valid_n,
+                    count=words.count(criterion.valid_n),
                 )
             )
     return lines

@@ -10,8 +10,9 @@ import textwrap
 import unicodedata
 from pathlib import Path
 
+from bot.i18n import count, number
 from bot.reports.build import Report
-from bot.reports.render import factor_name, heading
+from bot.reports.render import factor_name, heading, target_text
 
 
 def write_chart(report: Report, path: Path, lang: str = "vi") -> None:
@@ -60,7 +61,7 @@ def write_chart(report: Report, path: Path, lang: str = "vi") -> None:
             label=nfc(f"{heading(lang, 'this_period')} ({report.filters.period.label})"),
         )
         for bar, factor in zip(bars, factors, strict=True):
-            text = "—" if factor.index is None else f"{factor.index:.1f}"
+            text = number(factor.index, lang)
             axes.annotate(
                 text,
                 (bar.get_x() + bar.get_width() / 2, factor.ci_high or bar.get_height()),
@@ -74,18 +75,19 @@ def write_chart(report: Report, path: Path, lang: str = "vi") -> None:
             report.target,
             color="#c62828",
             linestyle="--",
-            label=nfc(f"{heading(lang, 'target')} {report.target:g}%"),
+            label=nfc(f"{heading(lang, 'target')} {target_text(report.target, lang)}"),
         )
         axes.set_xticks(list(positions), labels)
         axes.set_ylim(0, 115)
         axes.set_yticks(range(0, 101, 20))
         axes.set_ylabel(nfc(f"{heading(lang, 'index')} (%)"))
-        sipas = "—" if total.overall.index is None else f"{total.overall.index:.2f}%"
+        sipas = "—" if total.overall.index is None else f"{number(total.overall.index, lang)}%"
         axes.set_title(
             nfc(
                 f"{heading(lang, 'chart_title')} — {report.filters.period.label}\n"
-                f"SIPAS {sipas}; {heading(lang, 'respondents').lower()}: {total.respondents:,}"
-                + (f" ({previous.respondents:,})" if previous else "")
+                f"SIPAS {sipas}; {heading(lang, 'respondents').lower()}: "
+                f"{count(total.respondents, lang)}"
+                + (f" ({count(previous.respondents, lang)})" if previous else "")
             )
         )
         axes.legend(loc="upper center", ncol=3, frameon=False)

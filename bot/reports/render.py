@@ -12,6 +12,7 @@ import json
 import unicodedata
 from typing import Any
 
+from bot.i18n import INDEX_DECIMALS, count, day, number
 from bot.questionnaire import Questionnaire
 from bot.reports.build import Report, ReportGroup
 from scoring import GroupIndices
@@ -47,6 +48,8 @@ HEADINGS: dict[str, dict[str, str]] = {
         "by": "Theo",
         "chart_title": "Chỉ số hài lòng theo yếu tố",
         "this_period": "Kỳ này",
+        "mean_of_factors": "trung bình chỉ số các yếu tố (yếu tố = trung bình các tiêu chí)",
+        "pooled_share": "tỷ lệ hài lòng chung của mọi câu trả lời",
     },
     "en": {
         "title": "Satisfaction index report (SIPAS)",
@@ -78,12 +81,20 @@ HEADINGS: dict[str, dict[str, str]] = {
         "by": "By",
         "chart_title": "Satisfaction index by factor",
         "this_period": "This period",
+        "mean_of_factors": "mean of the factor indices (factor = mean of its criteria)",
+        "pooled_share": "share of satisfied answers, all answers pooled",
     },
 }
 
 
 def heading(lang: str, key: str) -> str:
     return HEADINGS.get(lang, HEADINGS["vi"])[key]
+
+
+def target_text(target: float, lang: str) -> str:
+    """The target as written in a plan: "80%", "82,5%"."""
+    decimals = 0 if float(target).is_integer() else INDEX_DECIMALS
+    return f"{number(target, lang, decimals=decimals)}%"
 
 
 def _pick(texts: Any, lang: str) -> str:
@@ -227,14 +238,8 @@ def render_csv(report: Report, lang: str = "vi") -> str:
 # --------------------------------------------------------------------------- table
 
 
-def _num(value: float | None, digits: int = 2, sign: bool = False) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
-
-
-def _ci(low: float | None, high: float | None) -> str:
-    return "—" if low is None or high is None else f"{low:.1f}–{high:.1f}"
+def _ci(low: float | None, high: float | None, lang: str) -> str:
+    return "—" if low is None or high is None else f"{number(low, lang)}–{number(high, lang)}"
 
 
 def _cut(text: str, width: int) -> str:
@@ -260,6 +265,8 @@ def _table(headers: list[str], rows: list[list[str]], text_last: bool = False) -
 def render_table(report: Report, lang: str = "vi", width: int = 48) -> str:
     """A readable terminal report: overview, factors, criteria, then the groups."""
     h = lambda key: heading(lang, key)  # noqa: E731
+    num = lambda value, sign=False: number(value, lang, sign=sign)  # noqa: E731
+    n = lambda value: "—" if value is None else count(value, lang)  # noqa: E731
     total = report.total.indices
     filters = report.filters
     chosen = [
@@ -283,15 +290,18 @@ def render_table(report: Report, lang: str = "vi", width: int = 48) -> str:
     lines = [
         f"{h('title')} — {_cut(_pick(report.questionnaire.title, lang), 60)} "
         f"({report.questionnaire.id})",
-        f"{h('period')}: {filters.period.label} ({filters.period.start} .. {filters.period.end}); "
+        f"{h('period')}: {filters.period.label} "
+        f"({day(filters.period.start)} – {day(filters.period.end)}); "
         f"{h('previous')}: {report.previous_period.label}",
-        f"{h('rule')}: {report.rule.value}; {h('target')}: {report.target:g}; "
+        f"{h('rule')}: {h(report.rule.value)}",
+        f"{h('target')}: {target_text(report.target, lang)}; "
         f"{h('filters')}: {', '.join(chosen) or '—'}",
-        f"{h('respondents')}: {total.respondents:,} ({h('previous')}: {previous_n:,})",
+        f"{h('respondents')}: {n(total.respondents)} ({h('previous')}: {n(previous_n)})",
         "",
-        f"{h('overall')}: {_num(overall.index)}  [{h('ci')} {_ci(overall.ci_low, overall.ci_high)}]"
-        f"  {h('change')} {_num(overall.comparison.change, sign=True)}"
-        f"  {h('to_target')} {_num(overall.comparison.to_target, sign=True)}"
+        f"{h('overall')}: {num(overall.index)}"
+        f"  [{h('ci')} {_ci(overall.ci_low, overall.ci_high, lang)}]"
+        f"  {h('change')} {num(overall.comparison.change, sign=True)}"
+        f"  {h('to_target')} {num(overall.comparison.to_target, sign=True)}"
         + (f"  ({_flag_text(total, lang)})" if flags(total) else ""),
         "",
     ]
@@ -308,12 +318,12 @@ def render_table(report: Report, lang: str = "vi", width: int = 48) -> str:
         [
             [
                 _cut(f"{f.factor} {factor_name(report.questionnaire, f.factor, lang)}", width),
-                _num(f.index),
-                _ci(f.ci_low, f.ci_high),
-                f"{f.valid_n:,}",
-                "—" if f.respondents is None else f"{f.respondents:,}",
-                _num(f.comparison.change, sign=True),
-                _num(f.comparison.to_target, sign=True),
+                num(f.index),
+                _ci(f.ci_low, f.ci_high, lang),
+                n(f.valid_n),
+                n(f.respondents),
+                num(f.comparison.change, sign=True),
+                num(f.comparison.to_target, sign=True),
             ]
             for f in total.factors
         ],
@@ -324,10 +334,10 @@ def render_table(report: Report, lang: str = "vi", width: int = 48) -> str:
         [
             [
                 _cut(f"{c.item_id} {criterion_name(report.questionnaire, c.item_id, lang)}", width),
-                _num(c.index),
-                _ci(c.ci_low, c.ci_high),
-                f"{c.valid_n:,}",
-                _num(c.comparison.change, sign=True),
+                num(c.index),
+                _ci(c.ci_low, c.ci_high, lang),
+                n(c.valid_n),
+                num(c.comparison.change, sign=True),
             ]
             for c in total.criteria
         ],
@@ -348,11 +358,11 @@ def render_table(report: Report, lang: str = "vi", width: int = 48) -> str:
             [
                 [
                     _cut(group.label, width),
-                    f"{group.indices.respondents:,}",
-                    _num(group.indices.overall.index),
-                    _ci(group.indices.overall.ci_low, group.indices.overall.ci_high),
-                    *(_num(f.index, 1) for f in group.indices.factors),
-                    _num(group.indices.overall.comparison.change, sign=True),
+                    n(group.indices.respondents),
+                    num(group.indices.overall.index),
+                    _ci(group.indices.overall.ci_low, group.indices.overall.ci_high, lang),
+                    *(num(f.index) for f in group.indices.factors),
+                    num(group.indices.overall.comparison.change, sign=True),
                     _flag_text(group.indices, lang),
                 ]
                 for group in report.groups

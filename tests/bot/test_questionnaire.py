@@ -34,7 +34,7 @@ def test_both_shipped_files_load() -> None:
 @pytest.mark.parametrize(
     ("questionnaire_id", "per_factor", "aggregation"),
     [
-        ("sipas-2017", [4, 5, 6, 3, 4], Aggregation.MEAN_OF_CRITERIA),
+        ("sipas-2017", [4, 5, 6, 3, 4], Aggregation.MEAN_OF_FACTORS),
         ("sipas-2023", [4, 4, 5, 3, 3], Aggregation.POOLED_SHARE),
     ],
 )
@@ -140,7 +140,7 @@ def minimal() -> dict[str, Any]:
         "id": "tiny",
         "title": _t("Phiếu nhỏ", "Tiny form"),
         "source": "tests",
-        "aggregation": "mean_of_criteria",
+        "aggregation": "mean_of_factors",
         "languages": ["vi", "en"],
         "scale": {
             "levels": [{"value": n, "label": label} for n, label in enumerate(scale, start=1)],
@@ -225,6 +225,12 @@ def test_minimal_loads_with_defaults(tmp_path: Path) -> None:
         q.criteria("F9")
     with pytest.raises(TypeError):
         f11.text["vi"] = "changed"  # type: ignore[index]
+
+
+def test_the_rules_first_name_still_loads(tmp_path: Path) -> None:
+    data = minimal()
+    data["aggregation"] = "mean_of_criteria"
+    assert load_questionnaire(write(tmp_path, data)).aggregation is Aggregation.MEAN_OF_FACTORS
 
 
 def test_top_level_verified_is_the_default(tmp_path: Path) -> None:
@@ -484,7 +490,7 @@ ERRORS: list[tuple[str, Mutation, str]] = [
     (
         "unknown aggregation",
         _set(("aggregation",), "mean"),
-        "unknown aggregation 'mean' (expected one of: mean_of_criteria, pooled_share)",
+        "unknown aggregation 'mean' (expected one of: mean_of_factors, pooled_share)",
     ),
     ("missing aggregation", _delete(("aggregation",)), "missing 'aggregation'"),
     # unknown keys (typos)

@@ -125,7 +125,7 @@ async def test_indices_worked_out_by_hand(database, period):
     assert total.indices.factor("F5").index == pytest.approx(100.0)
     # SIPAS = (62.5 + 3 * 66.67 + 100) / 5 = 72.5
     assert total.indices.overall.index == pytest.approx(72.5)
-    assert result.rule.value == "mean_of_criteria"
+    assert result.rule.value == "mean_of_factors"
 
     # respondent moments (y = answers at 4-5, m = valid answers per respondent)
     f1 = total.counts.moments["F1"]  # R1 (4, 4), R2 (0, 4), R3 (3, 3)

@@ -71,7 +71,7 @@ def test_json(workdir):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     total = data["total"]
-    assert data["rule"] == "mean_of_criteria"
+    assert data["rule"] == "mean_of_factors"
     assert (data["target"], data["min_sample"]) == (80.0, 30)
     assert total["respondents"] == 2
     assert total["overall"]["index"] == 50.0
@@ -103,16 +103,41 @@ def test_xlsx(workdir):
     result = bot(workdir, "report", "--month", "2025-07", "--format", "xlsx", "--output", str(path))
     assert result.returncode == 0, result.stderr
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["overview", "factors", "criteria", "by agency"]
-    overview = {row[0]: row[1] for row in workbook["overview"].iter_rows(values_only=True)}
-    assert overview["SIPAS"] == pytest.approx(50.0)
-    assert overview["respondents"] == 2
-    factors = list(workbook["factors"].iter_rows(values_only=True))
-    assert factors[0][:3] == ("factor", "name", "index")
+    assert workbook.sheetnames == ["Tổng quan", "Yếu tố", "Tiêu chí", "Theo cơ quan"]
+    overview = {row[0]: row[1] for row in workbook["Tổng quan"].iter_rows(values_only=True)}
+    assert overview["SIPAS (%)"] == pytest.approx(50.0)
+    assert overview["Số phiếu"] == 2
+    assert overview["Từ ngày"] == "01/07/2025"
+    assert overview["Cách tính"].startswith("trung bình chỉ số các yếu tố")
+    factors = list(workbook["Yếu tố"].iter_rows(values_only=True))
+    assert factors[0][:3] == ("Yếu tố", "Tên", "Chỉ số (%)")
     assert factors[3][:3] == ("F3", "Công chức trực tiếp giải quyết công việc", 50.0)
-    assert len(list(workbook["criteria"].iter_rows())) == 1 + 22
-    by_agency = list(workbook["by agency"].iter_rows(values_only=True))
+    # Numbers stay numbers; the reader's spreadsheet writes them with its own separators.
+    assert workbook["Yếu tố"]["C4"].number_format == "0.00"
+    assert workbook["Yếu tố"]["G4"].number_format == "#,##0"
+    assert len(list(workbook["Tiêu chí"].iter_rows())) == 1 + 22
+    by_agency = list(workbook["Theo cơ quan"].iter_rows(values_only=True))
+    assert by_agency[0][:2] == ("Cơ quan: mã", "Cơ quan: tên")
     assert by_agency[1][:5] == ("STP", "STP Sở Tư pháp", 2, False, 50.0)
+
+
+def test_xlsx_in_english(workdir):
+    path = workdir / "report.xlsx"
+    result = bot(
+        workdir,
+        "report",
+        "--month",
+        "2025-07",
+        "--format",
+        "xlsx",
+        "--lang",
+        "en",
+        "--output",
+        str(path),
+    )
+    assert result.returncode == 0, result.stderr
+    workbook = load_workbook(path)
+    assert workbook.sheetnames == ["Overview", "Factors", "Criteria", "By agency"]
 
 
 def test_png(workdir):
@@ -129,10 +154,20 @@ def test_png(workdir):
 def test_table(workdir):
     result = bot(workdir, "report", "--from", "2025-07-01", "--to", "2025-07-31")
     assert result.returncode == 0, result.stderr
-    assert "SIPAS: 50.00" in result.stdout
+    assert "SIPAS: 50,00" in result.stdout  # Vietnamese decimals by default
+    assert "(01/07/2025 – 31/07/2025)" in result.stdout
+    assert "Cách tính: trung bình chỉ số các yếu tố" in result.stdout
+    assert "mean_of" not in result.stdout  # words, not identifiers
     assert "F2 Thủ tục hành chính" in result.stdout
     assert "STP Sở Tư pháp" in result.stdout
     assert "mẫu nhỏ" in result.stdout  # small sample, in Vietnamese by default
+
+
+def test_table_in_english_keeps_english_numbers(workdir):
+    result = bot(workdir, "report", "--month", "2025-07", "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    assert "SIPAS: 50.00" in result.stdout
+    assert "Rule: mean of the factor indices" in result.stdout
 
 
 @pytest.mark.parametrize(

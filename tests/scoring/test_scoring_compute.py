@@ -243,7 +243,7 @@ def test_to_dict_is_json_ready_and_rounded() -> None:
     d = compute(THREE, "mean_of_criteria", previous=THREE).to_dict()
     text = json.dumps(d)
     assert json.loads(text) == d
-    assert d["rule"] == "mean_of_criteria"
+    assert d["rule"] == "mean_of_factors"
     assert d["factors"][0]["index"] == round((100 + 200 / 3 + 50 + 0) / 4, 2)  # 54.17
     assert d["criteria"][1]["index"] == 66.67
     assert d["overall"]["change"] == 0.0

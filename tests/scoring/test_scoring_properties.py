@@ -72,7 +72,7 @@ def test_indices_equal_direct_computation_and_lie_in_their_intervals(people: lis
     assert close(pooled.overall.index, direct_pooled(people, list(ITEMS)))
     for f in pooled.factors:
         assert close(f.index, direct_pooled(people, [i for i in ITEMS if ITEMS[i] == f.factor]))
-    mean_rule = compute(group, Rule.MEAN_OF_CRITERIA)
+    mean_rule = compute(group, Rule.MEAN_OF_FACTORS)
     assert close(mean_rule.overall.index, direct_mean_of_criteria(people))
 
     for result in (pooled, mean_rule):

@@ -101,9 +101,10 @@ async def test_exports_and_digests_reach_zalo_as_signed_expiring_links(database)
         url = link_in(exported, "Bảng tính Excel")
         status, kind, body = await fetch(url)
         assert (status, kind) == (200, XLSX)
-        overview = dict(load_workbook(io.BytesIO(body))["overview"].iter_rows(values_only=True))
-        assert overview["period"] == "2026-11" and overview["respondents"] == 2
-        assert overview["agencies"] == "BPHUOC-PB, BPHUOC-STP, DNAI-STP, DNAI-STP-TTTG"
+        sheet = load_workbook(io.BytesIO(body))["Tổng quan"]
+        overview = dict(sheet.iter_rows(values_only=True))
+        assert overview["Kỳ báo cáo"] == "2026-11" and overview["Số phiếu"] == 2
+        assert overview["Cơ quan"] == "BPHUOC-PB, BPHUOC-STP, DNAI-STP, DNAI-STP-TTTG"
 
         # Tampered: another official, a later expiry, or a broken signature.
         (official,) = await officials(database)
