@@ -83,7 +83,7 @@ class ReportGroup:
     """One group (or the total, with an empty key): its counts and scored indices.
 
     `key` maps each grouping dimension to a code or value ("" for no service);
-    `names` to what a reader sees (agency and service names from the catalogue).
+    `names` to the catalogue's name for it (the value itself for level, channel, month).
     `previous` holds the same group's counts in the previous period, if it had any.
     """
 
@@ -95,7 +95,12 @@ class ReportGroup:
 
     @property
     def label(self) -> str:
-        return " / ".join(self.names.values()) or "—"
+        """What a reader sees: "STP Sở Tư pháp / 2025-07"."""
+        parts = []
+        for dimension, name in self.names.items():
+            code = self.key.get(dimension, "")
+            parts.append(f"{code} {name}" if code and code != name else name)
+        return " / ".join(parts) or "—"
 
 
 @dataclass(frozen=True)
@@ -220,11 +225,11 @@ def _describe(
         if name == "agency":
             row = catalogue.agencies.get(value)
             codes[name] = row.code if row else str(value)
-            names[name] = f"{row.code} {row.name}" if row else str(value)
+            names[name] = row.name if row else str(value)
         elif name == "service":
             row = catalogue.services.get(value)
             codes[name] = row.code if row else ""
-            names[name] = f"{row.code} {row.name}" if row else "—"
+            names[name] = row.name if row else "—"
         else:
             codes[name] = names[name] = str(value)
     return codes, names
@@ -282,7 +287,7 @@ async def build_report(
     for key in current.responses:
         codes, names = _describe(grouping, key, catalogue)
         groups.append(scored(key, current, previous, codes, names))
-    groups.sort(key=lambda group: tuple(group.names.values()))
+    groups.sort(key=lambda group: group.label)
     total = scored((), _renamed(current, _total), _renamed(previous, _total), {}, {})
     return Report(
         questionnaire=questionnaire,

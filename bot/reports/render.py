@@ -136,8 +136,13 @@ def _group_json(group: ReportGroup, report: Report, lang: str) -> dict[str, Any]
     data = group.indices.to_dict()
     for factor in data["factors"]:
         factor["name"] = factor_name(report.questionnaire, factor["factor"], lang)
+        used = set(factor.pop("criteria"))
+        every = [c.id for c in report.questionnaire.criteria(factor["factor"])]
+        factor["criteria"] = every
+        factor["criteria_without_data"] = [item for item in every if item not in used]
     for criterion in data["criteria"]:
         criterion["name"] = criterion_name(report.questionnaire, criterion["item_id"], lang)
+        criterion["has_data"] = criterion["valid_n"] > 0
     return {
         "key": dict(group.key),
         "names": dict(group.names),
@@ -148,7 +153,11 @@ def _group_json(group: ReportGroup, report: Report, lang: str) -> dict[str, Any]
 
 
 def to_json(report: Report, lang: str = "vi") -> dict[str, Any]:
-    """Everything a machine needs: indices, intervals, n, flags and the rule used."""
+    """Everything a machine needs: indices, intervals, n, flags and the rule used.
+
+    The shape is a published contract (`report.schema.json` beside this file): the
+    province's operations centre reads it. Change both together, adding fields only.
+    """
     return {
         "questionnaire": {
             "id": report.questionnaire.id,

@@ -190,7 +190,7 @@ async def test_filters_and_grouping(database):
     }
     prov = next(g for g in by_agency.groups if g.key["agency"] == "PROV")
     assert prov.indices.overall.index == pytest.approx(50.0)
-    assert prov.names["agency"] == "PROV Cơ quan PROV"
+    assert prov.names["agency"] == "Cơ quan PROV" and prov.label == "PROV Cơ quan PROV"
 
     by_service = await report(database, quarter, ("service",))
     assert {g.key["service"]: g.counts.respondents for g in by_service.groups} == {

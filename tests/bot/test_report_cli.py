@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 from openpyxl import load_workbook
 
@@ -84,6 +85,34 @@ def test_json(workdir):
     assert factors["F5"]["index"] is None
     assert 0 < total["overall"]["ci_low"] < 50 < total["overall"]["ci_high"] < 100
     assert [(g["key"]["agency"], g["respondents"]) for g in data["groups"]] == [("STP", 2)]
+    assert data["groups"][0]["names"] == {"agency": "Sở Tư pháp"}  # the code stays in "key"
+    assert factors["F5"]["criteria"] == ["F5.1", "F5.2", "F5.3", "F5.4"]
+    assert factors["F5"]["criteria_without_data"] == factors["F5"]["criteria"]
+    assert factors["F2"]["criteria_without_data"] == []
+    f51 = next(c for c in total["criteria"] if c["item_id"] == "F5.1")
+    assert (f51["has_data"], f51["valid_n"], f51["index"]) == (False, 0, None)
+
+
+SCHEMA = json.loads((ROOT / "bot" / "reports" / "report.schema.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--month", "2025-07"),
+        ("--month", "2025-07", "--group-by", "agency,service,month", "--lang", "en"),
+        ("--year", "2019"),  # no data at all: nulls, never zeros
+    ],
+)
+def test_json_output_matches_its_published_schema(workdir, args):
+    result = bot(workdir, "report", *args, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    # The schema is strict enough to catch a renamed or extra field.
+    data["total"]["factors"][0]["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(SCHEMA).validate(data)
 
 
 def test_csv(workdir):
@@ -118,7 +147,7 @@ def test_xlsx(workdir):
     assert len(list(workbook["Tiêu chí"].iter_rows())) == 1 + 22
     by_agency = list(workbook["Theo cơ quan"].iter_rows(values_only=True))
     assert by_agency[0][:2] == ("Cơ quan: mã", "Cơ quan: tên")
-    assert by_agency[1][:5] == ("STP", "STP Sở Tư pháp", 2, False, 50.0)
+    assert by_agency[1][:5] == ("STP", "Sở Tư pháp", 2, False, 50.0)
 
 
 def test_xlsx_in_english(workdir):
