@@ -382,7 +382,7 @@ def compute(
 ) -> GroupIndices:
     """Score a group: criterion, factor and overall indices with 95% intervals.
 
-    ``rule`` is "mean_of_factors" (alias "mean_of_criteria") or "pooled_share" (formulas in ``Rule``).
+    ``rule`` is "mean_of_factors" (alias "mean_of_criteria") or "pooled_share" (see ``Rule``).
     ``previous`` is the same group in the previous period, scored with the same rule;
     changes are matched by item id, factor id and overall. ``target`` (points) gives
     ``to_target`` = index − target and ``met_target`` at every level.
