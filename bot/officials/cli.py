@@ -1,13 +1,15 @@
-"""`python -m bot officials invite|list|revoke`.
+"""`python -m bot officials invite|list|revoke|digests run`.
 
 The invitation code is printed once and only its hash is stored: whoever runs
 `invite` hands the code to the official, who sends `/register <code>` to the bot.
+`digests run` does what the digest tick does at a chosen moment, for catching up
+after an outage or checking a schedule before it fires.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -100,6 +102,39 @@ async def cmd_revoke(args: argparse.Namespace, settings: Settings, database: Dat
     return 0
 
 
+def _moment(text: str, settings: Settings) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _usage(f"--at: not an ISO 8601 time, e.g. 2026-12-07T08:00 ({text!r})") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=settings.zone)
+
+
+async def cmd_digests_run(args: argparse.Namespace, settings: Settings, database: Database) -> int:
+    from bot.i18n import Translator
+    from bot.officials import digest
+    from bot.questionnaire import load_questionnaires
+
+    at = _moment(args.at, settings) if args.at else utc_now()
+    translator = Translator.load(settings.default_language)
+    plans = await digest.plan_due(database, settings, translator, at)
+    local = at.astimezone(settings.zone)
+    print(f"digests due at {local:%Y-%m-%d %H:%M} ({settings.timezone}): {len(plans)}")
+    for plan in plans:
+        period = plan.due.period
+        state = "already created" if plan.exists else "to create"
+        print(
+            f"  official {plan.due.official_id}: {plan.due.frequency} "
+            f"{period.start:%d/%m/%Y}–{period.end:%d/%m/%Y} ({plan.language}), {state}"
+        )
+    if args.dry_run:
+        print("dry run: nothing created")
+        return 0
+    created = await digest.run_due(database, settings, load_questionnaires(), translator, at)
+    print(f"{created} digests created and queued in the outbox; the running bot sends them")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     officials = subparsers.add_parser("officials", help="officials who read scores in chat")
     actions = officials.add_subparsers(dest="action", required=True)
@@ -117,3 +152,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     revoke = actions.add_parser("revoke", help="revoke an official or an unused invitation")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_revoke)
+    digests = actions.add_parser("digests", help="officials' scheduled digests")
+    digest_actions = digests.add_subparsers(dest="digest_action", required=True)
+    run = digest_actions.add_parser(
+        "run",
+        help="create the digests due at a moment, once, as the tick does",
+        description=(
+            "Create and queue every digest due at --at (default: now) that does not exist yet. "
+            "Each official gets only the latest occurrence of their schedule, once: running "
+            "it twice, or beside the bot's own tick, creates nothing more."
+        ),
+    )
+    run.add_argument(
+        "--at", help="ISO 8601 time, local time zone unless given (default: now)", metavar="TIME"
+    )
+    run.add_argument("--dry-run", action="store_true", help="list what is due, create nothing")
+    run.set_defaults(func=cmd_digests_run)

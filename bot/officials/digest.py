@@ -418,14 +418,20 @@ async def _official_language(session: AsyncSession, official: Official) -> str |
     return await session.scalar(select(Chat.language).where(Chat.id == official.chat_id))
 
 
-async def run_due(
-    database: Database,
-    settings: Settings,
-    questionnaires: Mapping[str, Questionnaire],
-    translator: Translator,
-    now: datetime,
-) -> int:
-    """Create and queue every digest due at `now` and not created yet; returns how many."""
+@dataclass(frozen=True)
+class Planned:
+    """A digest due at some moment: for whom, in which language, and whether it exists."""
+
+    due: Due
+    agency_id: int | None
+    language: str
+    exists: bool
+
+
+async def plan_due(
+    database: Database, settings: Settings, translator: Translator, now: datetime
+) -> list[Planned]:
+    """Every digest due at `now`, created already or not (one short read transaction)."""
     zone = settings.zone
     async with database.transaction() as session:
         officials = (
@@ -441,7 +447,7 @@ async def run_due(
         ).all()
         due = [d for official in officials if (d := due_digest(official, now, zone))]
         if not due:
-            return 0
+            return []
         existing = set(
             (
                 await session.execute(
@@ -453,13 +459,29 @@ async def run_due(
                 )
             ).all()
         )
-        due = [d for d in due if (d.official_id, d.key) not in existing]
         by_id = {official.id: official for official in officials}
         plans = []
         for item in due:
             official = by_id[item.official_id]
             language = translator.language(await _official_language(session, official))
-            plans.append((item, official.agency_id, language))
+            exists = (item.official_id, item.key) in existing
+            plans.append(Planned(item, official.agency_id, language, exists))
+    return plans
+
+
+async def run_due(
+    database: Database,
+    settings: Settings,
+    questionnaires: Mapping[str, Questionnaire],
+    translator: Translator,
+    now: datetime,
+) -> int:
+    """Create and queue every digest due at `now` and not created yet; returns how many."""
+    plans = [
+        (plan.due, plan.agency_id, plan.language)
+        for plan in await plan_due(database, settings, translator, now)
+        if not plan.exists
+    ]
     created = 0
     cache: dict[tuple[Any, ...], Digest] = {}
     for item, agency_id, language in plans:

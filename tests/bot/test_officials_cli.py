@@ -166,6 +166,39 @@ async def test_a_digest_for_a_revoked_official_or_a_stopped_channel_fails(databa
     assert errors == ["nothing to send any more", "channel zalo_bot is not running"]
 
 
+async def test_digests_run_at_a_moment_lists_then_creates_once(database, capsys):
+    await seed_agencies(database)
+    clock = FakeClock(vn(2026, 11, 18, 15))
+    code = await invite(database, now=clock.now)
+    chat = Citizen(make_processor(database, clock), "9201")
+    assert (await chat.say(f"/register {code}"))[0].text.startswith("Đăng ký thành công")
+    capsys.readouterr()
+
+    # Monday 30/11/2026 08:00 local is still Sunday in UTC: the local time counts.
+    monday = ("officials", "digests", "run", "--at", "2026-11-30T08:00")
+    assert await run(database, *monday, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "digests due at 2026-11-30 08:00 (Asia/Ho_Chi_Minh): 1" in out
+    assert "weekly 23/11/2026–29/11/2026 (vi), to create" in out
+    assert "dry run: nothing created" in out
+    async with database.transaction() as session:
+        assert (await session.scalars(select(OutboxMessage))).all() == []
+
+    assert await run(database, *monday) == 0
+    assert "1 digests created and queued" in capsys.readouterr().out
+    assert await run(database, *monday) == 0  # again: the same digest, not a second one
+    out = capsys.readouterr().out
+    assert "already created" in out and "0 digests created" in out
+    async with database.transaction() as session:
+        assert len((await session.scalars(select(OutboxMessage))).all()) == 1
+
+    # Before the first Monday after registering nothing is due.
+    assert await run(database, "officials", "digests", "run", "--at", "2026-11-22T08:00") == 0
+    assert "Asia/Ho_Chi_Minh): 0" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="--at: not an ISO 8601 time"):
+        await run(database, "officials", "digests", "run", "--at", "next monday")
+
+
 def test_the_example_file_gives_the_defaults(monkeypatch, tmp_path):
     import shutil
     from pathlib import Path
