@@ -19,6 +19,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LANGUAGES = ("vi", "en")
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,100}$")
+
+
+def _telegram_token_problem(token: str) -> str:
+    """What is wrong with a token, in words that never repeat it."""
+    if token != token.strip() or token.strip("\"'") != token:
+        return "it has spaces or quotes around it"
+    bot_id, colon, secret = token.partition(":")
+    if not colon:
+        return "there is no ':' between the bot number and the secret"
+    if not re.fullmatch(r"[0-9]{3,20}", bot_id):
+        return f"the part before ':' must be 3-20 digits, it has {len(bot_id)} characters"
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", secret):
+        return "the secret after ':' has characters other than A-Z a-z 0-9 _ -"
+    return f"the secret after ':' has {len(secret)} characters, BotFather gives 30-100"
+
+
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 _TELEGRAM_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 _ZALO_BOT_TOKEN = re.compile(r"^[A-Za-z0-9:_-]{10,200}$")
@@ -81,7 +97,10 @@ class TelegramSettings(BaseSettings):
         if value is not None and not value.get_secret_value():
             return None
         if value is not None and not _TELEGRAM_TOKEN.match(value.get_secret_value()):
-            raise ValueError("malformed token (expected <digits>:<secret> as given by BotFather)")
+            raise ValueError(
+                f"malformed token: {_telegram_token_problem(value.get_secret_value())} "
+                "(expected <digits>:<secret> as given by BotFather)"
+            )
         return value
 
     @field_validator("api_base_url", "proxy_url")

@@ -109,8 +109,29 @@ def test_the_command_line_stops_with_one_line_and_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "configuration error: TELEGRAM_BOT_TOKEN: malformed token "
-        "(expected <digits>:<secret> as given by BotFather)"
+        "configuration error: TELEGRAM_BOT_TOKEN: malformed token: the secret after ':' has "
+        "5 characters, BotFather gives 30-100 (expected <digits>:<secret> as given by BotFather)"
     ]
     assert "12345:short" not in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", "there is no ':' between"),
+        ("12a45:" + "A" * 35, "the part before ':' must be 3-20 digits, it has 5 characters"),
+        ("123456:" + "A" * 30 + "!", "characters other than A-Z a-z 0-9 _ -"),
+        (" 123456:" + "A" * 35, "it has spaces or quotes around it"),
+        ('"123456:' + "A" * 35 + '"', "it has spaces or quotes around it"),
+        ("123456:" + "A" * 29, "the secret after ':' has 29 characters, BotFather gives 30-100"),
+    ],
+)
+def test_a_malformed_telegram_token_says_what_is_wrong(clean_env, token, problem):
+    clean_env.setenv("TELEGRAM_BOT_TOKEN", token)
+    with pytest.raises(ConfigError) as failure:
+        load_settings()
+    message = str(failure.value)
+    assert message.startswith("TELEGRAM_BOT_TOKEN: malformed token: ")
+    assert problem in message
+    assert "A" * 29 not in message  # the token itself is never repeated
