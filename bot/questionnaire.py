@@ -119,13 +119,24 @@ class Question:
     max_length: int | None = None  # text only
     verified: bool = True  # False where the official wording is not confirmed
     no_opinion_label: Mapping[str, str] = field(default_factory=dict)  # label of value 0
+    column: Mapping[str, str] = field(default_factory=dict)  # spreadsheet header, if short
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", QuestionKind(self.kind))
         object.__setattr__(self, "text", _frozen_map(self.text))
+        object.__setattr__(self, "column", _frozen_map(self.column))
         object.__setattr__(self, "options", tuple(self.options))
         object.__setattr__(self, "skip_if_no", tuple(self.skip_if_no))
         object.__setattr__(self, "no_opinion_label", _frozen_map(self.no_opinion_label))
+
+    def header(self, lang: str) -> str:
+        """A spreadsheet column's title: the file's short `column`, else the id and text.
+
+        Imports find a question's column by either, or by the id alone.
+        """
+        if self.column:
+            return _pick_language(self.column, lang)
+        return f"{self.id} {_pick_language(self.text, lang)}"
 
     def label(self, value: int, lang: str) -> str:
         """Label of a stored value in ``lang`` (falling back to Vietnamese).
@@ -220,7 +231,7 @@ _TOP_KEYS = (
 _SCALE_KEYS = ("levels", "no_opinion")
 _OPTION_KEYS = ("value", "label")
 _FACTOR_KEYS = ("id", "title", "verified")
-_COMMON_QUESTION_KEYS = ("id", "kind", "text", "optional", "verified")
+_COMMON_QUESTION_KEYS = ("id", "kind", "text", "optional", "verified", "column")
 _KIND_KEYS: Mapping[QuestionKind, tuple[str, ...]] = {
     QuestionKind.LIKERT: ("factor", "no_opinion"),
     QuestionKind.CHOICE: ("options",),
@@ -461,6 +472,8 @@ class _Reader:
             "verified": self.boolean(data, "verified", where, self.default_verified),
         }
         text = self.translations(self.required(data, "text", where), f"{where}: text")
+        if "column" in data:
+            fields["column"] = self.translations(data["column"], f"{where}: column")
 
         if kind is QuestionKind.LIKERT:
             if data.get("factor") is None:

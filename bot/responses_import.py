@@ -1,17 +1,22 @@
 """Completed paper or web survey forms from a CSV or Excel file, one row per form.
 
-Columns: a form id (re-importing a form id replaces that form, it never counts twice),
-agency code, service code (optional), level (optional: the agency's), date,
-questionnaire (optional: the default), channel (paper or web; or `--channel`), then
-one column per question id of the questionnaire ("F1.1", …, "feedback_given",
-"gender", …) holding the coded value or its label. A bad row is reported with its
-number and reason and skipped; the good rows are stored through `bot.responses`, in
-batches of their own transactions, so a large file never holds the database's write
-lock for long (SQLite) and a re-run after a failure simply replaces what was stored.
+Columns (`FORM_COLUMNS`, Vietnamese or English headers, accents optional): a form id
+(re-importing a form id replaces that form, it never counts twice), agency code,
+service code (optional), level (optional: the agency's), date, questionnaire
+(optional: the default), channel (paper or web; or `--channel`), then one column per
+question, found by its id ("F1.1"), by a header that starts with its id ("F1.1 Nơi
+ngồi chờ…", as `responses template` writes it) or by the question's short column
+title ("Giới tính", "Có góp ý, phản ánh, kiến nghị"), holding the coded value or its
+label. A missing required column is one error for the whole file. A bad row is
+reported with its number and reason and skipped; the good rows are stored through
+`bot.responses`, in batches of their own transactions, so a large file never holds
+the database's write lock for long (SQLite) and a re-run after a failure simply
+replaces what was stored.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.boundary import ascii_int
 from bot.catalog import LEVELS
 from bot.database import Database
 from bot.models import Agency, Response, Service
@@ -31,7 +37,7 @@ from bot.questionnaire import (
     Questionnaire,
 )
 from bot.responses import NewResponse, store_responses
-from bot.tabular import date_cell, read_rows, text_cell
+from bot.tabular import TableError, date_cell, read_table, text_cell
 from bot.textnorm import fold
 
 CHANNELS = {
@@ -48,21 +54,114 @@ FORM_ID_MAX = 64
 BATCH = 500
 PROGRESS_EVERY = 5000
 
-_FORM = ("form_id", "form", "ma_phieu", "so_phieu")
-_AGENCY = ("agency", "agency_code", "ma_co_quan", "co_quan")
-_SERVICE = ("service", "service_code", "ma_thu_tuc", "thu_tuc")
-_LEVEL = ("level", "cap")
-_DATE = ("date", "response_date", "ngay", "ngay_khao_sat")
-_QUESTIONNAIRE = ("questionnaire", "mau_phieu")
-_CHANNEL = ("channel", "channel_kind", "kenh", "hinh_thuc")
-KNOWN_COLUMNS = frozenset(
-    (*_FORM, *_AGENCY, *_SERVICE, *_LEVEL, *_DATE, *_QUESTIONNAIRE, *_CHANNEL)
-)
+
+@dataclass(frozen=True)
+class FormColumn:
+    """A column of the form file other than the questions: its titles and accepted headers."""
+
+    vi: str
+    en: str
+    aliases: tuple[str, ...]  # folded headers, see `column_name`
+    required: bool
+    meaning: str
 
 
-def column_name(question_id: str) -> str:
+FORM_COLUMNS = {
+    "form": FormColumn(
+        "Mã phiếu",
+        "Form id",
+        ("form_id", "form", "ma_phieu", "so_phieu"),
+        True,
+        "the office's number for the paper form; importing it again replaces it",
+    ),
+    "agency": FormColumn(
+        "Mã cơ quan",
+        "Agency code",
+        ("agency", "agency_code", "ma_co_quan", "co_quan"),
+        True,
+        "the agency that served the citizen, as in the catalogue",
+    ),
+    "service": FormColumn(
+        "Mã thủ tục",
+        "Service code",
+        ("service", "service_code", "ma_thu_tuc", "thu_tuc"),
+        False,
+        "the procedure used (optional)",
+    ),
+    "level": FormColumn(
+        "Cấp",
+        "Level",
+        ("level", "cap"),
+        False,
+        "province, commune or district (optional: the agency's own)",
+    ),
+    "date": FormColumn(
+        "Ngày khảo sát",
+        "Date",
+        ("date", "response_date", "ngay", "ngay_khao_sat"),
+        True,
+        "the day the form was filled in: 01/07/2025 or 2025-07-01",
+    ),
+    "questionnaire": FormColumn(
+        "Mẫu phiếu",
+        "Questionnaire",
+        ("questionnaire", "mau_phieu"),
+        False,
+        "sipas-2017 or sipas-2023 (optional: --questionnaire, else SURVEY_QUESTIONNAIRE)",
+    ),
+    "channel": FormColumn(
+        "Kênh",
+        "Channel",
+        ("channel", "channel_kind", "kenh", "hinh_thuc"),
+        False,
+        "Giấy (paper) or Trực tuyến (web); or --channel for the whole file",
+    ),
+}
+_FORM = FORM_COLUMNS["form"].aliases
+_AGENCY = FORM_COLUMNS["agency"].aliases
+_SERVICE = FORM_COLUMNS["service"].aliases
+_LEVEL = FORM_COLUMNS["level"].aliases
+_DATE = FORM_COLUMNS["date"].aliases
+_QUESTIONNAIRE = FORM_COLUMNS["questionnaire"].aliases
+_CHANNEL = FORM_COLUMNS["channel"].aliases
+KNOWN_COLUMNS = frozenset(alias for column in FORM_COLUMNS.values() for alias in column.aliases)
+
+
+def column_name(title: str) -> str:
     """How `bot.tabular` spells a header: folded, spaces (and dots) as underscores."""
-    return fold(question_id).replace(" ", "_")
+    return fold(title).replace(" ", "_")
+
+
+def question_columns(questionnaires: Mapping[str, Questionnaire]) -> dict[str, str]:
+    """Exact headers (folded) that name a question: its id and its short column titles."""
+    found: dict[str, str] = {}
+    for questionnaire in questionnaires.values():
+        for question in questionnaire.questions:
+            key = column_name(question.id)
+            found[key] = key
+            for title in question.column.values():
+                found[column_name(title)] = key
+    return found
+
+
+def resolve_headers(
+    headers: list[str], questionnaires: Mapping[str, Questionnaire]
+) -> dict[str, str]:
+    """Each header of the file -> the column it stands for (a question's id, or itself).
+
+    A header that starts with a question's id and a space ("F1.1 Nơi ngồi chờ…") is that
+    question, so a template's long titles, or an office's own, still import.
+    """
+    exact = question_columns(questionnaires)
+    ids = sorted({key for key in exact.values()}, key=len, reverse=True)
+    resolved = {}
+    for header in headers:
+        if header in KNOWN_COLUMNS or header in exact:
+            resolved[header] = exact.get(header, header)
+            continue
+        prefix = next((key for key in ids if header.startswith(key + "_")), None)
+        resolved[header] = prefix or header
+    return resolved
 
 
 @dataclass
@@ -96,13 +195,11 @@ def _number(raw: Any) -> int | None:
     if isinstance(raw, float) and raw.is_integer():
         return int(raw)
     text = str(raw).strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        number = float(text.replace(",", "."))
-    except ValueError:
+    if (whole := ascii_int(text)) is not None:
+        return whole
+    if not re.fullmatch(r"[0-9]{1,3}[.,]0+", text):  # "4,0" or "4.0" from a spreadsheet
         return None
-    return int(number) if number.is_integer() else None
+    return int(text[: max(text.find(","), text.find("."))])
 
 
 def _coded(question: Question, questionnaire: Questionnaire, raw: Any) -> int:
@@ -216,6 +313,19 @@ def _parse(row: Mapping[str, Any], context: _Context, warnings: list[str], numbe
     )
 
 
+def _check_columns(path: Path, present: set[str], channel_given: bool) -> None:
+    """Refuse the whole file, once, when a column every row needs is not there."""
+    missing = [
+        f"{column.vi} ({column.en})"
+        for name, column in FORM_COLUMNS.items()
+        if (column.required or (name == "channel" and not channel_given))
+        and not present & set(column.aliases)
+    ]
+    if missing:
+        hint = " or use --channel" if any(m.startswith("Kênh") for m in missing) else ""
+        raise TableError(f"{path.name}: missing column {', '.join(missing)}{hint}")
+
+
 async def import_responses(
     database: Database,
     path: Path,
@@ -224,6 +334,7 @@ async def import_responses(
     channel_kind: str | None = None,
     progress: Callable[[int], None] | None = None,
     batch: int = BATCH,
+    encoding: str | None = None,
 ) -> ResponseImportReport:
     """Store the file's good rows (see the module docstring); `progress(rows_read)` is
     called every few thousand rows."""
@@ -238,10 +349,15 @@ async def import_responses(
         }
         services = dict((await session.execute(select(Service.code, Service.id))).all())
     context = _Context(questionnaires, default_questionnaire, channel_kind, agencies, services)
-    known = set(KNOWN_COLUMNS) | {
-        column_name(question.id) for q in questionnaires.values() for question in q.questions
-    }
+    table = read_table(path, encoding)
+    columns = resolve_headers(table.headers, questionnaires)
+    recognised = KNOWN_COLUMNS | set(question_columns(questionnaires).values())
+    _check_columns(path, set(columns.values()), channel_kind is not None)
     report = ResponseImportReport()
+    report.warnings += table.notes
+    unknown = sorted(h for h, column in columns.items() if h and column not in recognised)
+    if unknown:
+        report.warnings.append(f"columns ignored: {', '.join(unknown)}")
     pending: list[NewResponse] = []
     seen: set[str] = set()
 
@@ -257,11 +373,8 @@ async def import_responses(
         pending.clear()
 
     read = 0
-    for number, row in read_rows(path):
-        if read == 0:
-            unknown = sorted(name for name in row if name and name not in known)
-            if unknown:
-                report.warnings.append(f"columns ignored: {', '.join(unknown)}")
+    for number, raw in table.rows:
+        row = {columns.get(header, header): value for header, value in raw.items()}
         read += 1
         try:
             response = _parse(row, context, report.warnings, number)

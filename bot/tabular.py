@@ -6,9 +6,13 @@ come from many offices' spreadsheets.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import sys
+import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,38 +28,113 @@ def _header(name: Any) -> str:
     return fold(str(name or "")).replace(" ", "_")
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number as a spreadsheet shows it, {header: value}) for every non-empty row."""
+# What a CSV may be written in, and how to tell. Excel on a Vietnamese Windows saves
+# "CSV (Comma delimited)" in the ANSI code page, Windows-1258, whose tone marks are
+# separate combining characters; "CSV UTF-8" adds a BOM; "Unicode Text" is UTF-16.
+ENCODINGS = ("utf-8", "utf-16", "cp1258", "cp1252")
+SAVE_AS_UTF8 = (
+    "save it from Excel as 'CSV UTF-8 (Comma delimited) (*.csv)' or as an Excel workbook "
+    "(.xlsx), or name its encoding with --encoding"
+)
+
+
+@dataclass
+class Table:
+    """A file's header (as read, and folded for matching) and its non-empty rows."""
+
+    headers: list[str]
+    rows: Iterator[tuple[int, dict[str, Any]]]
+    notes: list[str] = field(default_factory=list)  # e.g. the encoding guessed
+
+
+def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str | None]:
+    """The text of a CSV and, when the encoding was guessed from its bytes, a note."""
+    if encoding is not None:
+        try:
+            return unicodedata.normalize("NFC", data.decode(encoding)), None
+        except (UnicodeDecodeError, LookupError):
+            raise TableError(f"{path.name}: cannot be read as {encoding}: {SAVE_AS_UTF8}") from None
+    try:
+        if data.startswith(codecs.BOM_UTF8):
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), None
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16"), None
+    except UnicodeDecodeError:
+        raise TableError(f"{path.name}: its text is damaged: {SAVE_AS_UTF8}") from None
+    if data[:4096].count(0) > len(data[:4096]) // 4:
+        raise TableError(
+            f"{path.name}: looks like UTF-16 without a byte order mark: " + SAVE_AS_UTF8
+        )
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1258")
+    except UnicodeDecodeError:
+        raise TableError(
+            f"{path.name}: is neither UTF-8 nor Windows-1258: " + SAVE_AS_UTF8
+        ) from None
+    note = "read as Windows-1258 (Excel's Vietnamese CSV); if letters look wrong, " + SAVE_AS_UTF8
+    return unicodedata.normalize("NFC", text), note
+
+
+def read_table(path: Path, encoding: str | None = None) -> Table:
+    """The header and rows of a CSV or Excel file; TableError if it cannot be read at all.
+
+    A CSV is read whole (files from offices are small next to memory); its encoding is
+    taken from a byte order mark, else UTF-8, else Windows-1258, unless `encoding` says.
+    """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as file:
-            sample = file.read(4096)
-            file.seek(0)
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
-            reader = csv.reader(file, dialect)
-            header = [_header(name) for name in next(reader, [])]
-            if not any(header):
-                raise TableError(f"{path.name}: no header row")
+        text, note = _decode(path, path.read_bytes(), encoding)
+        if text and "\x00" in text:
+            raise TableError(f"{path.name}: contains NUL bytes, not a CSV file: {SAVE_AS_UTF8}")
+        try:
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text else csv.excel
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(io.StringIO(text, newline=""), dialect)
+        raw_header = next(reader, [])
+        header = [_header(name) for name in raw_header]
+        if not any(header):
+            raise TableError(f"{path.name}: no header row")
+
+        def csv_rows() -> Iterator[tuple[int, dict[str, Any]]]:
             for number, values in enumerate(reader, start=2):
                 if any(value.strip() for value in values):
                     yield number, dict(zip(header, (v.strip() for v in values), strict=False))
-    elif suffix in (".xlsx", ".xlsm"):
+
+        return Table(header, csv_rows(), [note] if note else [])
+    if suffix in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
-        workbook = load_workbook(path, read_only=True, data_only=True)
         try:
-            rows = workbook.active.iter_rows(values_only=True)
-            header = [_header(name) for name in next(rows, ())]
-            if not any(header):
-                raise TableError(f"{path.name}: no header row")
-            for number, values in enumerate(rows, start=2):
-                cleaned = [v.strip() if isinstance(v, str) else v for v in values]
-                if any(v not in (None, "") for v in cleaned):
-                    yield number, dict(zip(header, cleaned, strict=False))
-        finally:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
+            raise TableError(f"{path.name}: is not a readable Excel workbook") from None
+        rows = workbook.active.iter_rows(values_only=True)
+        header = [_header(name) for name in next(rows, ())]
+        if not any(header):
             workbook.close()
-    else:
-        raise TableError(f"{path.name}: expected a .csv or .xlsx file")
+            raise TableError(f"{path.name}: no header row")
+
+        def sheet_rows() -> Iterator[tuple[int, dict[str, Any]]]:
+            try:
+                for number, values in enumerate(rows, start=2):
+                    cleaned = [v.strip() if isinstance(v, str) else v for v in values]
+                    if any(v not in (None, "") for v in cleaned):
+                        yield number, dict(zip(header, cleaned, strict=False))
+            finally:
+                workbook.close()
+
+        return Table(header, sheet_rows())
+    raise TableError(f"{path.name}: expected a .csv or .xlsx file")
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number as a spreadsheet shows it, {header: value}) for every non-empty row."""
+    yield from read_table(path).rows
 
 
 def text_cell(row: dict[str, Any], *names: str) -> str:

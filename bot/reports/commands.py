@@ -13,7 +13,7 @@ from bot.reports.build import GROUPINGS, ReportError, ReportFilters, build_repor
 from bot.reports.periods import QUARTER, Period
 from bot.responses import rebuild_rollups
 from bot.settings import LANGUAGES, Settings
-from bot.tabular import TableError, print_import_report
+from bot.tabular import ENCODINGS, TableError, print_import_report
 
 FORMATS = ("table", "json", "csv", "xlsx", "png")
 BINARY_FORMATS = ("xlsx", "png")
@@ -117,10 +117,82 @@ async def cmd_responses_import(args, settings: Settings, database: Database) -> 
             args.questionnaire or settings.survey.questionnaire,
             channel_kind=args.channel,
             progress=progress,
+            encoding=args.encoding,
         )
     except (TableError, ValueError) as error:
         raise _usage(str(error)) from None
     return print_import_report(report, path)
+
+
+async def cmd_responses_template(args, settings: Settings, database: Database) -> int:
+    from sqlalchemy import select
+
+    from bot.models import Agency, Service
+    from bot.responses_template import write_template
+
+    questionnaires = load_questionnaires()
+    questionnaire_id = args.questionnaire or settings.survey.questionnaire
+    if questionnaire_id not in questionnaires:
+        known = ", ".join(sorted(questionnaires))
+        raise _usage(f"unknown questionnaire {questionnaire_id} (one of: {known})")
+    output = Path(args.output or f"mau-phieu-{questionnaire_id}.xlsx")
+    if output.suffix.lower() != ".xlsx":
+        raise _usage("--output must name an .xlsx file")
+    async with database.transaction() as session:
+        agencies = (
+            await session.execute(select(Agency.code, Agency.name).order_by(Agency.code))
+        ).all()
+        services = (
+            await session.execute(select(Service.code, Service.name).order_by(Service.code))
+        ).all()
+    write_template(
+        questionnaires[questionnaire_id],
+        [tuple(row) for row in agencies],
+        [tuple(row) for row in services],
+        output,
+        args.lang,
+    )
+    print(f"import template for {questionnaire_id} written to {output}")
+    return 0
+
+
+def import_columns_help() -> str:
+    """Every column `responses import` reads, Vietnamese and English, for its --help."""
+    from bot.responses_import import FORM_COLUMNS
+
+    lines = ["columns (Vietnamese or English headers, accents and case ignored):"]
+    for column in FORM_COLUMNS.values():
+        need = "required" if column.required else "optional"
+        lines.append(f"  {column.vi} / {column.en} ({need}): {column.meaning}")
+    for questionnaire in load_questionnaires().values():
+        lines.append(
+            f"then, for {questionnaire.id}, one column per question: its id, a header "
+            "starting with its id, or its short title; cells hold the value or its label:"
+        )
+        for question in questionnaire.questions:
+            if question.column:
+                lines.append(f"  {question.id}: {question.header('vi')} / {question.header('en')}")
+            else:
+                lines.append(f"  {_cut(question.header('vi'), 74)}")
+    lines.append("`python -m bot responses template` writes a workbook with these columns.")
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class _ImportHelp(argparse.Action):
+    """--help for `responses import`: the column list is read from the questionnaires only
+    when it is asked for, so no other command pays for loading them."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show this help and every column")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = import_columns_help()
+        parser.print_help()
+        parser.exit()
 
 
 async def cmd_rebuild_rollups(args, settings: Settings, database: Database) -> int:
@@ -170,14 +242,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     responses = subparsers.add_parser("responses", help="completed survey responses")
     actions = responses.add_subparsers(dest="action", required=True)
     importing = actions.add_parser(
-        "import", help="store paper or web survey forms from a CSV or XLSX file"
+        "import",
+        help="store paper or web survey forms from a CSV or XLSX file",
+        description="Store completed survey forms, one row per form. A bad row is reported "
+        "with its number and skipped; the good rows are kept. A CSV may be UTF-8 (with or "
+        "without BOM), UTF-16 or Windows-1258, as Excel writes them.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
+    importing.add_argument("-h", "--help", action=_ImportHelp)
     importing.add_argument("file")
     importing.add_argument(
         "--channel", choices=("paper", "web"), help="channel of rows without a channel column"
     )
     importing.add_argument("--questionnaire", help="for rows without a questionnaire column")
+    importing.add_argument(
+        "--encoding",
+        choices=ENCODINGS,
+        help="a CSV's encoding, when the guess (BOM, else UTF-8, else Windows-1258) is wrong",
+    )
     importing.set_defaults(func=cmd_responses_import)
+    template = actions.add_parser(
+        "template",
+        help="write the XLSX workbook that offices fill in for `responses import`",
+        description="An import workbook for one questionnaire: a header per column (the "
+        "criterion's id and text, its full wording as a comment), drop-downs with the "
+        "accepted answers, the agency and service codes, and an example on the "
+        "instructions sheet. A filled copy imports as it is.",
+    )
+    template.add_argument(
+        "--questionnaire", help="questionnaire id (default: SURVEY_QUESTIONNAIRE)"
+    )
+    template.add_argument("--output", help="file to write (default: mau-phieu-<id>.xlsx)")
+    template.add_argument("--lang", choices=LANGUAGES, default="vi", help="headers and words")
+    template.set_defaults(func=cmd_responses_template)
     actions.add_parser(
         "rebuild-rollups",
         help="recount the report rollups from the stored answers (after a questionnaire "

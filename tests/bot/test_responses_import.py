@@ -173,3 +173,211 @@ async def test_progress_is_reported_on_large_files(database, tmp_path):
     assert report.stored == 5200
     assert seen == [5000, 5200]
     assert (await july(database)).counts.respondents == 5200
+
+
+# --------------------------------------------------------------------------- the template
+
+
+def filled_template(tmp_path, rows):
+    """The template of sipas-2017 with `rows` ({header: value}) written on its data sheet."""
+    from openpyxl import load_workbook
+
+    from bot.responses_template import write_template
+
+    path = tmp_path / "mau.xlsx"
+    q = QUESTIONNAIRES["sipas-2017"]
+    write_template(q, [("STP", "Sở Tư pháp")], [("KS", "Khai sinh")], path)
+    workbook = load_workbook(path)
+    sheet = workbook["Phiếu"]
+    headers = [cell.value for cell in sheet[1]]
+    for number, values in enumerate(rows, start=2):
+        for column, header in enumerate(headers, start=1):
+            if header in values:
+                sheet.cell(row=number, column=column, value=values[header])
+    workbook.save(path)
+    return path, headers
+
+
+def header_of(headers, question_id):
+    return next(h for h in headers if h.split(" ")[0] == question_id)
+
+
+async def test_a_filled_template_imports_back_unchanged(database, tmp_path):
+    await seed(database)
+    q = QUESTIONNAIRES["sipas-2017"]
+    path, headers = filled_template(tmp_path, [])
+    answers_a = {header_of(headers, c.id): 4 for c in q.criteria() if c.factor != "F5"}
+    answers_a[header_of(headers, "F1.1")] = "Không ý kiến"
+    row_a = {
+        "Mã phiếu": "A-001",
+        "Mã cơ quan": "STP",
+        "Mã thủ tục": "KS",
+        "Ngày khảo sát": date(2025, 7, 9),
+        "Kênh": "Giấy",
+        "Mẫu phiếu": "sipas-2017",
+        **answers_a,
+        "Có góp ý, phản ánh, kiến nghị": "Không",
+        header_of(headers, "F5.1"): 5,  # behind a "Không": ignored
+        "Giới tính": "Nữ",
+        "Nhóm tuổi": "Trên 60 tuổi",
+        "Nghề nghiệp": "Cán bộ, công chức, viên chức",  # a label with commas
+        "Ý kiến khác": "Cán bộ rất nhiệt tình",
+    }
+    row_b = {
+        "Mã phiếu": "A-002",
+        "Mã cơ quan": "STP",
+        "Ngày khảo sát": "10/07/2025",
+        "Kênh": "Trực tuyến",
+        "Mẫu phiếu": "sipas-2017",
+        **{header_of(headers, c.id): 2 for c in q.criteria()},
+        "Có góp ý, phản ánh, kiến nghị": "Có",
+    }
+    path, _ = filled_template(tmp_path, [row_a, row_b])
+    report = await run(database, path)
+    assert (report.stored, report.rejected) == (2, [])
+    assert report.warnings == ["row 2: F5.1 left out: the gate before them was answered no"]
+    async with database.transaction() as session:
+        stored = {
+            (row.item_id, row.value, row.text)
+            for row in (await session.scalars(select(ResponseAnswer))).all()
+        }
+        kinds = sorted(await session.scalars(select(Response.channel_kind)))
+    assert kinds == ["paper", "web"]
+    assert ("F1.1", 0, None) in stored  # "Không ý kiến"
+    assert ("F1.2", 4, None) in stored and ("F5.1", 5, None) not in stored
+    assert ("feedback_given", 2, None) in stored and ("feedback_given", 1, None) in stored
+    assert ("gender", 2, None) in stored and ("age_band", 5, None) in stored
+    assert ("occupation", 1, None) in stored
+    assert ("suggestion", None, "Cán bộ rất nhiệt tình") in stored
+    assert ("F5.4", 2, None) in stored  # row B said "Có": its F5 answers count
+
+
+def test_the_template_shows_what_the_import_accepts(tmp_path):
+    from openpyxl import load_workbook
+
+    path, headers = filled_template(tmp_path, [])
+    workbook = load_workbook(path)
+    assert workbook.active.title == "Phiếu"
+    assert workbook.sheetnames[:3] == ["Phiếu", "Hướng dẫn", "Danh mục"]
+    sheet = workbook["Phiếu"]
+    assert headers[:6] == ["Mã phiếu", "Mã cơ quan", "Mã thủ tục", "Ngày khảo sát", "Kênh",
+                           "Mẫu phiếu"]  # fmt: skip
+    f11 = header_of(headers, "F1.1")
+    assert f11.startswith("F1.1 Nơi ngồi chờ") and len(f11) <= 60
+    comment = sheet.cell(row=1, column=headers.index(f11) + 1).comment.text
+    assert comment == QUESTIONNAIRES["sipas-2017"].question("F1.1").text["vi"]
+    assert "Có góp ý, phản ánh, kiến nghị" in headers and "Giới tính" in headers
+    assert sheet.freeze_panes == "B2"
+    lists = [v.formula1 for v in sheet.data_validations.dataValidation]
+    assert '"1,2,3,4,5,Không ý kiến"' in lists
+    assert '"Giấy,Trực tuyến"' in lists
+    assert "'Danh mục'!$A$2:$A$2" in lists  # the agency codes
+    assert [row[0] for row in workbook["Danh mục"].iter_rows(values_only=True)] == [
+        "Mã cơ quan",
+        "STP",
+    ]
+    example = list(workbook["Hướng dẫn"].iter_rows(values_only=True))[-1]
+    assert example[4:6] == ("Giấy", "sipas-2017")
+
+
+# --------------------------------------------------------------------------- office files
+
+
+def cp1258(text: str) -> bytes:
+    """Text as Excel writes it on a Vietnamese Windows: base letters with tone marks apart."""
+    import unicodedata
+
+    out = bytearray()
+    for char in unicodedata.normalize("NFC", text):
+        try:
+            out += char.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", char)
+        for cut in range(len(parts), 0, -1):
+            try:
+                out += unicodedata.normalize("NFC", parts[:cut]).encode("cp1258")
+            except UnicodeEncodeError:
+                continue
+            out += parts[cut:].encode("cp1258")
+            break
+    return bytes(out)
+
+
+def csv_text(rows) -> str:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-8"),
+        lambda text: text.encode("utf-8-sig"),
+        lambda text: text.encode("utf-16"),  # Excel's "Unicode Text"
+        cp1258,  # Excel's "CSV (Comma delimited)" on a Vietnamese Windows
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16", "windows-1258"],
+)
+async def test_csv_encodings_excel_writes(database, tmp_path, encode):
+    await seed(database)
+    path = tmp_path / "forms.csv"
+    path.write_bytes(encode(csv_text([form("P1", "Rất hài lòng", gender="Nữ")])))
+    report = await run(database, path)
+    assert (report.stored, report.rejected) == (1, [])
+    async with database.transaction() as session:
+        stored = dict(
+            (await session.execute(select(ResponseAnswer.item_id, ResponseAnswer.value))).all()
+        )
+    assert stored["F1.1"] == 5 and stored["gender"] == 2
+
+
+async def test_a_file_that_is_not_text_says_how_to_save_it(database, tmp_path):
+    from bot.tabular import TableError
+
+    await seed(database)
+    path = tmp_path / "forms.csv"
+    path.write_bytes(b"\x81\x8d\x8f\x90\x9d" * 50)  # undefined in Windows-1258
+    with pytest.raises(TableError, match="save it from Excel as 'CSV UTF-8"):
+        await run(database, path)
+    assert await counts(database) == (0, 0)
+
+
+async def test_a_missing_required_column_is_one_error_for_the_file(database, tmp_path):
+    from bot.tabular import TableError
+
+    await seed(database)
+    path = tmp_path / "forms.csv"
+    without_id = csv_text([form(f"P{n}") for n in range(50)]).replace("Mã phiếu,", "", 1)
+    path.write_text(without_id, encoding="utf-8")
+    with pytest.raises(TableError) as failure:
+        await run(database, path)
+    assert str(failure.value) == "forms.csv: missing column Mã phiếu (Form id)"
+    assert await counts(database) == (0, 0)
+
+
+async def test_the_template_command_writes_the_catalogue_of_the_database(
+    database, tmp_path, capsys
+):
+    from openpyxl import load_workbook
+
+    from bot.cli import UsageError, build_parser
+    from tests.officials_helpers import officials_settings
+
+    await seed(database)
+    output = tmp_path / "forms.xlsx"
+    argv = ["responses", "template", "--questionnaire", "sipas-2023", "--output", str(output)]
+    args = build_parser().parse_args(argv)
+    assert await args.func(args, officials_settings(database), database) == 0
+    assert f"import template for sipas-2023 written to {output}" in capsys.readouterr().out
+    catalogue = list(load_workbook(output)["Danh mục"].iter_rows(values_only=True))
+    assert catalogue[1] == ("STP", "Sở Tư pháp", "KS", "Khai sinh")
+    args = build_parser().parse_args([*argv[:4], "--output", str(tmp_path / "x.csv")])
+    with pytest.raises(UsageError, match="--output must name an .xlsx file"):
+        await args.func(args, officials_settings(database), database)
