@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bot import metrics
 from bot.channels._telegram_http import PLACEHOLDER_TOKEN
 from bot.database import Database
 from bot.inbound import InboundProcessor
@@ -161,8 +162,12 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(database: Database):
             headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
         ) as response:
             assert response.status == 400
-        async with http.post(url, json=[1, 2], headers={SECRET_HEADER: SECRET}) as response:
-            assert response.status == 400
+        unusable = metrics.value("telegram_webhook_unusable_total")
+        for shape in ([1, 2], {**update, "update_id": 10**200}, {**update, "update_id": True}):
+            # Authentic but unusable: acknowledged (else redelivered for ever) and counted.
+            async with http.post(url, json=shape, headers={SECRET_HEADER: SECRET}) as response:
+                assert response.status == 200
+        assert metrics.value("telegram_webhook_unusable_total") == unusable + 3
         huge = {**update, "padding": "x" * (300 * 1024)}
         async with http.post(url, json=huge, headers={SECRET_HEADER: SECRET}) as response:
             assert response.status == 413
