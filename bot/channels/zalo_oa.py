@@ -286,6 +286,8 @@ class ZaloOAChannel:
         authentic event too far from our clock is refused and counted).
         """
         given = ascii_header(request.headers.get(SIGNATURE_HEADER))
+        if not given:
+            return self._reject("no signature")
         try:
             body = await read_bounded(request, MAX_EVENT_BYTES)
         except BoundaryError as error:

@@ -496,3 +496,32 @@ async def migrated_sqlite(empty_database_url):
     await migrate.upgrade(database)
     yield database
     await database.dispose()
+
+
+async def test_a_flooding_chat_has_a_bounded_reply_queue_and_others_go_on(
+    migrated_sqlite: Database,
+):
+    from bot.channels._after_commit import REPLY_QUEUE_LIMIT
+
+    database = migrated_sqlite
+    before = metrics.value("telegram_replies_dropped_total")
+    flood = 3 * REPLY_QUEUE_LIMIT
+    async with (
+        FakeTelegram() as fake,
+        running_bot(database, fake, "webhook", chat_rate=5, chat_burst=1) as (channel, _),
+    ):
+        flooder, calm = fake.user(5101), fake.user(5102)
+        longest = 0
+        for number in range(flood):
+            flooder.send(f"xin chào {number}")
+        while fake.pending:  # every update is taken in and acknowledged …
+            longest = max(longest, *(len(c.queue) for c in channel._chats.values()), 0)
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        calm.send("xin chào")
+        await calm.expect(lambda m: True, within=5)
+        calm_latency = time.monotonic() - started
+    dropped = metrics.value("telegram_replies_dropped_total") - before
+    assert longest <= REPLY_QUEUE_LIMIT
+    assert dropped >= flood - 2 * REPLY_QUEUE_LIMIT - 1  # … while few replies could go out
+    assert calm_latency < 1.0  # the calm chat is not behind the flood
