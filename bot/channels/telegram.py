@@ -276,7 +276,8 @@ class TelegramChannel:
                 try:
                     await self._apply(received)
                 except Exception as error:  # noqa: BLE001 - not committed: fetch it again
-                    log.warning("update not applied, fetching it again: %r", type(error))
+                    if failed(CHANNEL, error) is None:
+                        continue  # not the database: handled like a handler failure
                     return update_id
             return None
 

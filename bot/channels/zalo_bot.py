@@ -220,7 +220,8 @@ class ZaloBotChannel:
                 continue
             failures = 0
             for update in updates:
-                inbound = parse_update(update)
+                envelope = validate(ZaloEnvelope, update, "zalo_bot_polling")
+                inbound = to_inbound(envelope.update) if envelope is not None else None
                 if inbound is not None:
                     await self._apply_polled(inbound)
 
@@ -236,12 +237,12 @@ class ZaloBotChannel:
                 async with self.deliveries.slot(inbound.chat_key) as deliver:
                     deliver(await self.processor.process(inbound))
                 return
-            except Exception as error:  # noqa: BLE001 - the database is unavailable
+            except Exception as error:  # noqa: BLE001 - retried only if not committed
+                if failed(CHANNEL, error) is None:
+                    return  # not the database: handled like a handler failure
                 attempt += 1
                 delay = backoff_delay(attempt, cap=30)
-                log.warning(
-                    "Zalo Bot: storing an update failed (%s); retry in %.0f s", error, delay
-                )
+                log.warning("Zalo Bot: storing a polled update failed; retry in %.0f s", delay)
                 await asyncio.sleep(delay)
 
     async def webhook(self, request: web.Request) -> web.Response:
