@@ -151,7 +151,13 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(database: Database):
         running_bot(database, fake, "webhook") as (_, url),
         aiohttp.ClientSession() as http,
     ):
-        for headers in ({}, {SECRET_HEADER: "wrong-secret-0123456789"}, {SECRET_HEADER: ""}):
+        for headers in (
+            {},
+            {SECRET_HEADER: "wrong-secret-0123456789"},
+            {SECRET_HEADER: ""},
+            {SECRET_HEADER: "\xff" + SECRET[1:]},  # a byte that is not UTF-8: 403, no error
+            {SECRET_HEADER: SECRET + "\xe9"},
+        ):
             async with http.post(url, json=update, headers=headers) as response:
                 assert response.status == 403
         async with http.post(url, data="update_id=1", headers={SECRET_HEADER: SECRET}) as r:
@@ -162,12 +168,23 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(database: Database):
             headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
         ) as response:
             assert response.status == 400
+        deep = "[" * 1000 + "]" * 1000
+        for bad in (deep, b'{"update_id": 1, "x": "\xed\xb2\x80"}', b'{"update_id": "\xff"}'):
+            async with http.post(
+                url,
+                data=bad,
+                headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
+            ) as response:
+                assert response.status == 400
         unusable = metrics.value("telegram_webhook_unusable_total")
-        for shape in ([1, 2], {**update, "update_id": 10**200}, {**update, "update_id": True}):
+        shapes = [[1, 2], {**update, "update_id": 10**200}, {**update, "update_id": True}]
+        for text in ("a\x00b", "\udc80"):  # NUL, a lone surrogate (JSON-escaped)
+            shapes.append({**update, "message": {**update["message"], "text": text}})
+        for shape in shapes:
             # Authentic but unusable: acknowledged (else redelivered for ever) and counted.
             async with http.post(url, json=shape, headers={SECRET_HEADER: SECRET}) as response:
                 assert response.status == 200
-        assert metrics.value("telegram_webhook_unusable_total") == unusable + 3
+        assert metrics.value("telegram_webhook_unusable_total") == unusable + 5
         huge = {**update, "padding": "x" * (300 * 1024)}
         async with http.post(url, json=huge, headers={SECRET_HEADER: SECRET}) as response:
             assert response.status == 413
