@@ -281,14 +281,14 @@ class TelegramChannel:
                     return update_id
             return None
 
-        failed = [
+        unapplied = [
             update_id
             for update_id in await asyncio.gather(*map(apply_in_order, by_chat.values()))
             if update_id is not None
         ]
-        if failed:
+        if unapplied:
             await asyncio.sleep(1)
-            return min(failed)
+            return min(unapplied)
         return max(update.update_id for update in updates) + 1
 
     # -- one chat at a time ------------------------------------------------------------
