@@ -328,7 +328,7 @@ telegram_payloads = st.builds(
 # -- one test per route --------------------------------------------------------------------
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=90)
 @given(
     body=bodies(telegram_payloads),
     secret=secret_header(b"X-Telegram-Bot-Api-Secret-Token", SECRET),
@@ -353,7 +353,7 @@ zalo_bot_payloads = st.builds(
 ).flatmap(mutated)
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=90)
 @given(
     body=bodies(zalo_bot_payloads),
     secret=secret_header(b"X-Bot-Api-Secret-Token", zalo_harness.BOT_SECRET),
@@ -387,7 +387,7 @@ def signed_with(value: Any) -> str:
     return str(stamp)
 
 
-@settings(FUZZ, max_examples=160)
+@settings(FUZZ, max_examples=120)
 @given(
     body=bodies(oa_payloads),
     signing=st.sampled_from(["valid"] * 4 + ["none", "wrong", "non-ascii", "bare"]),
@@ -410,7 +410,7 @@ async def test_fuzz_zalo_oa_webhook(stack: Stack, body, signing, headers):
     assert APP_ID  # the fake signs for the app the bot serves
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=50)
 @given(
     authorization=st.one_of(
         st.none(),
