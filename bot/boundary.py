@@ -10,6 +10,7 @@ not a digit.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from datetime import date, datetime
@@ -134,3 +135,22 @@ def describe_errors(error: ValidationError, prefix: str = "") -> list[str]:
             message = message.removeprefix("Value error, ")
         reasons.append(f"{prefix}{where}: {message}")
     return reasons
+
+
+def ascii_header(value: str | None, max_length: int = 1024) -> bytes | None:
+    """A header's value as bytes when it is printable ASCII of bounded length, else None.
+
+    aiohttp decodes header bytes as UTF-8 with surrogateescape, so a non-UTF-8 byte
+    arrives as a lone surrogate that `.encode()` refuses: such a value, and any
+    non-ASCII one, is simply not a credential.
+    """
+    if value is None or len(value) > max_length or not value.isascii():
+        return None
+    return value.strip().encode("ascii")
+
+
+def secret_equals(given: str | None, expected: str | bytes) -> bool:
+    """`given` (a header) equals the secret, compared in constant time on bytes."""
+    raw = ascii_header(given)
+    wanted = expected.encode() if isinstance(expected, str) else expected
+    return raw is not None and bool(wanted) and hmac.compare_digest(raw, wanted)

@@ -99,7 +99,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
         _questionnaires(settings),
         Translator.load(settings.default_language),
     )
-    web_app = build_app(database)
+    web_app = build_app(database, settings.metrics.token)
     add_dossier_routes(web_app, database, settings)
     add_official_routes(web_app, database, settings, processor.questionnaires)
     channels = build_channels(settings, processor, web_app)

@@ -227,6 +227,8 @@ class ZaloOASettings(BaseSettings):
     reply_window_hours: float = Field(default=48, gt=0, le=24 * 30)
     reply_window_messages: int = Field(default=8, ge=1, le=1000)
     token_refresh_margin_minutes: float = Field(default=60, ge=1, le=12 * 60)
+    # Signed events older or newer than this are refused (a captured event replayed).
+    replay_window_seconds: float = Field(default=600, ge=30, le=86_400)
 
     @field_validator(
         "app_id",
@@ -313,6 +315,36 @@ class ZaloOASettings(BaseSettings):
     def signature_key(self) -> SecretStr | None:
         """The key of webhook signatures: the OA secret key, else the app's secret key."""
         return self.webhook_secret_key or self.secret_key
+
+
+# --- metrics (GET /metrics) -------------------------------------------------------------
+_BEARER_TOKEN = re.compile(r"^[A-Za-z0-9._~+/-]{32,256}=*$")
+
+
+class MetricsSettings(BaseSettings):
+    """Who may read GET /metrics: a bearer token, else only clients on this machine."""
+
+    model_config = _section_config("METRICS_")
+
+    token: SecretStr | None = None
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _BEARER_TOKEN.match(value.get_secret_value()):
+            raise ValueError(
+                "must be 32-256 characters of A-Za-z0-9._~+/- (a bearer token), e.g. "
+                '`python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+            )
+        return value
+
+
+# --- end of metrics ------------------------------------------------------------------
 
 
 class SurveySettings(BaseSettings):
@@ -484,6 +516,7 @@ class Settings(BaseSettings):
     zalo_oa: ZaloOASettings = Field(default_factory=ZaloOASettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     officials: OfficialSettings = Field(default_factory=OfficialSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("database_url")
     @classmethod
@@ -572,6 +605,7 @@ _SECTIONS: dict[str, tuple[type[BaseSettings], str]] = {
     "zalo_bot": (ZaloBotSettings, "ZALO_BOT_"),
     "zalo_oa": (ZaloOASettings, "ZALO_OA_"),
     "officials": (OfficialSettings, "OFFICIALS_"),
+    "metrics": (MetricsSettings, "METRICS_"),
 }
 
 

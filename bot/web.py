@@ -1,12 +1,20 @@
-"""The project's aiohttp server. Channels and APIs add their routes to it."""
+"""The project's aiohttp server. Channels and APIs add their routes to it.
+
+It always serves /healthz and /metrics (bot.metrics), whatever channels run.
+`read_bounded` is how a route reads a request body: never more than it allows.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import SecretStr
 
+from bot import metrics
+from bot.boundary import BoundaryError
 from bot.database import Database
 
 DATABASE_KEY = web.AppKey("database", Database)
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -16,10 +24,25 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if reachable else 503)
 
 
-def build_app(database: Database) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+async def read_bounded(request: web.Request, max_bytes: int) -> bytes:
+    """The request body; BoundaryError 413 as soon as it is longer than `max_bytes`."""
+    if (request.content_length or 0) > max_bytes:
+        raise BoundaryError(413, "body too large")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > max_bytes:
+            raise BoundaryError(413, "body too large")
+    return bytes(body)
+
+
+def build_app(database: Database, metrics_token: SecretStr | str | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[DATABASE_KEY] = database
     app.router.add_get("/healthz", healthz)
+    if isinstance(metrics_token, SecretStr):
+        metrics_token = metrics_token.get_secret_value()
+    metrics.install(app, metrics_token)
     return app
 
 

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
 from bot.channels._telegram_http import PLACEHOLDER_TOKEN, make_request
+from bot.channels._telegram_update import CHANNEL, MAX_TEXT, TelegramUpdate
 from bot.logs import SecretRedactor
 from bot.settings import TelegramSettings
 from handlers.messages import Inbound, InboundKind, Outbound
 
-CHANNEL = "telegram"
 CONNECTIONS = 64  # Bot API calls in flight at once (Telegram via a proxy is slow)
-MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_BYTES = 64
 ALLOWED_UPDATES = ("message", "callback_query")
@@ -117,12 +115,16 @@ def update_key(update_id: int) -> str:
     return f"{CHANNEL}:{update_id}"
 
 
-def to_inbound(update: Update) -> Received | None:
+def to_inbound(update: Update | TelegramUpdate) -> Received | None:
     """The update as an Inbound, or None for what the survey does not take.
 
+    A PTB `Update` (polling) is first read through the same strict model as the
+    webhook's JSON; one that does not fit raises pydantic's ValidationError.
     Only private chats take part: in a group, one chat is not one respondent.
     Edited messages, channel posts and membership changes are acknowledged and left.
     """
+    if isinstance(update, Update):
+        update = TelegramUpdate.model_validate(update.to_dict())
     key = update_key(update.update_id)
     query = update.callback_query
     if query is not None:
@@ -130,7 +132,7 @@ def to_inbound(update: Update) -> Received | None:
         if message is None or message.chat.type != ChatType.PRIVATE:
             return None
         press = Press(query.id, message.message_id)
-        language = query.from_user.language_code if query.from_user else None
+        language = query.sender.language_code
         if not query.data:  # a game button: nothing for the survey
             return Received(_inbound(message.chat.id, InboundKind.OTHER, "", key, language), press)
         inbound = _inbound(message.chat.id, InboundKind.BUTTON, query.data, key, language)
@@ -138,26 +140,16 @@ def to_inbound(update: Update) -> Received | None:
     message = update.message
     if message is None or message.chat.type != ChatType.PRIVATE:
         return None
-    language = message.from_user.language_code if message.from_user else None
+    language = message.sender.language_code if message.sender else None
     if message.text is not None:
         return Received(_inbound(message.chat.id, InboundKind.TEXT, message.text, key, language))
-    if _is_service_message(message):
+    if message.is_service:
         return None
     return Received(_inbound(message.chat.id, InboundKind.OTHER, "", key, language))
 
 
 def _inbound(chat_id: int, kind: InboundKind, text: str, key: str, lang: str | None) -> Inbound:
     return Inbound(CHANNEL, str(chat_id), kind, text, key, lang)
-
-
-def _is_service_message(message: Any) -> bool:
-    """Pinned messages, auto-delete timer changes and the like: no one wrote anything."""
-    return bool(
-        message.pinned_message
-        or message.message_auto_delete_timer_changed
-        or message.new_chat_members
-        or message.left_chat_member
-    )
 
 
 def keyboard(reply: Outbound) -> InlineKeyboardMarkup | None:

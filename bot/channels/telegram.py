@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import json
 import logging
 import time
 from collections import deque
@@ -30,9 +28,13 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from aiohttp import web
+from pydantic import ValidationError
 from telegram import Bot, Update
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
+from bot import metrics
+from bot.boundary import BoundaryError, describe_errors, parse_json, secret_equals
+from bot.channels._after_commit import REPLY_QUEUE_LIMIT
 from bot.channels._telegram_api import (
     ALLOWED_UPDATES,
     CHANNEL,
@@ -47,8 +49,11 @@ from bot.channels._telegram_api import (
     to_inbound,
 )
 from bot.channels._telegram_flood import FloodControl, patiently, retry_seconds
+from bot.channels._telegram_update import TelegramUpdate
+from bot.channels._webhook import failed, ignored, unusable, validate
 from bot.inbound import InboundProcessor
 from bot.settings import Settings, TelegramMode
+from bot.web import read_bounded
 from handlers.messages import Outbound
 
 log = logging.getLogger("bot.channels.telegram")
@@ -187,43 +192,37 @@ class TelegramChannel:
     # -- receiving -----------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """Answer 200 only once the update is committed; Telegram re-sends anything else."""
-        if not self._accepting:
-            return web.Response(status=503, text="not started")
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, self._secret().encode()):
+        """Answer 2xx only once the update is committed; Telegram re-sends anything else.
+
+        The secret header first (bytes, constant time; a header that is not ASCII is
+        simply wrong), then a bounded body, bounded JSON and the strict model. An
+        authentic update that does not fit the model is acknowledged and counted.
+        """
+        if not secret_equals(request.headers.get(SECRET_HEADER), self._secret()):
+            metrics.increment("telegram_webhook_rejected_total")
             return web.Response(status=403, text="forbidden")
+        if not self._accepting:
+            return web.Response(status=503, text="not started")  # Telegram retries
         if request.content_type != "application/json":
             return web.Response(status=415, text="JSON expected")
-        if (request.content_length or 0) > MAX_UPDATE_BYTES:
-            return web.Response(status=413, text="too large")
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            body += chunk
-            if len(body) > MAX_UPDATE_BYTES:
-                return web.Response(status=413, text="too large")
         try:
-            data = json.loads(body)
-        except ValueError:
-            return web.Response(status=400, text="invalid JSON")
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return web.Response(status=400, text="not an update")
-        received = self._translate(data)
-        if received is not None:
-            try:
-                await self._apply(received)
-            except Exception as error:  # noqa: BLE001 - not committed: must come again
-                log.warning("update not applied, Telegram will resend it: %r", type(error))
-                return web.Response(status=503, text="try again")
+            data = parse_json(await read_bounded(request, MAX_UPDATE_BYTES))
+        except BoundaryError as error:
+            return web.Response(status=error.status, text=error.reason)
+        update = validate(TelegramUpdate, data, CHANNEL)
+        if update is None:
+            return web.Response(status=200)
+        received = to_inbound(update)
+        if received is None:
+            ignored(CHANNEL)
+            return web.Response(status=200)
+        try:
+            await self._apply(received)
+        except Exception as error:  # noqa: BLE001 - 503 only if not committed
+            answer = failed(CHANNEL, error)
+            if answer is not None:
+                return answer
         return web.Response(status=200)
-
-    def _translate(self, data: dict) -> Received | None:
-        """The update as the survey sees it; None (acknowledged, ignored) if it is not for us."""
-        try:
-            return to_inbound(Update.de_json(data, self.bot))
-        except Exception:  # noqa: BLE001 - an update we cannot read would be resent for ever
-            log.exception("ignoring an update that cannot be read")
-            return None
 
     async def _poll(self) -> None:
         """getUpdates ourselves: the offset moves past an update only after its commit."""
@@ -264,8 +263,8 @@ class TelegramChannel:
         for update in updates:
             try:
                 received = to_inbound(update)
-            except Exception:  # noqa: BLE001
-                log.exception("ignoring an update that cannot be read")
+            except ValidationError as error:  # fetched again, it would not fit again
+                unusable("telegram_polling", "; ".join(describe_errors(error)[:3]))
                 continue
             if received is not None:
                 by_chat.setdefault(received.inbound.chat_key, []).append(
@@ -277,18 +276,19 @@ class TelegramChannel:
                 try:
                     await self._apply(received)
                 except Exception as error:  # noqa: BLE001 - not committed: fetch it again
-                    log.warning("update not applied, fetching it again: %r", type(error))
+                    if failed(CHANNEL, error) is None:
+                        continue  # not the database: handled like a handler failure
                     return update_id
             return None
 
-        failed = [
+        unapplied = [
             update_id
             for update_id in await asyncio.gather(*map(apply_in_order, by_chat.values()))
             if update_id is not None
         ]
-        if failed:
+        if unapplied:
             await asyncio.sleep(1)
-            return min(failed)
+            return min(unapplied)
         return max(update.update_id for update in updates) + 1
 
     # -- one chat at a time ------------------------------------------------------------
@@ -320,7 +320,17 @@ class TelegramChannel:
             self._forget_if_idle(chat_key, chat)
 
     def _enqueue(self, chat_key: str, chat: _Chat, delivery: _Delivery) -> None:
+        """Queue one update's replies; past the limit the oldest unsent are dropped.
+
+        A chat that writes faster than its replies can go out (about one a second)
+        would otherwise grow its queue without bound. The dropped replies answer
+        updates the citizen has already moved past; the newest, the current
+        question, is always kept. Other chats have queues of their own.
+        """
         chat.queue.append(delivery)
+        while len(chat.queue) > REPLY_QUEUE_LIMIT:
+            chat.queue.popleft()
+            metrics.increment("telegram_replies_dropped_total")
         if chat.worker is None:
             chat.worker = asyncio.create_task(self._drain(chat_key, chat))
 
@@ -340,9 +350,8 @@ class TelegramChannel:
         try:
             while True:
                 while chat.queue:
-                    delivery = chat.queue[0]
+                    delivery = chat.queue.popleft()  # the worker itself marks the chat busy
                     delivered = await self._deliver(chat_key, delivery)
-                    chat.queue.popleft()
                     if delivery.replies:
                         chat.confirm = delivered
                 if chat.confirm:

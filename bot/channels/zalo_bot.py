@@ -16,19 +16,30 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import Field, ValidationError, model_validator
 
 from bot import metrics
+from bot.boundary import BoundaryError, SafeText, parse_json, secret_equals
 from bot.channels import numbered_text, resend_pending
 from bot.channels._after_commit import AfterCommit
+from bot.channels._webhook import (
+    MAX_ID,
+    EventName,
+    Payload,
+    PlatformId,
+    failed,
+    ignored,
+    validate,
+)
 from bot.inbound import InboundProcessor
 from bot.settings import Settings, ZaloBotMode
+from bot.web import read_bounded
 from bot.zalo.bot_api import ZaloBotApi, ZaloBotError
 from bot.zalo.retry import backoff_delay
 from handlers.messages import Inbound, InboundKind, Outbound
@@ -39,38 +50,79 @@ CHANNEL = "zalo_bot"
 WEBHOOK_PATH = "/zalo-bot/webhook"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_EVENT = "message.text.received"
+MAX_UPDATE_BYTES = 64 * 1024  # an update is well under 10 KiB (texts are at most 2,000)
+MAX_TEXT = 4096
+
+
+class ZaloSender(Payload):
+    id: PlatformId
+    is_bot: bool = False
+
+
+class ZaloChat(Payload):
+    id: PlatformId
+
+
+class ZaloMessage(Payload):
+    message_id: PlatformId | None = None
+    sender: ZaloSender | None = Field(default=None, alias="from")
+    chat: ZaloChat | None = None
+    date: Annotated[int, Field(ge=0, lt=MAX_ID)] | None = None
+    text: SafeText(MAX_TEXT) | None = None
+
+    @model_validator(mode="after")
+    def _has_a_chat(self) -> ZaloMessage:
+        if self.chat is None and self.sender is None:
+            raise ValueError("names neither a chat nor a sender")
+        return self
+
+
+class ZaloUpdate(Payload):
+    event_name: EventName
+    message: ZaloMessage | None = None
+
+
+class ZaloEnvelope(Payload):
+    """What Zalo posts: the update, bare or wrapped in {ok, result}."""
+
+    update: ZaloUpdate
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "event_name" not in data and "result" in data:
+            data = data["result"]
+        return {"update": data}
+
+
+def to_inbound(update: ZaloUpdate) -> Inbound | None:
+    """The `Inbound` of a validated update; None if it is not a user's message."""
+    event, message = update.event_name, update.message
+    if not event.startswith("message.") or message is None:
+        return None
+    if message.sender is not None and message.sender.is_bot:
+        return None
+    party = message.chat or message.sender
+    assert party is not None  # the model requires one of them
+    chat_id = party.id
+    if message.message_id is not None:
+        update_key = f"{CHANNEL}:{event}:{message.message_id}"
+    else:  # no usable id: an identical redelivery is still recognised
+        canonical = json.dumps(update.model_dump(mode="json", by_alias=True), sort_keys=True)
+        update_key = f"{CHANNEL}:sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
+    if event == TEXT_EVENT and message.text is not None:
+        return Inbound(CHANNEL, str(chat_id), InboundKind.TEXT, message.text, update_key)
+    return Inbound(CHANNEL, str(chat_id), InboundKind.OTHER, "", update_key)
 
 
 def parse_update(data: Any) -> Inbound | None:
-    """The `Inbound` of an update (bare or wrapped in {ok, result}); None if no user message."""
-    if isinstance(data, dict) and "event_name" not in data and isinstance(data.get("result"), dict):
-        data = data["result"]
-    if not isinstance(data, dict):
+    """The `Inbound` of an update (bare or wrapped in {ok, result}); None if it is not a
+    user's message or does not fit the model (polling, where there is no one to answer)."""
+    try:
+        envelope = ZaloEnvelope.model_validate(data)
+    except ValidationError:
         return None
-    event, message = data.get("event_name"), data.get("message")
-    if (
-        not isinstance(event, str)
-        or not event.startswith("message.")
-        or not isinstance(message, dict)
-    ):
-        return None
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-    if sender.get("is_bot") is True:
-        return None
-    chat_id = chat.get("id", sender.get("id"))
-    if not isinstance(chat_id, str | int) or not 0 < len(str(chat_id)) <= 64:
-        return None
-    message_id = message.get("message_id")
-    if isinstance(message_id, str | int) and len(f"{CHANNEL}:{event}:{message_id}") <= 128:
-        update_key = f"{CHANNEL}:{event}:{message_id}"
-    else:  # no usable id: an identical redelivery is still recognised
-        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-        update_key = f"{CHANNEL}:sha256:{digest}"
-    text = message.get("text")
-    if event == TEXT_EVENT and isinstance(text, str):
-        return Inbound(CHANNEL, str(chat_id), InboundKind.TEXT, text, update_key)
-    return Inbound(CHANNEL, str(chat_id), InboundKind.OTHER, "", update_key)
+    return to_inbound(envelope.update)
 
 
 class ZaloBotChannel:
@@ -84,7 +136,7 @@ class ZaloBotChannel:
         assert token is not None
         self._token = token.get_secret_value()
         secret = self.config.webhook_secret
-        self._secret = secret.get_secret_value().encode() if secret is not None else None
+        self._secret = secret.get_secret_value() if secret is not None else None
         self.http: aiohttp.ClientSession | None = None
         self.api: ZaloBotApi | None = None
         self.deliveries = AfterCommit(processor, CHANNEL, self.send)
@@ -142,7 +194,7 @@ class ZaloBotChannel:
             if self.webhook_mode:
                 assert self._secret is not None and self.settings.public_base_url
                 url = self.settings.public_base_url + WEBHOOK_PATH
-                await self.api.set_webhook(url, self._secret.decode())
+                await self.api.set_webhook(url, self._secret)
             else:
                 await self.api.delete_webhook()
         except ZaloBotError as error:
@@ -168,7 +220,8 @@ class ZaloBotChannel:
                 continue
             failures = 0
             for update in updates:
-                inbound = parse_update(update)
+                envelope = validate(ZaloEnvelope, update, "zalo_bot_polling")
+                inbound = to_inbound(envelope.update) if envelope is not None else None
                 if inbound is not None:
                     await self._apply_polled(inbound)
 
@@ -184,36 +237,46 @@ class ZaloBotChannel:
                 async with self.deliveries.slot(inbound.chat_key) as deliver:
                     deliver(await self.processor.process(inbound))
                 return
-            except Exception as error:  # noqa: BLE001 - the database is unavailable
+            except Exception as error:  # noqa: BLE001 - retried only if not committed
+                if failed(CHANNEL, error) is None:
+                    return  # not the database: handled like a handler failure
                 attempt += 1
                 delay = backoff_delay(attempt, cap=30)
-                log.warning(
-                    "Zalo Bot: storing an update failed (%s); retry in %.0f s", error, delay
-                )
+                log.warning("Zalo Bot: storing a polled update failed; retry in %.0f s", delay)
                 await asyncio.sleep(delay)
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """Zalo's call: 403 unless the secret matches; 200 only once the update is committed."""
-        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
-        if self._secret is None or not hmac.compare_digest(given, self._secret):
+        """Zalo's call: 403 unless the secret matches; 200 only once the update is committed.
+
+        The secret first (bytes, constant time), then a bounded body, bounded JSON and the
+        strict model; an authentic update that does not fit is acknowledged and counted.
+        """
+        if not secret_equals(request.headers.get(SECRET_HEADER), self._secret or ""):
             metrics.increment("zalo_bot_webhook_rejected_total")
             log.warning("Zalo Bot: webhook call with a wrong secret token rejected")
             return web.json_response({"ok": False}, status=403)
         if not self._accepting:
             return web.json_response({"ok": False}, status=503)  # not started yet: Zalo retries
+        if request.content_type != "application/json":
+            return web.json_response({"ok": False}, status=415)
         try:
-            data = await request.json()
-        except ValueError:
-            return web.json_response({"ok": False}, status=400)
-        inbound = parse_update(data)
+            data = parse_json(await read_bounded(request, MAX_UPDATE_BYTES))
+        except BoundaryError as error:
+            return web.json_response({"ok": False}, status=error.status)
+        envelope = validate(ZaloEnvelope, data, CHANNEL)
+        if envelope is None:
+            return web.json_response({"ok": True})
+        inbound = to_inbound(envelope.update)
         if inbound is None:
+            ignored(CHANNEL)
             return web.json_response({"ok": True})
         try:
             async with self.deliveries.slot(inbound.chat_key) as deliver:
                 deliver(await self.processor.process(inbound))
-        except Exception as error:  # noqa: BLE001 - the database is unavailable
-            log.warning("Zalo Bot: storing an update failed (%s); Zalo will retry", error)
-            return web.json_response({"ok": False}, status=503)
+        except Exception as error:  # noqa: BLE001 - 503 only if not committed
+            answer = failed(CHANNEL, error)
+            if answer is not None:
+                return answer
         return web.json_response({"ok": True})
 
     # -- sending -----------------------------------------------------------------------
@@ -233,7 +296,6 @@ def build(settings: Settings, processor: InboundProcessor, web_app: web.Applicat
     if not settings.zalo_bot.enabled:
         return None
     channel = ZaloBotChannel(settings, processor)
-    metrics.install(web_app)
     if channel.webhook_mode:
         web_app.router.add_post(WEBHOOK_PATH, channel.webhook)
     return channel

@@ -19,24 +19,28 @@ reply is not attempted, and that is logged and counted, not silently dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import BeforeValidator, ValidationError
 
 from bot import metrics
+from bot.boundary import BoundaryError, SafeText, ascii_header, ascii_int, parse_json
 from bot.channels import numbered_text, resend_pending
 from bot.channels._after_commit import AfterCommit
+from bot.channels._webhook import MAX_ID, EventName, Payload, PlatformId, failed, ignored, validate
 from bot.inbound import InboundProcessor
 from bot.settings import Settings
+from bot.web import read_bounded
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
 from bot.zalo.text import split_text
 from bot.zalo.tokens import TokenUnavailable, ZaloOATokens
@@ -53,6 +57,11 @@ MAX_BUTTONS = 5
 TYPED_EXTRAS = 2  # a Likert question's "no opinion" and "skip" beyond its five levels
 BUTTON_TITLE_LIMIT = 100  # [S]
 TICK_SECONDS = 60.0
+MAX_EVENT_BYTES = 64 * 1024  # an event is well under 10 KiB (texts are at most 2,000)
+MAX_TEXT = 4096
+# `"timestamp": "1700000000000"` or `"timestamp": 1700000000000` in the raw body.
+_TIMESTAMP_FIELD = re.compile(rb'"timestamp"\s*:\s*(?:"([0-9]{1,16})"|([0-9]{1,16})(?![0-9.eE]))')
+_TIMESTAMP_CANDIDATES = 4
 # A survey button payload: kind.nonce.target[.value] (see handlers.survey).
 _BUTTON_PAYLOAD = re.compile(r"[a-z]\.[0-9A-Za-z]{1,16}\.[0-9]{1,10}(\.[0-9A-Za-z]{1,8})?")
 
@@ -67,34 +76,85 @@ def signature(app_id: str, body: bytes, timestamp: str, key: str) -> str:
     return "mac=" + digest.hexdigest()
 
 
-def parse_event(data: Any) -> tuple[Inbound, datetime | None] | None:
-    """The `Inbound` of a user's event and when it was sent; None for other events."""
-    if not isinstance(data, dict):
+def _millis(value: Any) -> int:
+    """Zalo's timestamp (milliseconds since 1970), given as digits or as a whole number."""
+    number = ascii_int(value, 16) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < MAX_ID:
+        raise ValueError("must be milliseconds since 1970, as digits or a whole number")
+    return number
+
+
+class OAParty(Payload):
+    id: PlatformId
+
+
+class OAMessage(Payload):
+    msg_id: PlatformId | None = None
+    text: SafeText(MAX_TEXT) | None = None
+
+
+class OAEvent(Payload):
+    """An event of the OA webhook; `sender` is absent from some (follow, …) that we ignore."""
+
+    app_id: SafeText(32, min_length=1)
+    event_name: EventName
+    timestamp: Annotated[int, BeforeValidator(_millis)]
+    sender: OAParty | None = None
+    recipient: OAParty | None = None
+    message: OAMessage | None = None
+
+    @property
+    def sent_at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp / 1000, UTC)
+
+
+def to_inbound(event: OAEvent) -> Inbound | None:
+    """The `Inbound` of a user's event; None for other events (follow, seen, the OA's own)."""
+    name = event.event_name
+    if not name.startswith("user_send_") or event.sender is None:
         return None
-    event, sender = data.get("event_name"), data.get("sender")
-    if not isinstance(event, str) or not event.startswith("user_send_"):
-        return None  # follow, seen, the OA's own messages…: nothing to answer
-    if not isinstance(sender, dict) or not isinstance(sender.get("id"), str | int):
-        return None
-    chat_key = str(sender["id"])
-    if not 0 < len(chat_key) <= 64:
-        return None
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
-    msg_id = message.get("msg_id")
-    if isinstance(msg_id, str | int) and len(f"{CHANNEL}:{event}:{msg_id}") <= 128:
-        update_key = f"{CHANNEL}:{event}:{msg_id}"
+    chat_key = str(event.sender.id)
+    message = event.message or OAMessage()
+    if message.msg_id is not None:
+        update_key = f"{CHANNEL}:{name}:{message.msg_id}"
     else:  # no usable id: an identical redelivery is still recognised
-        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-        update_key = f"{CHANNEL}:sha256:{digest}"
-    sent_at = None
-    with contextlib.suppress(KeyError, TypeError, ValueError, OverflowError, OSError):
-        sent_at = datetime.fromtimestamp(int(data["timestamp"]) / 1000, UTC)
-    text = message.get("text")
-    if event == "user_send_text" and isinstance(text, str):
-        if _BUTTON_PAYLOAD.fullmatch(text.strip()):
-            return Inbound(CHANNEL, chat_key, InboundKind.BUTTON, text.strip(), update_key), sent_at
-        return Inbound(CHANNEL, chat_key, InboundKind.TEXT, text, update_key), sent_at
-    return Inbound(CHANNEL, chat_key, InboundKind.OTHER, "", update_key), sent_at
+        canonical = json.dumps(event.model_dump(mode="json"), sort_keys=True)
+        update_key = f"{CHANNEL}:sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
+    text = message.text
+    if name == "user_send_text" and text is not None:
+        if _BUTTON_PAYLOAD.fullmatch(text):
+            return Inbound(CHANNEL, chat_key, InboundKind.BUTTON, text, update_key)
+        return Inbound(CHANNEL, chat_key, InboundKind.TEXT, text, update_key)
+    return Inbound(CHANNEL, chat_key, InboundKind.OTHER, "", update_key)
+
+
+def parse_event(data: Any) -> tuple[Inbound, datetime] | None:
+    """The `Inbound` of a user's event and when it was sent; None for other events or
+    for data that does not fit the model."""
+    try:
+        event = OAEvent.model_validate(data)
+    except ValidationError:
+        return None
+    inbound = to_inbound(event)
+    return None if inbound is None else (inbound, event.sent_at)
+
+
+def signed_timestamp(body: bytes, given: bytes | None, app_id: str, key: str) -> str | None:
+    """The timestamp the body was signed with, if `given` is Zalo's signature of it.
+
+    The signature covers app id + body + timestamp, and the timestamp is a field of
+    the body: it is found in the raw bytes (no JSON parsing before authentication).
+    A quote inside a JSON string is escaped, so a text cannot fake the field; the few
+    candidates are each checked in constant time. The parsed event must then carry
+    the same timestamp.
+    """
+    if not given:
+        return None
+    for match in itertools.islice(_TIMESTAMP_FIELD.finditer(body), _TIMESTAMP_CANDIDATES):
+        timestamp = (match[1] or match[2]).decode("ascii")
+        if hmac.compare_digest(given, signature(app_id, body, timestamp, key).encode()):
+            return timestamp
+    return None
 
 
 def render(reply: Outbound) -> tuple[str, list[Choice]]:
@@ -219,35 +279,56 @@ class ZaloOAChannel:
     # -- receiving ---------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """An event: 401 unless signed by Zalo for our app; 200 once it is committed."""
-        body = await request.read()
+        """An event: 401 unless signed by Zalo for our app; 200 once it is committed.
+
+        The signature is checked on the raw bounded body before anything is parsed;
+        then bounded JSON, the strict model, our app id, and the replay window (an
+        authentic event too far from our clock is refused and counted).
+        """
+        given = ascii_header(request.headers.get(SIGNATURE_HEADER))
+        if not given:
+            return self._reject("no signature")
         try:
-            data = json.loads(body)
-            timestamp = str(data["timestamp"])
-            app_id = str(data.get("app_id", ""))
-        except (ValueError, TypeError, KeyError):
-            data = timestamp = app_id = None
-        given = request.headers.get(SIGNATURE_HEADER, "").strip().encode("utf-8", "replace")
-        expected = signature(self.app_id, body, timestamp or "", self._key).encode()
-        if timestamp is None or not hmac.compare_digest(given, expected) or app_id != self.app_id:
-            metrics.increment("zalo_oa_webhook_rejected_total")
-            log.warning("Zalo OA: webhook call with a wrong signature rejected")
-            return web.json_response({"error": 401}, status=401)
+            body = await read_bounded(request, MAX_EVENT_BYTES)
+        except BoundaryError as error:
+            return web.json_response({"error": error.status}, status=error.status)
+        timestamp = signed_timestamp(body, given, self.app_id, self._key)
+        if timestamp is None:
+            return self._reject("a wrong signature")
         if not self._accepting:
             return web.json_response({"error": 503}, status=503)  # not started: Zalo retries
-        parsed = parse_event(data)
-        if parsed is None:
-            return web.json_response({"error": 0})
-        inbound, sent_at = parsed
-        now = self.processor.clock()
         try:
-            await self.windows.open(inbound.chat_key, min(sent_at or now, now))
+            data = parse_json(body)
+        except BoundaryError as error:
+            return web.json_response({"error": error.status}, status=error.status)
+        event = validate(OAEvent, data, CHANNEL)
+        if event is None:
+            return web.json_response({"error": 0})
+        if event.app_id != self.app_id or event.timestamp != int(timestamp):
+            return self._reject("another app id or timestamp than the signed ones")
+        now = self.processor.clock()
+        if abs((now - event.sent_at).total_seconds()) > self.config.replay_window_seconds:
+            metrics.increment("zalo_oa_webhook_stale_total")
+            log.warning("Zalo OA: a signed event outside the replay window refused")
+            return web.json_response({"error": 403}, status=403)
+        inbound = to_inbound(event)
+        if inbound is None:
+            ignored(CHANNEL)
+            return web.json_response({"error": 0})
+        try:
+            await self.windows.open(inbound.chat_key, min(event.sent_at, now))
             async with self.deliveries.slot(inbound.chat_key) as deliver:
                 deliver(await self.processor.process(inbound))
-        except Exception as error:  # noqa: BLE001 - the database is unavailable
-            log.warning("Zalo OA: storing an event failed (%s); Zalo will retry", error)
-            return web.json_response({"error": 503}, status=503)
+        except Exception as error:  # noqa: BLE001 - 503 only if not committed
+            answer = failed(CHANNEL, error)
+            if answer is not None:
+                return answer
         return web.json_response({"error": 0})
+
+    def _reject(self, why: str) -> web.Response:
+        metrics.increment("zalo_oa_webhook_rejected_total")
+        log.warning("Zalo OA: webhook call with %s rejected", why)
+        return web.json_response({"error": 401}, status=401)
 
     # -- sending -----------------------------------------------------------------------
 
@@ -287,6 +368,5 @@ def build(settings: Settings, processor: InboundProcessor, web_app: web.Applicat
     if not settings.zalo_oa.enabled:
         return None
     channel = ZaloOAChannel(settings, processor)
-    metrics.install(web_app)
     web_app.router.add_post(WEBHOOK_PATH, channel.webhook)
     return channel

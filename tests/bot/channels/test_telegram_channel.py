@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bot import metrics
 from bot.channels._telegram_http import PLACEHOLDER_TOKEN
 from bot.database import Database
 from bot.inbound import InboundProcessor
@@ -150,7 +151,13 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(database: Database):
         running_bot(database, fake, "webhook") as (_, url),
         aiohttp.ClientSession() as http,
     ):
-        for headers in ({}, {SECRET_HEADER: "wrong-secret-0123456789"}, {SECRET_HEADER: ""}):
+        for headers in (
+            {},
+            {SECRET_HEADER: "wrong-secret-0123456789"},
+            {SECRET_HEADER: ""},
+            {SECRET_HEADER: "\xff" + SECRET[1:]},  # a byte that is not UTF-8: 403, no error
+            {SECRET_HEADER: SECRET + "\xe9"},
+        ):
             async with http.post(url, json=update, headers=headers) as response:
                 assert response.status == 403
         async with http.post(url, data="update_id=1", headers={SECRET_HEADER: SECRET}) as r:
@@ -161,8 +168,23 @@ async def test_webhook_refuses_a_wrong_or_missing_secret(database: Database):
             headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
         ) as response:
             assert response.status == 400
-        async with http.post(url, json=[1, 2], headers={SECRET_HEADER: SECRET}) as response:
-            assert response.status == 400
+        deep = "[" * 1000 + "]" * 1000
+        for bad in (deep, b'{"update_id": 1, "x": "\xed\xb2\x80"}', b'{"update_id": "\xff"}'):
+            async with http.post(
+                url,
+                data=bad,
+                headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
+            ) as response:
+                assert response.status == 400
+        unusable = metrics.value("telegram_webhook_unusable_total")
+        shapes = [[1, 2], {**update, "update_id": 10**200}, {**update, "update_id": True}]
+        for text in ("a\x00b", "\udc80"):  # NUL, a lone surrogate (JSON-escaped)
+            shapes.append({**update, "message": {**update["message"], "text": text}})
+        for shape in shapes:
+            # Authentic but unusable: acknowledged (else redelivered for ever) and counted.
+            async with http.post(url, json=shape, headers={SECRET_HEADER: SECRET}) as response:
+                assert response.status == 200
+        assert metrics.value("telegram_webhook_unusable_total") == unusable + 5
         huge = {**update, "padding": "x" * (300 * 1024)}
         async with http.post(url, json=huge, headers={SECRET_HEADER: SECRET}) as response:
             assert response.status == 413
@@ -491,3 +513,32 @@ async def migrated_sqlite(empty_database_url):
     await migrate.upgrade(database)
     yield database
     await database.dispose()
+
+
+async def test_a_flooding_chat_has_a_bounded_reply_queue_and_others_go_on(
+    migrated_sqlite: Database,
+):
+    from bot.channels._after_commit import REPLY_QUEUE_LIMIT
+
+    database = migrated_sqlite
+    before = metrics.value("telegram_replies_dropped_total")
+    flood = 3 * REPLY_QUEUE_LIMIT
+    async with (
+        FakeTelegram() as fake,
+        running_bot(database, fake, "webhook", chat_rate=5, chat_burst=1) as (channel, _),
+    ):
+        flooder, calm = fake.user(5101), fake.user(5102)
+        longest = 0
+        for number in range(flood):
+            flooder.send(f"xin chào {number}")
+        while fake.pending:  # every update is taken in and acknowledged …
+            longest = max(longest, *(len(c.queue) for c in channel._chats.values()), 0)
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        calm.send("xin chào")
+        await calm.expect(lambda m: True, within=5)
+        calm_latency = time.monotonic() - started
+    dropped = metrics.value("telegram_replies_dropped_total") - before
+    assert longest <= REPLY_QUEUE_LIMIT
+    assert dropped >= flood - 2 * REPLY_QUEUE_LIMIT - 1  # … while few replies could go out
+    assert calm_latency < 1.0  # the calm chat is not behind the flood

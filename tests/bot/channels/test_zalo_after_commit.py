@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.channels._after_commit import AfterCommit
+from bot import metrics
+from bot.channels._after_commit import REPLY_QUEUE_LIMIT, AfterCommit
 from bot.database import Database
 from handlers.messages import Inbound, InboundKind, Outbound
 from tests.builders import make_code, make_processor, seed_catalog
@@ -65,3 +66,38 @@ async def test_replies_keep_their_order_and_a_failed_one_stays_pending(database:
     assert order == ["Câu 1/29", "Câu 2/29", "Câu 3/29"]
     [pending] = await processor.pending_replies("zalo_bot")
     assert "Câu 3/29" in pending.replies[-1].text
+
+
+async def test_a_flooding_chat_keeps_a_bounded_queue_and_never_holds_up_another(
+    database: Database,
+):
+    """The replies are given (nothing to process); the flooding chat's sending is held."""
+    sent: dict[str, list[str]] = {"flood": [], "calm": []}
+    release = asyncio.Event()
+
+    async def send(chat_key: str, replies: list[Outbound]) -> None:
+        if chat_key == "flood":
+            await release.wait()  # the platform is slow for this chat
+        sent[chat_key].append(replies[-1].text)
+
+    after = AfterCommit(make_processor(database), "zalo_bot", send)
+    before = metrics.value("zalo_bot_replies_dropped_total")
+    flood = 10 * REPLY_QUEUE_LIMIT
+    for number in range(flood):
+        async with after.slot("flood") as deliver:
+            deliver([Outbound(f"reply {number}")])
+        await asyncio.sleep(0)  # as processing would: the worker takes the first one
+    chat = after._chats["flood"]
+    assert len(chat.waiting) == REPLY_QUEUE_LIMIT  # the first is being sent, 16 wait
+    async with after.slot("calm") as deliver:
+        deliver([Outbound("hello")])
+    await asyncio.sleep(0.05)
+    assert sent["calm"] == ["hello"]  # not behind the flood
+    release.set()
+    await after.drain()
+    dropped = flood - 1 - REPLY_QUEUE_LIMIT
+    assert metrics.value("zalo_bot_replies_dropped_total") == before + dropped
+    assert sent["flood"][0] == "reply 0" and sent["flood"][-1] == f"reply {flood - 1}"
+    assert len(sent["flood"]) == 1 + REPLY_QUEUE_LIMIT  # the newest kept, in order
+    assert sent["flood"] == sorted(sent["flood"], key=lambda t: int(t.split()[1]))
+    assert after._chats == {}  # nothing kept once idle

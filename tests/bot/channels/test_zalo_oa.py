@@ -478,3 +478,50 @@ def test_settings_need_the_whole_oa_combination():
     with pytest.raises(Exception, match="ZALO_OA_ZNS_PARAMS|JSON"):
         ZaloOASettings(app_id=APP_ID, secret_key="k", refresh_token="r", zns_params="{not json")
     assert ConfigError and load_settings  # imported for the CLI test below
+
+
+async def test_signed_events_outside_the_replay_window_are_refused(database: Database):
+    await seed_catalog(database)
+    clock = FakeClock()
+    async with FakeZaloOA(clock) as fake:
+        settings = make_settings(database, oa=oa_settings(fake, replay_window_seconds=600))
+        async with running(database, settings, clock) as bot:
+            before = metrics.value("zalo_oa_webhook_stale_total")
+            now_ms = int(clock.now.timestamp() * 1000)
+            for sent_ms in (
+                978_307_200_000,  # 2001
+                now_ms - 601_000,
+                now_ms + 601_000,
+            ):
+                event = fake.event("8800010", "/start", timestamp_ms=sent_ms)
+                assert await fake.deliver(bot.oa_webhook, event) == 403
+            assert metrics.value("zalo_oa_webhook_stale_total") == before + 3
+            assert await nothing_stored(database)
+            assert await count_rows(database, ZaloOAReplyWindow) == 0
+            late = fake.event("8800010", "/start", timestamp_ms=now_ms - 590_000)
+            assert await fake.deliver(bot.oa_webhook, late) == 200  # within ten minutes
+            await fake.wait_for("8800010", 0, TRANSLATOR("vi", "welcome").splitlines()[0])
+
+
+async def test_the_signature_is_checked_before_anything_is_parsed(database: Database):
+    clock = FakeClock()
+    async with FakeZaloOA(clock) as fake:
+        settings = make_settings(database, oa=oa_settings(fake))
+        async with running(database, settings, clock) as bot, aiohttp.ClientSession() as http:
+            before = metrics.value("zalo_oa_webhook_rejected_total")
+            deep = b'{"timestamp": "1", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+            for body, headers in (
+                (deep, {"X-ZEvent-Signature": "mac=00"}),
+                (b"[" * 100_000, {}),
+                (b'{"timestamp": "1"}', {"X-ZEvent-Signature": "mac=\xff\xfe"}),  # not ASCII
+            ):
+                async with http.post(bot.oa_webhook, data=body, headers=headers) as response:
+                    assert response.status == 401
+            assert metrics.value("zalo_oa_webhook_rejected_total") == before + 3
+            # Signed, but nested too deep to parse: refused as bad JSON, never a 5xx.
+            signed = fake.sign(deep, "1")
+            async with http.post(
+                bot.oa_webhook, data=deep, headers={"X-ZEvent-Signature": signed}
+            ) as response:
+                assert response.status == 400
+    assert await nothing_stored(database)
