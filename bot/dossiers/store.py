@@ -4,34 +4,48 @@ Every write goes through `upsert_dossiers`, whatever the source (spreadsheet, AP
 so the derived columns (`due_date`, `watch_date`, pauses, closing times) follow one
 set of rules. Writers are serialised (PostgreSQL advisory lock; SQLite's
 `BEGIN IMMEDIATE`), so two batches naming the same new dossier cannot both insert it.
+
+Each record is written inside its own savepoint: the model in `bot.dossiers.records`
+refuses everything known to fail in a database, and should a record still fail, only
+that record is rolled back and rejected; the batch and its good records go on. A
+lost database is the one failure that stops the batch (the caller answers 503).
+
+A procedure first named by a dossier is added to the catalogue as the property of
+that dossier's agency: it appears in that agency's survey menu only, so one agency
+(or one API key) cannot fill every other agency's menu.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import new_code
+from bot.database import is_unavailable
 from bot.dossiers.records import (
     CLOSED_STATES,
     FINISHED_STATES,
     OPEN_STATES,
     RETURNED,
+    SERVICE_NAME_MAX,
     SUPPLEMENT,
     RecordError,
     parse_record,
     raw_code,
 )
+from bot.logs import describe
 from bot.models import Agency, Dossier, Service, StartCode
 from bot.outbox import INVITATION, enqueue
 from bot.textnorm import fold
 from bot.workdays import Pause, WorkCalendar, local_date
 
+log = logging.getLogger(__name__)
 WRITE_LOCK_KEY = 0x51_7A_D0_55  # arbitrary, constant: "dossier writes"
 _TRACKED = (
     "agency_id",
@@ -63,7 +77,7 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "status": self.status}
+        body: dict[str, Any] = {"index": self.ref, "code": self.code, "status": self.status}
         if self.status == "rejected":
             body["errors"] = self.reasons
         else:
@@ -172,26 +186,44 @@ class _Batch:
             rows = await self.session.scalars(select(Dossier).where(Dossier.code.in_(codes)))
             self.existing = {dossier.code: dossier for dossier in rows}
 
-    async def _service(self, values: dict[str, Any], reasons: list[str]) -> Service | None:
+    async def _service(
+        self, values: dict[str, Any], owner: int, reasons: list[str]
+    ) -> Service | None:
         code, name = values.get("procedure_code"), values.get("procedure_name")
         if not code:
             return None
         service = self.services.get(code)
-        if service is None and not name:
+        if service is not None and service.owner_agency_id not in (None, owner):
+            reasons.append("procedure_code: a procedure of another agency, not in the catalogue")
+        elif service is None and not name:
             reasons.append("procedure_code: not in the catalogue; give procedure_name too")
+        elif service is None and len(name) > SERVICE_NAME_MAX:
+            reasons.append(
+                f"procedure_name: at most {SERVICE_NAME_MAX} characters"
+                " for a procedure not in the catalogue"
+            )
         elif service is None:
-            # The one-stop system knows procedures the survey catalogue may not list yet.
+            # The one-stop system knows procedures the survey catalogue may not list yet;
+            # they belong to this agency until an operator imports them for everyone.
             service = Service(
                 code=code,
-                name=name[:255],
+                name=name,
                 name_folded=fold(name)[:255],
                 field=values.get("field"),
                 level=None,
+                owner_agency_id=owner,
             )
             self.session.add(service)
             await self.session.flush()
             self.services[code] = service
         return service
+
+    def forget_failed(self, code: str) -> None:
+        """Drop what a rolled-back savepoint left behind: its new or changed rows."""
+        self.existing.pop(code, None)
+        self.services = {
+            key: service for key, service in self.services.items() if inspect(service).persistent
+        }
 
     async def apply(self, values: dict[str, Any]) -> tuple[Dossier | None, str, list[str]]:
         """Create or change one dossier; (dossier, status, reasons)."""
@@ -234,7 +266,8 @@ class _Batch:
                 reasons.append("new_appointment_date: must be after the appointment date")
         if reasons:
             return None, "rejected", reasons
-        service = await self._service(values, reasons)
+        owner = dossier.agency_id if dossier is not None else agency_id
+        service = await self._service(values, owner, reasons)
         if reasons:
             return None, "rejected", reasons
         if created:
@@ -299,11 +332,13 @@ async def upsert_dossiers(
     calendar: WorkCalendar,
     scope_agency_id: int | None = None,
     code_length: int = 10,
+    cells: bool = False,
 ) -> list[Outcome]:
     """Create or update dossiers from raw records; each bad record is rejected alone.
 
     `records` are (reference, raw record) pairs: a row number or a list index.
     `scope_agency_id` limits writes to one agency's dossiers (an API key's).
+    `cells`: the records are spreadsheet rows, not JSON (see `parse_record`).
     A new dossier whose procedure is known gets a single-use start code, the
     survey/link code printed on its receipt.
     """
@@ -313,7 +348,7 @@ async def upsert_dossiers(
     seen: set[str] = set()
     for ref, raw in records:
         try:
-            values = parse_record(raw)
+            values = parse_record(raw, cells=cells)
         except RecordError as error:
             outcomes.append(Outcome(ref, raw_code(raw), "rejected", reasons=error.reasons))
             continue
@@ -327,33 +362,29 @@ async def upsert_dossiers(
 
     batch = _Batch(session, now, calendar, scope_agency_id)
     await batch.prefetch([values for _, values in parsed])
-    accepted: list[tuple[Outcome, Dossier, int]] = []
+    accepted: list[tuple[Outcome, Dossier]] = []
     for ref, values in parsed:
-        old_state = batch.existing[values["code"]].state if values["code"] in batch.existing else 0
-        dossier, status, reasons = await batch.apply(values)
-        outcome = Outcome(ref, values["code"], status, reasons=reasons)
+        code = values["code"]
+        old_state = batch.existing[code].state if code in batch.existing else 0
+        try:
+            async with session.begin_nested():
+                dossier, status, reasons = await batch.apply(values)
+                if dossier is not None:
+                    await session.flush()
+                    await _follow_up(session, dossier, status, old_state, now, code_length)
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            # Validation should have refused this record; keep the others and say why.
+            log.warning("dossier record %s rolled back: %s", ref, describe(error))
+            batch.forget_failed(code)
+            dossier, status, reasons = None, "rejected", ["record: could not be stored"]
+        outcome = Outcome(ref, code, status, reasons=reasons)
         outcomes.append(outcome)
         if dossier is not None:
-            accepted.append((outcome, dossier, old_state))
-    await session.flush()
+            accepted.append((outcome, dossier))
 
-    for outcome, dossier, old_state in accepted:
-        if outcome.status == "created" and dossier.service_id is not None:
-            session.add(
-                StartCode(
-                    code=new_code(code_length),
-                    agency_id=dossier.agency_id,
-                    service_id=dossier.service_id,
-                    single_use=True,
-                    created_at=now,
-                    dossier_id=dossier.id,
-                )
-            )
-        if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
-            await enqueue(session, INVITATION, dossier.id, dossier_id=dossier.id, now=now)
-    await session.flush()
-
-    ids = [dossier.id for _, dossier, _ in accepted]
+    ids = [dossier.id for _, dossier in accepted]
     codes: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         rows = await session.execute(
@@ -362,7 +393,32 @@ async def upsert_dossiers(
             )
         )
         codes.update({key: value for key, value in rows})
-    for outcome, dossier, _ in accepted:
+    for outcome, dossier in accepted:
         outcome.start_code = codes.get(dossier.id)
     outcomes.sort(key=lambda outcome: outcome.ref)
     return outcomes
+
+
+async def _follow_up(
+    session: AsyncSession,
+    dossier: Dossier,
+    status: str,
+    old_state: int,
+    now: datetime,
+    code_length: int,
+) -> None:
+    """The receipt's start code of a new dossier; the survey invitation once it is returned."""
+    if status == "created" and dossier.service_id is not None:
+        session.add(
+            StartCode(
+                code=new_code(code_length),
+                agency_id=dossier.agency_id,
+                service_id=dossier.service_id,
+                single_use=True,
+                created_at=now,
+                dossier_id=dossier.id,
+            )
+        )
+    if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
+        await enqueue(session, INVITATION, dossier.id, dossier_id=dossier.id, now=now)
+    await session.flush()

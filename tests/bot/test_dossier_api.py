@@ -80,7 +80,7 @@ async def test_good_records_are_kept_and_bad_ones_rejected_with_reasons(database
         "created",
         "rejected",
     ]
-    assert results[1]["errors"] == ["phone: not a Vietnamese phone number"]
+    assert results[1]["errors"] == ["phone: not a Vietnamese phone number (expected 0… or +84…)"]
     assert "12345" not in str(results[1])  # the value is never echoed
     assert set(results[2]["errors"]) == {
         "state: must be a number from 1 to 10",
