@@ -206,9 +206,13 @@ ProcessingDays = Annotated[StrictCount, BeforeValidator(_processing_days)]
 
 
 class Pause(BaseModel):
-    """A supplement pause: the clock stops from `from` to `to` (open while `to` is null)."""
+    """A supplement pause: the clock stops from `from` to `to` (open while `to` is null).
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    Other keys are ignored, as in a record: refusing them would put the client's key,
+    which may be anything, into the reason.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     start: Day = Field(alias="from")
     end: Day | None = Field(default=None, alias="to")

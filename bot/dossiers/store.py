@@ -5,10 +5,12 @@ so the derived columns (`due_date`, `watch_date`, pauses, closing times) follow 
 set of rules. Writers are serialised (PostgreSQL advisory lock; SQLite's
 `BEGIN IMMEDIATE`), so two batches naming the same new dossier cannot both insert it.
 
-Each record is written inside its own savepoint: the model in `bot.dossiers.records`
-refuses everything known to fail in a database, and should a record still fail, only
-that record is rolled back and rejected; the batch and its good records go on. A
-lost database is the one failure that stops the batch (the caller answers 503).
+A batch is written inside a savepoint. The model in `bot.dossiers.records` refuses
+everything known to fail in a database; should a record still fail, the savepoint is
+rolled back and the batch written again with a savepoint per record, so only the
+refused record is rejected and the good ones go on (the usual case pays for one
+savepoint, not one per record). A lost database is the one failure that stops the
+batch (the caller answers 503).
 
 A procedure first named by a dossier is added to the catalogue as the property of
 that dossier's agency: it appears in that agency's survey menu only, so one agency
@@ -151,6 +153,19 @@ def apply_state(dossier: Dossier, state: int, at: datetime, *, auto_pauses: bool
         dossier.closed_at = None
 
 
+def discard_unflushed(session: AsyncSession) -> None:
+    """After a savepoint's rollback: forget changes it never flushed.
+
+    The rollback expires what was flushed inside the savepoint; changes still only in
+    memory (a record that failed half-way) would otherwise reach the database with the
+    next autoflush, outside any savepoint.
+    """
+    for instance in list(session.new):
+        session.expunge(instance)
+    for instance in list(session.dirty):
+        session.expire(instance)
+
+
 async def lock_writes(session: AsyncSession) -> None:
     """Serialise dossier writers (SQLite already is, by `BEGIN IMMEDIATE`)."""
     if session.bind.dialect.name == "postgresql":
@@ -160,8 +175,16 @@ async def lock_writes(session: AsyncSession) -> None:
 class _Batch:
     """One call of `upsert_dossiers`: the lookups it shares across its records."""
 
-    def __init__(self, session: AsyncSession, now: datetime, calendar: WorkCalendar, scope):
+    def __init__(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        calendar: WorkCalendar,
+        scope: int | None,
+        code_length: int,
+    ):
         self.session = session
+        self.code_length = code_length
         self.now = now
         self.today = local_date(now)
         self.calendar = calendar
@@ -169,6 +192,63 @@ class _Batch:
         self.agencies: dict[str, int] = {}
         self.services: dict[str, Service] = {}
         self.existing: dict[str, Dossier] = {}
+
+    async def write(
+        self, parsed: list[tuple[int, dict[str, Any]]], *, isolate: bool
+    ) -> list[tuple[Outcome, Dossier | None]]:
+        """Apply every record; with `isolate`, each in a savepoint of its own.
+
+        Without it the batch is flushed at once (the fast, usual case); the caller
+        rolls the whole batch back if the database refuses any of it and calls again
+        with `isolate`, so that only the refused records are lost.
+        """
+        await self.prefetch([values for _, values in parsed])
+        written: list[tuple[Outcome, Dossier | None]] = []
+        pending: list[tuple[Dossier, str, int]] = []
+        for ref, values in parsed:
+            code = values["code"]
+            old_state = self.existing[code].state if code in self.existing else 0
+            if not isolate:
+                dossier, status, reasons = await self.apply(values)
+                if dossier is not None:
+                    pending.append((dossier, status, old_state))
+            else:
+                try:
+                    async with self.session.begin_nested():
+                        dossier, status, reasons = await self.apply(values)
+                        if dossier is not None:
+                            await self.session.flush()
+                            await self.follow_up(dossier, status, old_state)
+                            await self.session.flush()
+                except Exception as error:
+                    if is_unavailable(error):
+                        raise
+                    log.warning("dossier record %s rolled back: %s", ref, describe(error))
+                    self.forget_failed(code)
+                    dossier, status, reasons = None, "rejected", ["record: could not be stored"]
+            written.append((Outcome(ref, code, status, reasons=reasons), dossier))
+        if pending:
+            await self.session.flush()
+            for dossier, status, old_state in pending:
+                await self.follow_up(dossier, status, old_state)
+            await self.session.flush()
+        return written
+
+    async def follow_up(self, dossier: Dossier, status: str, old_state: int) -> None:
+        """The receipt's start code of a new dossier; the survey invitation once returned."""
+        if status == "created" and dossier.service_id is not None:
+            self.session.add(
+                StartCode(
+                    code=new_code(self.code_length),
+                    agency_id=dossier.agency_id,
+                    service_id=dossier.service_id,
+                    single_use=True,
+                    created_at=self.now,
+                    dossier_id=dossier.id,
+                )
+            )
+        if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
+            await enqueue(self.session, INVITATION, dossier.id, dossier_id=dossier.id, now=self.now)
 
     async def prefetch(self, parsed: list[dict[str, Any]]) -> None:
         codes = {values["code"] for values in parsed}
@@ -180,10 +260,19 @@ class _Batch:
             )
             self.agencies = {key: value for key, value in rows}
         if procedures:
-            rows = await self.session.scalars(select(Service).where(Service.code.in_(procedures)))
+            rows = await self.session.scalars(
+                select(Service)
+                .where(Service.code.in_(procedures))
+                .execution_options(populate_existing=True)
+            )
             self.services = {service.code: service for service in rows}
         if codes:
-            rows = await self.session.scalars(select(Dossier).where(Dossier.code.in_(codes)))
+            # populate_existing: after a rolled-back attempt, reload what it changed
+            rows = await self.session.scalars(
+                select(Dossier)
+                .where(Dossier.code.in_(codes))
+                .execution_options(populate_existing=True)
+            )
             self.existing = {dossier.code: dossier for dossier in rows}
 
     async def _service(
@@ -220,6 +309,7 @@ class _Batch:
 
     def forget_failed(self, code: str) -> None:
         """Drop what a rolled-back savepoint left behind: its new or changed rows."""
+        discard_unflushed(self.session)
         self.existing.pop(code, None)
         self.services = {
             key: service for key, service in self.services.items() if inspect(service).persistent
@@ -360,29 +450,20 @@ async def upsert_dossiers(
         seen.add(values["code"])
         parsed.append((ref, values))
 
-    batch = _Batch(session, now, calendar, scope_agency_id)
-    await batch.prefetch([values for _, values in parsed])
-    accepted: list[tuple[Outcome, Dossier]] = []
-    for ref, values in parsed:
-        code = values["code"]
-        old_state = batch.existing[code].state if code in batch.existing else 0
-        try:
-            async with session.begin_nested():
-                dossier, status, reasons = await batch.apply(values)
-                if dossier is not None:
-                    await session.flush()
-                    await _follow_up(session, dossier, status, old_state, now, code_length)
-        except Exception as error:
-            if is_unavailable(error):
-                raise
-            # Validation should have refused this record; keep the others and say why.
-            log.warning("dossier record %s rolled back: %s", ref, describe(error))
-            batch.forget_failed(code)
-            dossier, status, reasons = None, "rejected", ["record: could not be stored"]
-        outcome = Outcome(ref, code, status, reasons=reasons)
-        outcomes.append(outcome)
-        if dossier is not None:
-            accepted.append((outcome, dossier))
+    batch = _Batch(session, now, calendar, scope_agency_id, code_length)
+    try:
+        async with session.begin_nested():
+            written = await batch.write(parsed, isolate=False)
+    except Exception as error:
+        if is_unavailable(error):
+            raise
+        # Validation should have refused whatever failed: find it, keep the others.
+        log.warning("dossier batch rolled back, retried record by record: %s", describe(error))
+        discard_unflushed(session)
+        batch = _Batch(session, now, calendar, scope_agency_id, code_length)
+        written = await batch.write(parsed, isolate=True)
+    outcomes += [outcome for outcome, _ in written]
+    accepted = [(outcome, dossier) for outcome, dossier in written if dossier is not None]
 
     ids = [dossier.id for _, dossier in accepted]
     codes: dict[int, str] = {}
@@ -397,28 +478,3 @@ async def upsert_dossiers(
         outcome.start_code = codes.get(dossier.id)
     outcomes.sort(key=lambda outcome: outcome.ref)
     return outcomes
-
-
-async def _follow_up(
-    session: AsyncSession,
-    dossier: Dossier,
-    status: str,
-    old_state: int,
-    now: datetime,
-    code_length: int,
-) -> None:
-    """The receipt's start code of a new dossier; the survey invitation once it is returned."""
-    if status == "created" and dossier.service_id is not None:
-        session.add(
-            StartCode(
-                code=new_code(code_length),
-                agency_id=dossier.agency_id,
-                service_id=dossier.service_id,
-                single_use=True,
-                created_at=now,
-                dossier_id=dossier.id,
-            )
-        )
-    if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
-        await enqueue(session, INVITATION, dossier.id, dossier_id=dossier.id, now=now)
-    await session.flush()
