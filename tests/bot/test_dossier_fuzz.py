@@ -33,15 +33,16 @@ STATS: dict[str, Counter] = defaultdict(Counter)  # HTTP statuses, per route/fie
 RECORDS: dict[str, Counter] = defaultdict(Counter)  # what became of the hostile records
 _serial = itertools.count()
 FUZZ = settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-FIELD_FUZZ = settings(FUZZ, max_examples=14)
+FIELD_FUZZ = settings(FUZZ, max_examples=10)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def print_stats():
+    """The figures, once, when the session ends (after both databases)."""
     yield
     print("\ndossier API fuzz: requests tried and statuses (both databases)")
     for name in sorted(STATS):
