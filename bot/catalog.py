@@ -96,6 +96,8 @@ def _service_values(row: dict[str, Any]) -> dict[str, Any]:
         "name_folded": fold(name)[:255],
         "field": text_cell(row, "field", "linh_vuc")[:128] or None,
         "level": _level(text_cell(row, "level", "cap"), required=False),
+        # An operator's import makes a procedure first created by a dossier catalogue-wide.
+        "owner_agency_id": None,
     }
 
 

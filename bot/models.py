@@ -92,6 +92,9 @@ class Service(Base):
     name_folded: Mapped[str] = mapped_column(String(255))
     field: Mapped[str | None] = mapped_column(String(128))
     level: Mapped[str | None] = mapped_column(String(16))
+    # The agency whose dossier created this procedure (through the API or an import);
+    # only that agency's menu offers it. None: catalogue-wide, imported by an operator.
+    owner_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
 
 
 class StartCode(Base):

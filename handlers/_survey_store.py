@@ -83,7 +83,11 @@ class SurveyStore:
         return list(rows), total or 0
 
     async def services_for(self, agency: Agency, query: str | None = None) -> list[Service]:
-        condition = or_(Service.level.is_(None), Service.level == agency.level)
+        condition = and_(
+            or_(Service.level.is_(None), Service.level == agency.level),
+            # a procedure created from an agency's dossiers is offered to that agency only
+            or_(Service.owner_agency_id.is_(None), Service.owner_agency_id == agency.id),
+        )
         if query:
             for word in fold(query).split()[:6]:
                 condition = and_(condition, Service.name_folded.contains(word, autoescape=True))

@@ -7,24 +7,30 @@ state_changed_at, pauses, new_appointment_date, delay_reason…). A record with 
 code and a state only is a state change.
 
 The key (`Authorization: Bearer sipas_…` or `X-Api-Key`) is checked before the
-body is read; a missing, wrong or revoked key gets 401 and nothing is stored. A key
-writes only its own agency's dossiers: another agency's record is rejected on its
-own, like any bad record, while the good ones are kept. The answer lists, for each
-record in order, its status and the start code to print on the receipt.
+body is read; a missing, wrong or revoked key gets 401 and nothing is stored. Then
+the body is read up to a limit (413), parsed as UTF-8 JSON of bounded depth (400,
+whatever the Content-Type says), and each record is checked on its own by the strict
+model of `bot.dossiers.records`. A key writes only its own agency's dossiers: another
+agency's record is rejected on its own, like any bad record, while the good ones are
+kept. The answer lists, for each record in order, its index, its status and either
+the start code to print on the receipt or the reasons it was rejected.
+
+Statuses: 200 when at least one record was accepted (or the list was empty), 422
+when every record was rejected (the same per-record body), 503 only when the
+database is unavailable (the one-stop system should retry); nothing else is 5xx.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.database import Database
+from bot.boundary import BoundaryError, parse_json
+from bot.database import Database, is_unavailable
 from bot.dossiers.keys import verify_key
 from bot.dossiers.store import upsert_dossiers
 from bot.inbound import utc_now
@@ -71,8 +77,10 @@ class DossierApi:
             async with self.database.transaction() as session:
                 key = await verify_key(session, presented, self.clock())
                 scope = key.agency_id if key is not None else None
-        except (OperationalError, InterfaceError, OSError):
-            return _error(503, "database unavailable, try again")
+        except Exception as error:
+            if is_unavailable(error):
+                return _error(503, "database unavailable, try again")
+            raise
         if scope is None:
             return _error(401, "invalid or revoked API key")
 
@@ -81,9 +89,9 @@ class DossierApi:
             limit = self.settings.dossier.api_max_body_bytes
             return _error(413, f"body larger than {limit} bytes: send smaller batches")
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "body is not JSON")
+            payload = parse_json(body)
+        except BoundaryError as error:
+            return _error(error.status, error.reason)
         records = payload.get("dossiers") if isinstance(payload, dict) else payload
         if not isinstance(records, list):
             return _error(400, 'expected {"dossiers": [ … ]}')
@@ -101,10 +109,13 @@ class DossierApi:
                     scope_agency_id=scope,
                     code_length=self.settings.survey.code_length,
                 )
-        except (OperationalError, InterfaceError, OSError):
-            return _error(503, "database unavailable, try again")
+        except Exception as error:
+            if is_unavailable(error):
+                return _error(503, "database unavailable, try again")
+            raise
         counts = Counter(outcome.status for outcome in outcomes)
         log.info("dossier API: %s", dict(counts))
+        all_rejected = bool(outcomes) and counts["rejected"] == len(outcomes)
         return web.json_response(
             {
                 "results": [outcome.as_json() for outcome in outcomes],
@@ -112,7 +123,8 @@ class DossierApi:
                     status: counts.get(status, 0)
                     for status in ("created", "updated", "unchanged", "rejected")
                 },
-            }
+            },
+            status=422 if all_rejected else 200,
         )
 
 

@@ -2,7 +2,9 @@
 
 Upserts on the dossier code in batches (one transaction each), so a second run of
 the same file changes nothing; every bad row is reported with its row number and
-the reason, never with its values. A progress bar goes to stderr.
+the reason, never with its values. Cells are read as spreadsheet cells (a phone
+typed as a number, a date cell), then checked by the same model as the API's JSON.
+A progress bar goes to stderr.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ async def import_dossiers(
                 now=now,
                 calendar=await load_calendar(session),
                 code_length=code_length,
+                cells=True,
             )
         if progress is not None:
             progress(start + len(chunk), len(rows))

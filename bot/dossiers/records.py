@@ -1,17 +1,33 @@
 """Dossier records as one-stop systems send them: checked and normalised, one at a time.
 
-The same rules serve the spreadsheet import and the JSON API, so a file and a
-request reject the same record for the same reason. Reasons name the field and
+One strict model (`DossierRecord`) holds the rules for the JSON API and for the
+spreadsheet import, so a file and a request reject the same record for the same
+reason. JSON values are taken as they are: an object is not a name, `true` is not a
+code, "٣" is not a digit. Spreadsheet cells first go through `_cell`, which only
+undoes what Excel does to a value (a code or phone typed as a number, a date cell,
+a time without a zone) before the same model sees them. Reasons name the field and
 never repeat the value: a value may be a citizen's name or phone number.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from bot.boundary import SafeText, SaneDate, SaneDateTime, StrictCount, ascii_int, describe_errors
+from bot.phones import normalise_phone
 from bot.tabular import date_cell
 from bot.workdays import ZONE
 
@@ -53,17 +69,18 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "new_appointment_date": ("new_appointment_date", "ngay_hen_moi"),
     "delay_reason": ("delay_reason", "ly_do_cham", "ly_do"),
 }
-LIMITS = {
-    "code": 64,
-    "agency": 32,
-    "procedure_code": 32,
-    "procedure_name": 500,
-    "field": 255,
-    "citizen_name": 255,
-    "delay_reason": 1000,
-}
 CLEARABLE = frozenset({"field", "delay_reason"})  # null/empty erases these
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+TEXT_FIELDS = frozenset(
+    {"code", "agency", "procedure_code", "procedure_name", "field", "citizen_name", "delay_reason"}
+)
+DATE_FIELDS = frozenset({"appointment_date", "new_appointment_date"})
+MOMENT_FIELDS = frozenset({"received_at", "state_changed_at", "finished_at", "returned_at"})
+SERVICE_NAME_MAX = 255  # services.name: a procedure created from a record must fit
+MAX_PAUSES = 20
+MAX_PAUSED_DAYS = 3660  # ten years in all: the working-day calendar's own bound
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+_EXACT_FLOAT = 2**53  # a spreadsheet number above this is not the digits typed
+_LINE_BREAKS = frozenset("\n\r\t")
 
 
 class RecordError(ValueError):
@@ -74,28 +91,195 @@ class RecordError(ValueError):
         self.reasons = reasons
 
 
-def normalise_phone(raw: str) -> str:
-    """A Vietnamese number as 84 followed by the national number (no 0, no +).
+# -- field types ---------------------------------------------------------------------------
 
-    Mobile numbers have 9 digits after the 0 (03x, 05x, 07x, 08x, 09x), landlines 10
-    (02x…). The error never repeats the number.
+
+def _code_chars(value: str) -> str:
+    if not _CODE.fullmatch(value):
+        raise ValueError("only letters, digits and . _ / - are allowed")
+    return value
+
+
+def _invisible(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Cf")
+
+
+def _one_line(value: str) -> str:
+    """Names are printed on legal notices: no control or bidirectional-override characters."""
+    if any(_invisible(char) for char in value):
+        raise ValueError("contains control or formatting characters")
+    return value
+
+
+def _prose(value: str) -> str:
+    if any(_invisible(char) and char not in _LINE_BREAKS for char in value):
+        raise ValueError("contains control or formatting characters")
+    return value
+
+
+def _code_text(max_length: int) -> Any:
+    return Annotated[SafeText(max_length, min_length=1), AfterValidator(_code_chars)]
+
+
+def _line(max_length: int) -> Any:
+    return Annotated[SafeText(max_length, min_length=1), AfterValidator(_one_line)]
+
+
+def _whole_number(value: Any) -> int | None:
+    """An int, a float without fraction, or a string of ASCII digits; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        return ascii_int(value, max_digits=4)
+    return None
+
+
+def _state(value: Any) -> int:
+    state = _whole_number(value)
+    if state not in STATES:
+        raise ValueError("must be a number from 1 to 10")
+    return state
+
+
+def _processing_days(value: Any) -> int:
+    days = _whole_number(value)
+    if days is None:
+        raise ValueError("must be a whole number of working days")
+    if not 0 <= days <= 365:
+        raise ValueError("must be between 0 and 365")
+    return days
+
+
+def _phone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return normalise_phone(value)
+
+
+def _to_date(value: Any) -> date:
+    """A date object, or YYYY-MM-DD / DD/MM/YYYY in ASCII digits (strptime takes any digit)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value.isascii() and len(value) <= 16:
+        try:
+            day = date_cell({"value": value}, "value")
+        except ValueError:
+            day = None
+        if day is not None:
+            return day
+    raise ValueError("not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def _to_moment(value: Any) -> datetime:
+    """An instant: an aware datetime, ISO 8601 text, or a date (midnight in Vietnam).
+
+    ISO text without an offset is Vietnamese local time.
     """
-    digits = re.sub(r"[\s.\-()]", "", str(raw))
-    digits = digits.removeprefix("+").removeprefix("00")
-    if not digits.isdigit():
-        raise ValueError("phone: not a Vietnamese phone number")
-    if digits.startswith("84"):
-        national = digits[2:]
-    elif digits.startswith("0"):
-        national = digits[1:]
-    else:
-        raise ValueError("phone: not a Vietnamese phone number")
-    if not (
-        (len(national) == 9 and national[0] in "35789")
-        or (len(national) == 10 and national[0] == "2")
-    ):
-        raise ValueError("phone: not a Vietnamese phone number")
-    return "84" + national
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value
+    elif isinstance(value, date):
+        return datetime.combine(value, time(), ZONE)
+    elif isinstance(value, str) and value.isascii() and len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                return datetime.combine(_to_date(value), time(), ZONE)
+            except ValueError:
+                pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZONE)
+    raise ValueError("not a date or time (use ISO 8601)")
+
+
+Code = _code_text(64)
+Day = Annotated[SaneDate, BeforeValidator(_to_date)]
+Moment = Annotated[SaneDateTime, BeforeValidator(_to_moment)]
+Phone = Annotated[str, BeforeValidator(_phone)]
+State = Annotated[StrictCount, BeforeValidator(_state)]
+ProcessingDays = Annotated[StrictCount, BeforeValidator(_processing_days)]
+
+
+class Pause(BaseModel):
+    """A supplement pause: the clock stops from `from` to `to` (open while `to` is null).
+
+    Other keys are ignored, as in a record: refusing them would put the client's key,
+    which may be anything, into the reason.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    start: Day = Field(alias="from")
+    end: Day | None = Field(default=None, alias="to")
+
+
+def _pause_items(value: Any) -> Any:
+    """[{"from": …, "to": …}], or "2027-02-01/2027-02-03; 2027-03-01/" as a cell holds it."""
+    if isinstance(value, str):
+        if len(value) > MAX_PAUSES * 24:
+            raise ValueError(f"at most {MAX_PAUSES} pauses")
+        items = []
+        for part in filter(None, (p.strip() for p in value.split(";"))):
+            start, _, end = part.partition("/")
+            items.append({"from": start.strip(), "to": end.strip() or None})
+        return items
+    if isinstance(value, list):
+        return [
+            {**item, "to": None} if isinstance(item, dict) and item.get("to") == "" else item
+            for item in value
+        ]
+    raise ValueError("must be a list of {from, to}")
+
+
+def _pause_rules(pauses: list[Pause]) -> list[Pause]:
+    pauses = sorted(pauses, key=lambda pause: pause.start)
+    if any(pause.end is not None and pause.end < pause.start for pause in pauses):
+        raise ValueError("a pause ends before it begins")
+    if sum(pause.end is None for pause in pauses) > 1:
+        raise ValueError("at most one pause can still be open")
+    if sum((p.end - p.start).days for p in pauses if p.end is not None) > MAX_PAUSED_DAYS:
+        raise ValueError("longer than ten years in all")
+    return pauses
+
+
+Pauses = Annotated[
+    list[Pause],
+    Field(max_length=MAX_PAUSES),
+    BeforeValidator(_pause_items),
+    AfterValidator(_pause_rules),
+]
+
+
+class DossierRecord(BaseModel):
+    """One record, strictly typed. A field left out (or null) leaves the stored value."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    code: Code
+    agency: _code_text(32) | None = None
+    procedure_code: _code_text(32) | None = None
+    procedure_name: _line(500) | None = None
+    field: _line(128) | None = None  # fits services.field when a procedure is created
+    citizen_name: _line(255) | None = None
+    phone: Phone | None = None
+    received_at: Moment | None = None
+    appointment_date: Day | None = None
+    processing_days: ProcessingDays | None = None
+    state: State | None = None
+    state_changed_at: Moment | None = None
+    finished_at: Moment | None = None
+    returned_at: Moment | None = None
+    pauses: Pauses | None = None
+    new_appointment_date: Day | None = None
+    delay_reason: Annotated[SafeText(1000, min_length=1), AfterValidator(_prose)] | None = None
+
+
+# -- reading a record ----------------------------------------------------------------------
 
 
 def _pick(raw: Mapping[str, Any], name: str) -> tuple[bool, Any]:
@@ -108,127 +292,59 @@ def _pick(raw: Mapping[str, Any], name: str) -> tuple[bool, Any]:
     return False, None
 
 
-def _moment(name: str, value: Any) -> datetime:
-    """An instant: ISO 8601, a date (midnight in Vietnam) or a spreadsheet datetime."""
+def _cell(name: str, value: Any) -> Any:
+    """Undo what a spreadsheet does to a value; anything else goes to the model as it is."""
+    if isinstance(value, bool):
+        return value
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=ZONE)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), ZONE)
-    text = str(value).strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.combine(_day(name, text), time(), ZONE)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZONE)
+        if name in DATE_FIELDS:
+            return value.date()
+        if name in MOMENT_FIELDS and value.tzinfo is None:
+            return value.replace(tzinfo=ZONE)
+        return value
+    if name not in TEXT_FIELDS and name != "phone":
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_FLOAT:
+        value = int(value)
+    if isinstance(value, int):
+        digits = str(value)
+        # A number cell drops the phone number's leading 0; 84… has 11 or 12 digits.
+        if name == "phone" and len(digits) in (9, 10):
+            return "0" + digits
+        return digits
+    return value
 
 
-def _day(name: str, value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    try:
-        day = date_cell({name: value}, name)
-    except ValueError:
-        raise ValueError(f"{name}: not a date (use YYYY-MM-DD or DD/MM/YYYY)") from None
-    assert day is not None
-    return day
-
-
-def _pauses(value: Any) -> list[tuple[date, date | None]]:
-    """[{"from": …, "to": …}] from JSON, or "2027-02-01/2027-02-03; 2027-03-01/" in a cell."""
-    items: list[tuple[Any, Any]] = []
-    if isinstance(value, str):
-        for part in filter(None, (p.strip() for p in value.split(";"))):
-            start, _, end = part.partition("/")
-            items.append((start.strip(), end.strip() or None))
-    elif isinstance(value, list):
-        for item in value:
-            if not isinstance(item, Mapping):
-                raise ValueError("pauses: each pause needs from (and to, unless still open)")
-            items.append((item.get("from"), item.get("to")))
-    else:
-        raise ValueError("pauses: a list of {from, to}")
-    pauses = []
-    for start, end in items:
-        if start in (None, ""):
-            raise ValueError("pauses: each pause needs from (and to, unless still open)")
-        first = _day("pauses", start)
-        last = None if end in (None, "") else _day("pauses", end)
-        if last is not None and last < first:
-            raise ValueError("pauses: a pause ends before it begins")
-        pauses.append((first, last))
-    if sum(last is None for _, last in pauses) > 1:
-        raise ValueError("pauses: at most one pause can still be open")
-    return sorted(pauses, key=lambda pause: pause[0])
-
-
-def parse_record(raw: Mapping[str, Any]) -> dict[str, Any]:
+def parse_record(raw: Any, *, cells: bool = False) -> dict[str, Any]:
     """The fields present in `raw`, normalised; RecordError lists what is wrong.
 
-    Only fields present are returned, so a record with a code and a state is a state
-    change that leaves everything else as it was.
+    `cells`: `raw` is a spreadsheet row (`bot.tabular.read_rows`), not JSON. Only
+    fields present are returned, so a record with a code and a state is a state
+    change that leaves everything else as it was. Pauses come back as (from, to).
     """
     if not isinstance(raw, Mapping):
         raise RecordError(["record: must be an object"])
-    values: dict[str, Any] = {}
-    reasons: list[str] = []
+    picked: dict[str, Any] = {}
     for name in ALIASES:
         present, value = _pick(raw, name)
         if not present or (value is None and name not in CLEARABLE):
             continue  # an empty cell or a null leaves the stored value as it is
-        try:
-            values[name] = _convert(name, value)
-        except ValueError as error:
-            reasons.append(str(error))
-    if not values.get("code") and not any(r.startswith("code:") for r in reasons):
-        reasons.insert(0, "code: required")
-    if reasons:
-        raise RecordError(reasons)
+        picked[name] = _cell(name, value) if cells else value
+    try:
+        record = DossierRecord.model_validate(picked)
+    except ValidationError as error:
+        raise RecordError(describe_errors(error)) from None
+    values = {name: getattr(record, name) for name in record.model_fields_set}
+    if "pauses" in values:
+        values["pauses"] = [(pause.start, pause.end) for pause in values["pauses"]]
     return values
 
 
 def raw_code(raw: Any) -> str | None:
-    """The record's code as given, for reporting a record that could not be read."""
+    """The record's code as given, when it is a well-formed code, to report a bad record."""
     if not isinstance(raw, Mapping):
         return None
     _, value = _pick(raw, "code")
-    return value if isinstance(value, str) and len(value) <= 64 else None
-
-
-def _convert(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if name in LIMITS:
-        text = str(value).strip()
-        if len(text) > LIMITS[name]:
-            raise ValueError(f"{name}: longer than {LIMITS[name]} characters")
-        if name in ("code", "agency", "procedure_code") and not _CODE.match(text):
-            raise ValueError(f"{name}: only letters, digits and . _ / - are allowed")
-        return text
-    if name == "phone":
-        return normalise_phone(value)
-    if name == "state":
-        try:
-            state = int(str(value).strip())
-        except ValueError:
-            raise ValueError("state: must be a number from 1 to 10") from None
-        if state not in STATES:
-            raise ValueError("state: must be a number from 1 to 10")
-        return state
-    if name == "processing_days":
-        try:
-            days = int(str(value).strip())
-        except ValueError:
-            raise ValueError("processing_days: must be a whole number of working days") from None
-        if not 0 <= days <= 365:
-            raise ValueError("processing_days: must be between 0 and 365")
-        return days
-    if name in ("received_at", "state_changed_at", "finished_at", "returned_at"):
-        try:
-            return _moment(name, value)
-        except ValueError:
-            raise ValueError(f"{name}: not a date or time (use ISO 8601)") from None
-    if name in ("appointment_date", "new_appointment_date"):
-        return _day(name, value)
-    if name == "pauses":
-        return _pauses(value)
-    raise AssertionError(name)
+    if isinstance(value, str) and len(value) <= 64 and _CODE.fullmatch(value):
+        return value
+    return None

@@ -4,34 +4,50 @@ Every write goes through `upsert_dossiers`, whatever the source (spreadsheet, AP
 so the derived columns (`due_date`, `watch_date`, pauses, closing times) follow one
 set of rules. Writers are serialised (PostgreSQL advisory lock; SQLite's
 `BEGIN IMMEDIATE`), so two batches naming the same new dossier cannot both insert it.
+
+A batch is written inside a savepoint. The model in `bot.dossiers.records` refuses
+everything known to fail in a database; should a record still fail, the savepoint is
+rolled back and the batch written again with a savepoint per record, so only the
+refused record is rejected and the good ones go on (the usual case pays for one
+savepoint, not one per record). A lost database is the one failure that stops the
+batch (the caller answers 503).
+
+A procedure first named by a dossier is added to the catalogue as the property of
+that dossier's agency: it appears in that agency's survey menu only, so one agency
+(or one API key) cannot fill every other agency's menu.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import new_code
+from bot.database import is_unavailable
 from bot.dossiers.records import (
     CLOSED_STATES,
     FINISHED_STATES,
     OPEN_STATES,
     RETURNED,
+    SERVICE_NAME_MAX,
     SUPPLEMENT,
     RecordError,
     parse_record,
     raw_code,
 )
+from bot.logs import describe
 from bot.models import Agency, Dossier, Service, StartCode
 from bot.outbox import INVITATION, enqueue
 from bot.textnorm import fold
 from bot.workdays import Pause, WorkCalendar, local_date
 
+log = logging.getLogger(__name__)
 WRITE_LOCK_KEY = 0x51_7A_D0_55  # arbitrary, constant: "dossier writes"
 _TRACKED = (
     "agency_id",
@@ -63,7 +79,7 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "status": self.status}
+        body: dict[str, Any] = {"index": self.ref, "code": self.code, "status": self.status}
         if self.status == "rejected":
             body["errors"] = self.reasons
         else:
@@ -137,6 +153,19 @@ def apply_state(dossier: Dossier, state: int, at: datetime, *, auto_pauses: bool
         dossier.closed_at = None
 
 
+def discard_unflushed(session: AsyncSession) -> None:
+    """After a savepoint's rollback: forget changes it never flushed.
+
+    The rollback expires what was flushed inside the savepoint; changes still only in
+    memory (a record that failed half-way) would otherwise reach the database with the
+    next autoflush, outside any savepoint.
+    """
+    for instance in list(session.new):
+        session.expunge(instance)
+    for instance in list(session.dirty):
+        session.expire(instance)
+
+
 async def lock_writes(session: AsyncSession) -> None:
     """Serialise dossier writers (SQLite already is, by `BEGIN IMMEDIATE`)."""
     if session.bind.dialect.name == "postgresql":
@@ -146,8 +175,16 @@ async def lock_writes(session: AsyncSession) -> None:
 class _Batch:
     """One call of `upsert_dossiers`: the lookups it shares across its records."""
 
-    def __init__(self, session: AsyncSession, now: datetime, calendar: WorkCalendar, scope):
+    def __init__(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        calendar: WorkCalendar,
+        scope: int | None,
+        code_length: int,
+    ):
         self.session = session
+        self.code_length = code_length
         self.now = now
         self.today = local_date(now)
         self.calendar = calendar
@@ -155,6 +192,63 @@ class _Batch:
         self.agencies: dict[str, int] = {}
         self.services: dict[str, Service] = {}
         self.existing: dict[str, Dossier] = {}
+
+    async def write(
+        self, parsed: list[tuple[int, dict[str, Any]]], *, isolate: bool
+    ) -> list[tuple[Outcome, Dossier | None]]:
+        """Apply every record; with `isolate`, each in a savepoint of its own.
+
+        Without it the batch is flushed at once (the fast, usual case); the caller
+        rolls the whole batch back if the database refuses any of it and calls again
+        with `isolate`, so that only the refused records are lost.
+        """
+        await self.prefetch([values for _, values in parsed])
+        written: list[tuple[Outcome, Dossier | None]] = []
+        pending: list[tuple[Dossier, str, int]] = []
+        for ref, values in parsed:
+            code = values["code"]
+            old_state = self.existing[code].state if code in self.existing else 0
+            if not isolate:
+                dossier, status, reasons = await self.apply(values)
+                if dossier is not None:
+                    pending.append((dossier, status, old_state))
+            else:
+                try:
+                    async with self.session.begin_nested():
+                        dossier, status, reasons = await self.apply(values)
+                        if dossier is not None:
+                            await self.session.flush()
+                            await self.follow_up(dossier, status, old_state)
+                            await self.session.flush()
+                except Exception as error:
+                    if is_unavailable(error):
+                        raise
+                    log.warning("dossier record %s rolled back: %s", ref, describe(error))
+                    self.forget_failed(code)
+                    dossier, status, reasons = None, "rejected", ["record: could not be stored"]
+            written.append((Outcome(ref, code, status, reasons=reasons), dossier))
+        if pending:
+            await self.session.flush()
+            for dossier, status, old_state in pending:
+                await self.follow_up(dossier, status, old_state)
+            await self.session.flush()
+        return written
+
+    async def follow_up(self, dossier: Dossier, status: str, old_state: int) -> None:
+        """The receipt's start code of a new dossier; the survey invitation once returned."""
+        if status == "created" and dossier.service_id is not None:
+            self.session.add(
+                StartCode(
+                    code=new_code(self.code_length),
+                    agency_id=dossier.agency_id,
+                    service_id=dossier.service_id,
+                    single_use=True,
+                    created_at=self.now,
+                    dossier_id=dossier.id,
+                )
+            )
+        if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
+            await enqueue(self.session, INVITATION, dossier.id, dossier_id=dossier.id, now=self.now)
 
     async def prefetch(self, parsed: list[dict[str, Any]]) -> None:
         codes = {values["code"] for values in parsed}
@@ -166,32 +260,60 @@ class _Batch:
             )
             self.agencies = {key: value for key, value in rows}
         if procedures:
-            rows = await self.session.scalars(select(Service).where(Service.code.in_(procedures)))
+            rows = await self.session.scalars(
+                select(Service)
+                .where(Service.code.in_(procedures))
+                .execution_options(populate_existing=True)
+            )
             self.services = {service.code: service for service in rows}
         if codes:
-            rows = await self.session.scalars(select(Dossier).where(Dossier.code.in_(codes)))
+            # populate_existing: after a rolled-back attempt, reload what it changed
+            rows = await self.session.scalars(
+                select(Dossier)
+                .where(Dossier.code.in_(codes))
+                .execution_options(populate_existing=True)
+            )
             self.existing = {dossier.code: dossier for dossier in rows}
 
-    async def _service(self, values: dict[str, Any], reasons: list[str]) -> Service | None:
+    async def _service(
+        self, values: dict[str, Any], owner: int, reasons: list[str]
+    ) -> Service | None:
         code, name = values.get("procedure_code"), values.get("procedure_name")
         if not code:
             return None
         service = self.services.get(code)
-        if service is None and not name:
+        if service is not None and service.owner_agency_id not in (None, owner):
+            reasons.append("procedure_code: a procedure of another agency, not in the catalogue")
+        elif service is None and not name:
             reasons.append("procedure_code: not in the catalogue; give procedure_name too")
+        elif service is None and len(name) > SERVICE_NAME_MAX:
+            reasons.append(
+                f"procedure_name: at most {SERVICE_NAME_MAX} characters"
+                " for a procedure not in the catalogue"
+            )
         elif service is None:
-            # The one-stop system knows procedures the survey catalogue may not list yet.
+            # The one-stop system knows procedures the survey catalogue may not list yet;
+            # they belong to this agency until an operator imports them for everyone.
             service = Service(
                 code=code,
-                name=name[:255],
+                name=name,
                 name_folded=fold(name)[:255],
                 field=values.get("field"),
                 level=None,
+                owner_agency_id=owner,
             )
             self.session.add(service)
             await self.session.flush()
             self.services[code] = service
         return service
+
+    def forget_failed(self, code: str) -> None:
+        """Drop what a rolled-back savepoint left behind: its new or changed rows."""
+        discard_unflushed(self.session)
+        self.existing.pop(code, None)
+        self.services = {
+            key: service for key, service in self.services.items() if inspect(service).persistent
+        }
 
     async def apply(self, values: dict[str, Any]) -> tuple[Dossier | None, str, list[str]]:
         """Create or change one dossier; (dossier, status, reasons)."""
@@ -234,7 +356,8 @@ class _Batch:
                 reasons.append("new_appointment_date: must be after the appointment date")
         if reasons:
             return None, "rejected", reasons
-        service = await self._service(values, reasons)
+        owner = dossier.agency_id if dossier is not None else agency_id
+        service = await self._service(values, owner, reasons)
         if reasons:
             return None, "rejected", reasons
         if created:
@@ -299,11 +422,13 @@ async def upsert_dossiers(
     calendar: WorkCalendar,
     scope_agency_id: int | None = None,
     code_length: int = 10,
+    cells: bool = False,
 ) -> list[Outcome]:
     """Create or update dossiers from raw records; each bad record is rejected alone.
 
     `records` are (reference, raw record) pairs: a row number or a list index.
     `scope_agency_id` limits writes to one agency's dossiers (an API key's).
+    `cells`: the records are spreadsheet rows, not JSON (see `parse_record`).
     A new dossier whose procedure is known gets a single-use start code, the
     survey/link code printed on its receipt.
     """
@@ -313,7 +438,7 @@ async def upsert_dossiers(
     seen: set[str] = set()
     for ref, raw in records:
         try:
-            values = parse_record(raw)
+            values = parse_record(raw, cells=cells)
         except RecordError as error:
             outcomes.append(Outcome(ref, raw_code(raw), "rejected", reasons=error.reasons))
             continue
@@ -325,35 +450,22 @@ async def upsert_dossiers(
         seen.add(values["code"])
         parsed.append((ref, values))
 
-    batch = _Batch(session, now, calendar, scope_agency_id)
-    await batch.prefetch([values for _, values in parsed])
-    accepted: list[tuple[Outcome, Dossier, int]] = []
-    for ref, values in parsed:
-        old_state = batch.existing[values["code"]].state if values["code"] in batch.existing else 0
-        dossier, status, reasons = await batch.apply(values)
-        outcome = Outcome(ref, values["code"], status, reasons=reasons)
-        outcomes.append(outcome)
-        if dossier is not None:
-            accepted.append((outcome, dossier, old_state))
-    await session.flush()
+    batch = _Batch(session, now, calendar, scope_agency_id, code_length)
+    try:
+        async with session.begin_nested():
+            written = await batch.write(parsed, isolate=False)
+    except Exception as error:
+        if is_unavailable(error):
+            raise
+        # Validation should have refused whatever failed: find it, keep the others.
+        log.warning("dossier batch rolled back, retried record by record: %s", describe(error))
+        discard_unflushed(session)
+        batch = _Batch(session, now, calendar, scope_agency_id, code_length)
+        written = await batch.write(parsed, isolate=True)
+    outcomes += [outcome for outcome, _ in written]
+    accepted = [(outcome, dossier) for outcome, dossier in written if dossier is not None]
 
-    for outcome, dossier, old_state in accepted:
-        if outcome.status == "created" and dossier.service_id is not None:
-            session.add(
-                StartCode(
-                    code=new_code(code_length),
-                    agency_id=dossier.agency_id,
-                    service_id=dossier.service_id,
-                    single_use=True,
-                    created_at=now,
-                    dossier_id=dossier.id,
-                )
-            )
-        if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
-            await enqueue(session, INVITATION, dossier.id, dossier_id=dossier.id, now=now)
-    await session.flush()
-
-    ids = [dossier.id for _, dossier, _ in accepted]
+    ids = [dossier.id for _, dossier in accepted]
     codes: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         rows = await session.execute(
@@ -362,7 +474,7 @@ async def upsert_dossiers(
             )
         )
         codes.update({key: value for key, value in rows})
-    for outcome, dossier, _ in accepted:
+    for outcome, dossier in accepted:
         outcome.start_code = codes.get(dossier.id)
     outcomes.sort(key=lambda outcome: outcome.ref)
     return outcomes

@@ -10,44 +10,18 @@ an error message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.phones import PhoneNumberError, normalise_phone
 from bot.settings import ZaloOASettings
 from bot.zalo.oa_api import ZaloOAApi
 
-_SEPARATORS = re.compile(r"[\s.\-()]")
-
-
-class PhoneNumberError(ValueError):
-    """Not a Vietnamese phone number (the message never repeats it)."""
+__all__ = ["PhoneNumberError", "ZnsClient", "ZnsConfigError", "normalise_phone"]
 
 
 class ZnsConfigError(ValueError):
     """ZNS is not configured, or the values lack a field the template needs."""
-
-
-def normalise_phone(raw: str) -> str:
-    """The form ZNS wants: 84 and the national number without its leading 0.
-
-    Accepts what people write: "0912 345 678", "+84 912.345.678", "0084912345678",
-    "84912345678". Mobile numbers have 9 digits after the 0; landlines 10.
-    """
-    digits = _SEPARATORS.sub("", raw or "")
-    if digits.startswith("+"):
-        digits = digits[1:]
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    if digits.startswith("84") and len(digits) >= 11:
-        national = digits[2:].removeprefix("0")  # "+84 (0)912…" as some write it
-    elif digits.startswith("0"):
-        national = digits[1:]
-    else:
-        national = ""
-    if not (national.isdigit() and len(national) in (9, 10) and national[0] != "0"):
-        raise PhoneNumberError("not a Vietnamese phone number (expected 0… or +84…)")
-    return "84" + national
 
 
 class ZnsClient:

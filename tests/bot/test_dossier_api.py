@@ -8,10 +8,13 @@ from contextlib import asynccontextmanager
 import aiohttp
 from sqlalchemy import func, select
 
+from bot.catalog import import_services
+from bot.dossiers.api import PATH as PATH_
 from bot.dossiers.api import add_dossier_routes
 from bot.dossiers.keys import create_key, revoke_key
-from bot.models import ApiKey, Dossier, Service, StartCode
+from bot.models import Agency, ApiKey, Dossier, Service, StartCode
 from bot.web import build_app, start_server
+from handlers._survey_store import SurveyStore
 from tests.builders import FakeClock, seed_catalog
 from tests.dossier_helpers import dossier_settings, record, vn_time
 
@@ -80,7 +83,7 @@ async def test_good_records_are_kept_and_bad_ones_rejected_with_reasons(database
         "created",
         "rejected",
     ]
-    assert results[1]["errors"] == ["phone: not a Vietnamese phone number"]
+    assert results[1]["errors"] == ["phone: not a Vietnamese phone number (expected 0… or +84…)"]
     assert "12345" not in str(results[1])  # the value is never echoed
     assert set(results[2]["errors"]) == {
         "state: must be a number from 1 to 10",
@@ -198,3 +201,184 @@ async def test_keys_are_stored_hashed(database):
         rows = (await session.scalars(select(ApiKey))).all()
     assert all(secret not in (row.secret_hash + row.key_id) for row in rows)
     assert len(rows[0].secret_hash) == 64
+
+
+async def test_a_batch_with_every_record_rejected_is_422_and_stores_nothing(database):
+    commune, _ = await keys(database)
+    batch = [
+        record("OBJ", citizen_name={"ho": "Nguyễn"}),
+        record("BOOL", state=True),
+        {"code": True, "state": 2},
+        record("SUP", phone="09¹2345678"),
+        record("FAR", received_at="9999-12-31T23:00:00-05:00"),
+        record("PAUSE", pauses=[{"from": "2027-02-01", "to": "9999-12-31"}]),
+        record("NUL", citizen_name="Nguyễn\x00An"),
+        record("SUR", citizen_name="Nguyễn\ud800"),
+        "not an object",
+    ]
+    async with api(database) as client:
+        response = await client.post(PATH_, json={"dossiers": batch}, headers=bearer(commune))
+        body = await response.json()
+    assert response.status == 422
+    assert [(r["index"], r["status"]) for r in body["results"]] == [
+        (i, "rejected") for i in range(len(batch))
+    ]
+    errors = [r["errors"] for r in body["results"]]
+    assert errors[0] == ["citizen_name: Input should be a valid string"]
+    assert errors[1] == ["state: must be a number from 1 to 10"]
+    assert errors[2] == ["code: Input should be a valid string"]
+    assert errors[3] == ["phone: not a Vietnamese phone number (expected 0… or +84…)"]
+    assert errors[4] == ["received_at: must be between 2000 and 2100"]
+    assert errors[5] == ["pauses.0.to: must be between 2000 and 2100"]
+    assert errors[6] == ["citizen_name: contains a NUL character"]
+    assert errors[7][0].startswith("citizen_name: ")
+    assert errors[8] == ["record: must be an object"]
+    assert "Nguyễn" not in str(body) and "2345678" not in str(body)
+    assert await count_dossiers(database) == 0
+
+
+async def test_deep_json_huge_numbers_and_other_encodings_are_400(database):
+    commune, _ = await keys(database)
+    async with api(database) as client:
+        for body in (
+            b"[" * 100_000 + b"]" * 100_000,
+            b'{"dossiers": [{"code": "Z", "state": ' + b"9" * 5000 + b"}]}",
+            '{"dossiers": [{"code": "Á"}]}'.encode("utf-16"),
+            '{"dossiers": [{"code": "A", "citizen_name": "Lê"}]}'.encode("cp1258"),
+        ):
+            response = await client.post(PATH_, data=body, headers=bearer(commune))
+            assert response.status == 400, body[:40]
+            assert "error" in await response.json()
+    assert await count_dossiers(database) == 0
+
+
+# Real database failures, raised by a trigger, for a record that passed validation.
+_TRIGGERS = {
+    "sqlite": (
+        [
+            f"CREATE TRIGGER refuse_{event.lower()} BEFORE {event} ON dossiers "
+            "WHEN NEW.citizen_name = 'REFUSED' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            for event in ("INSERT", "UPDATE")
+        ],
+        ["DROP TRIGGER refuse_insert", "DROP TRIGGER refuse_update"],
+    ),
+    "postgresql": (
+        [
+            "CREATE FUNCTION refuse_dossier() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.citizen_name = 'REFUSED' THEN RAISE EXCEPTION 'refused'; END IF; "
+            "RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_dossier BEFORE INSERT OR UPDATE ON dossiers "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_dossier()",
+        ],
+        ["DROP TRIGGER refuse_dossier ON dossiers", "DROP FUNCTION refuse_dossier()"],
+    ),
+}
+
+
+@asynccontextmanager
+async def refusing_trigger(database, backend):
+    create, drop = _TRIGGERS[backend]
+    async with database.engine.begin() as connection:
+        for statement in create:
+            await connection.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        async with database.engine.begin() as connection:
+            for statement in drop:
+                await connection.exec_driver_sql(statement)
+
+
+async def test_a_record_the_database_refuses_costs_only_itself(database, backend):
+    commune, _ = await keys(database)
+    async with refusing_trigger(database, backend), api(database) as client:
+        first = await client.post(
+            PATH_,
+            json=[record("A"), record("X", citizen_name="REFUSED"), record("B")],
+            headers=bearer(commune),
+        )
+        second = await client.post(
+            PATH_,
+            json=[
+                {"code": "A", "citizen_name": "REFUSED"},  # an update the database refuses
+                {"code": "B", "state": 9},
+                record("C", procedure_code="HT-NEW", procedure_name="Thủ tục mới"),
+                record(
+                    "D", procedure_code="HT-NEW2", procedure_name="Khác", citizen_name="REFUSED"
+                ),
+            ],
+            headers=bearer(commune),
+        )
+        answers = [await first.json(), await second.json()]
+    assert (first.status, second.status) == (200, 200)
+    assert [r["status"] for r in answers[0]["results"]] == ["created", "rejected", "created"]
+    assert answers[0]["results"][1]["errors"] == ["record: could not be stored"]
+    assert [r["status"] for r in answers[1]["results"]] == [
+        "rejected",
+        "updated",
+        "created",
+        "rejected",
+    ]
+    async with database.transaction() as session:
+        stored = {d.code: d for d in await session.scalars(select(Dossier))}
+        services = set(await session.scalars(select(Service.code)))
+        codes = await session.scalar(select(func.count()).select_from(StartCode))
+    assert set(stored) == {"A", "B", "C"}
+    assert stored["A"].citizen_name == "Nguyễn Văn An" and stored["B"].state == 9
+    assert "HT-NEW" in services and "HT-NEW2" not in services  # rolled back with its record
+    assert codes == 3
+
+
+async def test_services_created_through_the_api_belong_to_the_key_agency(database, tmp_path):
+    commune, province = await keys(database)
+    async with api(database) as client:
+        created = await client.post(
+            PATH_,
+            json=[record("N1", procedure_code="HT-MOI", procedure_name="Thủ tục mới")],
+            headers=bearer(commune),
+        )
+        borrowed = await client.post(
+            PATH_,
+            json=[record("P1", agency=None, procedure_code="HT-MOI", procedure_name="Khác")],
+            headers=bearer(province),
+        )
+        too_long = await client.post(
+            PATH_,
+            json=[record("N2", procedure_code="HT-DAI", procedure_name="x" * 256)],
+            headers=bearer(commune),
+        )
+        assert (created.status, borrowed.status, too_long.status) == (200, 422, 422)
+        assert (await borrowed.json())["results"][0]["errors"] == [
+            "procedure_code: a procedure of another agency, not in the catalogue"
+        ]
+        assert (await too_long.json())["results"][0]["errors"] == [
+            "procedure_name: at most 255 characters for a procedure not in the catalogue"
+        ]
+
+        async def menus() -> dict[str, set[str]]:
+            async with database.transaction() as session:
+                store = SurveyStore(session)
+                agencies = {a.code: a for a in await session.scalars(select(Agency))}
+                return {
+                    code: {s.code for s in await store.services_for(agencies[code])}
+                    for code in ("DNAI-XTEST", "DNAI-STP")
+                }
+
+        menu = await menus()
+        assert "HT-MOI" in menu["DNAI-XTEST"] and "HT-MOI" not in menu["DNAI-STP"]
+
+        # An operator's catalogue import makes it everyone's procedure.
+        path = tmp_path / "services.csv"
+        path.write_text("code,name\nHT-MOI,Thủ tục mới\n", encoding="utf-8")
+        async with database.transaction() as session:
+            await import_services(session, path)
+        assert "HT-MOI" in (await menus())["DNAI-STP"]
+        again = await client.post(
+            PATH_,
+            json=[record("P1", agency=None, procedure_code="HT-MOI")],
+            headers=bearer(province),
+        )
+        assert again.status == 200
+    async with database.transaction() as session:
+        service = await session.scalar(select(Service).where(Service.code == "HT-MOI"))
+    assert service.owner_agency_id is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from openpyxl import Workbook
 from sqlalchemy import func, select
@@ -78,3 +78,58 @@ async def test_xlsx_with_processing_days(database, tmp_path):
     imported = await dossier(database, "X-1")
     assert imported.appointment_date == date(2027, 2, 15)
     assert imported.procedure_name == "Đăng ký khai sinh"  # from the catalogue
+
+
+async def test_xlsx_cells_are_read_as_excel_gives_them_and_checked_like_json(database, tmp_path):
+    """Excel drops a phone's leading 0, gives dates as datetimes and codes as numbers;
+    the same strict rules as the API apply after that."""
+    await seed_catalog(database)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(
+        ["Mã hồ sơ", "Mã cơ quan", "Mã thủ tục", "Họ tên", "Số điện thoại"]
+        + ["Ngày tiếp nhận", "Ngày hẹn trả", "Trạng thái"]
+    )
+    received = datetime(2027, 2, 1, 8, 30)  # a naive cell: Vietnamese local time
+    rows = [
+        ["HS-A", "DNAI-XTEST", "HT-KS", "Nguyễn Văn An", 912345678, received, "03/02/2027", 4],
+        [12345, "DNAI-XTEST", "HT-KS", "Lê Thị Cúc", "0912 345 678", received]
+        + [datetime(2027, 2, 5), "4"],
+        ["HS-C", "DNAI-XTEST", "HT-KS", "Trần Văn Dũng", 912345678, received, "03/02/2027", True],
+        ["HS-D", "DNAI-XTEST", "HT-KS", "Phạm Thị Em", "09¹2345678", received, "03/02/2027", 4],
+        ["HS-E", "DNAI-XTEST", "HT-KS", "Võ Văn Phúc", 912345678]
+        + [datetime(9999, 12, 31), "03/02/2027", 4],
+        ["HS-F", "DNAI-XTEST", "HT-KS", "Đỗ Thị Giang", 912345678, received, "03/02/2027", 4.5],
+        ["HS-G", "DNAI-XTEST", "HT-KS", "Bùi Văn Hải", 2438251234, received, "22/10/2026", "٤"],
+    ]
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path / "hoso.xlsx"
+    workbook.save(path)
+    result = await import_dossiers(database, path, now=vn_time(2027, 2, 2), code_length=10)
+    assert [(o.ref, o.status) for o in result.outcomes] == [
+        (2, "created"),
+        (3, "created"),
+        (4, "rejected"),
+        (5, "rejected"),
+        (6, "rejected"),
+        (7, "rejected"),
+        (8, "rejected"),
+    ]
+    reasons = [o.reasons for o in result.outcomes[2:]]
+    assert reasons == [
+        ["state: must be a number from 1 to 10"],
+        ["phone: not a Vietnamese phone number (expected 0… or +84…)"],
+        ["received_at: must be between 2000 and 2100"],
+        ["state: must be a number from 1 to 10"],
+        ["state: must be a number from 1 to 10"],
+    ]
+    first = await dossier(database, "HS-A")
+    assert (first.phone, first.appointment_date, first.state) == (
+        "84912345678",
+        date(2027, 2, 3),
+        4,
+    )
+    assert first.received_at == vn_time(2027, 2, 1, 8) + timedelta(minutes=30)
+    numbered = await dossier(database, "12345")  # a code typed as a number
+    assert (numbered.appointment_date, numbered.state) == (date(2027, 2, 5), 4)

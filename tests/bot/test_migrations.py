@@ -44,8 +44,8 @@ async def test_latest_migration_steps_down_and_up(empty_database_url, backend):
         previous = script.get_revision(head).down_revision or "base"
         await migrate.downgrade(database, previous)
         async with database.engine.connect() as connection:
-            remaining = await connection.run_sync(_tables)
-        assert remaining != set(Base.metadata.tables)
+            # a table or a column of the latest migration is gone again
+            assert await connection.run_sync(_diff) != []
         await migrate.upgrade(database)
         async with database.engine.connect() as connection:
             assert await connection.run_sync(_diff) == []
