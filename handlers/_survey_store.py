@@ -184,13 +184,21 @@ async def expire_idle_sessions(
     The funnel keeps the step reached, on the day of the last answer; the answers,
     which sat next to the chat id, are gone with the row.
     """
-    # One DELETE … RETURNING: a session a message revives meanwhile no longer matches
-    # (PostgreSQL re-checks the condition once the message's transaction commits).
     s = SurveySession.__table__.c
+    idle_now = (s.status == ACTIVE, s.updated_at < now - idle)
+    # Lock their chats first, as every message does (in id order: no deadlock), so a
+    # citizen returning right now is either applied before (and the session no longer
+    # idle) or after (and finds it ended), never in the middle of the delete.
+    await session.execute(
+        select(Chat.id)
+        .where(Chat.id.in_(select(s.chat_id).where(*idle_now)))
+        .order_by(Chat.id)
+        .with_for_update()
+    )
     ended = (
         await session.execute(
             delete(SurveySession.__table__)
-            .where(s.status == ACTIVE, s.updated_at < now - idle)
+            .where(*idle_now)
             .returning(
                 s.chat_id,
                 s.agency_id,
