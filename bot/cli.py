@@ -26,7 +26,7 @@ from bot.i18n import Translator
 from bot.inbound import InboundProcessor, utc_now
 from bot.logs import configure_logging
 from bot.models import Agency, Service
-from bot.publication import held_count, publish_due
+from bot.publication import held_count, publish_due, schedule_publication
 from bot.questionnaire import QuestionnaireError, load_questionnaires
 from bot.settings import ConfigError, Settings, load_settings
 from bot.tabular import TableError, print_import_report
@@ -107,9 +107,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
     dossier_work = DossierWork(database, settings, channels, processor.translator)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     scheduler.add_job(processor.expire_idle, "interval", hours=1, id="expire-idle-surveys")
-    scheduler.add_job(
-        publish_due, "interval", hours=1, id="publish-responses", args=(database, settings)
-    )
+    schedule_publication(scheduler, database, settings)
     scheduler.add_job(processor.forget_old_updates, "interval", hours=6, id="forget-old-updates")
     dossier_work.schedule(scheduler)
     OfficialWork(database, settings, processor.questionnaires, processor.translator).install(

@@ -18,6 +18,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+JOB_ID = "publish-responses"
 _POOL = PooledResponse.__table__
 _POOL_ID_BITS = 62  # positive in a signed 64-bit column on both databases
 
@@ -125,3 +127,17 @@ async def held_count(database: Database) -> int:
     """How many completed chat responses wait in the pool."""
     async with database.transaction() as session:
         return await session.scalar(select(func.count()).select_from(_POOL)) or 0
+
+
+def schedule_publication(scheduler: Any, database: Database, settings: Settings) -> None:
+    """Publish every hour at minute 1 of the scheduler's (local) clock, so a day's
+    responses are in from 00:01 the next day; a missed hour is simply caught up."""
+    scheduler.add_job(
+        publish_due,
+        "cron",
+        minute=1,
+        id=JOB_ID,
+        args=(database, settings),
+        coalesce=True,
+        misfire_grace_time=3600,
+    )

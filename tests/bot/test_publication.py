@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.database import Database
 from bot.models import PooledResponse, Response, RollupItem, RollupMoments, RollupResponses
-from bot.publication import publish_due
+from bot.publication import JOB_ID, publish_due, schedule_publication
 from bot.responses import rebuild_rollups
 from bot.workdays import ZONE
 from tests.builders import (
@@ -71,3 +71,15 @@ async def test_only_days_before_today_are_published_once_and_counted(database: D
     assert await rollups(database) == incremental
     assert await publish_due(database, settings, now, include_today=True) == 1
     assert await count(database, PooledResponse) == 0
+
+
+async def test_publication_is_scheduled_every_hour_at_minute_one(database: Database):
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    settings = make_settings(database)
+    scheduler = AsyncIOScheduler(timezone=settings.timezone)
+    schedule_publication(scheduler, database, settings)
+    job = scheduler.get_job(JOB_ID)
+    assert job is not None and job.args == (database, settings)
+    after = datetime(2026, 11, 23, 23, 30, tzinfo=ZONE)
+    assert job.trigger.get_next_fire_time(None, after) == datetime(2026, 11, 24, 0, 1, tzinfo=ZONE)
