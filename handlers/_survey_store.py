@@ -189,12 +189,13 @@ async def expire_idle_sessions(
     # Lock their chats first, as every message does (in id order: no deadlock), so a
     # citizen returning right now is either applied before (and the session no longer
     # idle) or after (and finds it ended), never in the middle of the delete.
-    await session.execute(
-        select(Chat.id)
+    locked = await session.execute(
+        select(Chat.id, Chat.channel)
         .where(Chat.id.in_(select(s.chat_id).where(*idle_now)))
         .order_by(Chat.id)
         .with_for_update()
     )
+    channels = {chat_id: channel for chat_id, channel in locked}
     ended = (
         await session.execute(
             delete(SurveySession.__table__)
@@ -212,12 +213,6 @@ async def expire_idle_sessions(
     ).all()
     if not ended:
         return 0
-    chat_ids = sorted({row.chat_id for row in ended})
-    channels: dict[int, str] = {}
-    for start in range(0, len(chat_ids), 500):
-        chunk = chat_ids[start : start + 500]
-        rows = await session.execute(select(Chat.id, Chat.channel).where(Chat.id.in_(chunk)))
-        channels.update({chat_id: channel for chat_id, channel in rows})
     counts = Counter(
         funnel_key(
             row.updated_at.astimezone(zone).date(),

@@ -456,3 +456,21 @@ async def test_old_update_keys_are_forgotten_recent_ones_kept(database: Database
     await citizen.say("5", update_key="recent")
     assert await processor.forget_old_updates() == 1
     assert await citizen.say("4", update_key="recent") == []  # still recognised
+
+
+async def test_expiry_counts_each_idle_session_once_and_keeps_the_fresh_one(database: Database):
+    catalog = await seed_catalog(database)
+    clock = FakeClock()
+    processor = make_processor(database, clock)
+    for chat_key in ("a", "b"):
+        citizen = Citizen(processor, chat_key=chat_key)
+        await citizen.say(f"/start {await make_code(database, catalog)}")
+        await citizen.say("5")
+    await Citizen(processor, chat_key="c").say("/start")  # choosing the agency
+    clock.advance(days=3, hours=1)
+    fresh = Citizen(processor, chat_key="d")
+    await fresh.say(f"/start {await make_code(database, catalog)}")
+    assert await processor.expire_idle() == 3
+    assert await funnel(database) == [("agency", 0, "expired", 1), ("questions", 1, "expired", 2)]
+    assert (await active_session(database)).step == 0  # the fresh one, untouched
+    assert await session_count(database) == 1
