@@ -47,7 +47,14 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bot import migrate  # noqa: E402
 from bot.database import Database  # noqa: E402
-from bot.models import Chat, ProcessedUpdate, Response, ResponseAnswer, SurveySession  # noqa: E402
+from bot.models import (  # noqa: E402
+    Chat,
+    PooledResponse,
+    ProcessedUpdate,
+    Response,
+    ResponseAnswer,
+    SurveySession,
+)
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, make_code, seed_catalog  # noqa: E402
 from tests.fakes.telegram import TOKEN, FakeTelegram  # noqa: E402
 
@@ -251,12 +258,19 @@ async def prepared(url: str) -> str:
 
 
 async def count_stored(url: str, tally: Tally) -> tuple[int, int, int]:
-    """(answers stored, answers in the wrong place, updates applied)."""
+    """(answers stored, answers in the wrong place, updates applied).
+
+    Completed answers wait in the pool until their day is published, so both the pool
+    and the responses are counted (a response published meanwhile counts once).
+    """
     database = Database(url)
     try:
         async with database.transaction() as session:
             in_responses = await session.scalar(select(func.count()).select_from(ResponseAnswer))
             responses = await session.scalar(select(func.count()).select_from(Response))
+            held = (await session.scalars(select(PooledResponse.answers))).all()
+            in_responses += sum(len(answers) for answers in held)
+            responses += len(held)
             applied = await session.scalar(select(func.count()).select_from(ProcessedUpdate))
             rows = await session.execute(
                 select(Chat.chat_key, SurveySession.answers)

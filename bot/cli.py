@@ -26,6 +26,7 @@ from bot.i18n import Translator
 from bot.inbound import InboundProcessor, utc_now
 from bot.logs import configure_logging
 from bot.models import Agency, Service
+from bot.publication import held_count, publish_due, schedule_publication
 from bot.questionnaire import QuestionnaireError, load_questionnaires
 from bot.settings import ConfigError, Settings, load_settings
 from bot.tabular import TableError, print_import_report
@@ -106,11 +107,13 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
     dossier_work = DossierWork(database, settings, channels, processor.translator)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     scheduler.add_job(processor.expire_idle, "interval", hours=1, id="expire-idle-surveys")
+    schedule_publication(scheduler, database, settings)
     scheduler.add_job(processor.forget_old_updates, "interval", hours=6, id="forget-old-updates")
     dossier_work.schedule(scheduler)
     OfficialWork(database, settings, processor.questionnaires, processor.translator).install(
         scheduler, dossier_work.sender
     )
+    await publish_due(database, settings)  # days that ended while the bot was stopped
     scheduler.start()
     runner = None
     if (listen := settings.http_host_port) is not None:
@@ -205,8 +208,44 @@ async def cmd_codes_create(args, settings: Settings, database: Database) -> int:
 
 async def cmd_sessions_expire(args, settings: Settings, database: Database) -> int:
     processor = InboundProcessor(database, settings, {}, Translator.load())
-    print(f"{await processor.expire_idle()} idle surveys closed as partial")
+    print(f"{await processor.expire_idle()} idle surveys ended (counted as expired)")
     return 0
+
+
+async def cmd_responses_publish(args, settings: Settings, database: Database) -> int:
+    if args.all_days and not args.force:
+        raise UsageError(
+            "--all-days publishes today's responses before the day is over, which splits "
+            "the day into batches by the time of publication and so weakens anonymity; "
+            "add --force if that is really meant"
+        )
+    published = await publish_due(database, settings, include_today=args.all_days)
+    print(f"{published} held chat responses published; {await held_count(database)} still held")
+    return 0
+
+
+def _add_publish_command(sub: argparse._SubParsersAction) -> None:
+    """`responses publish`, under the `responses` command of bot.reports.commands."""
+    (actions,) = [
+        action
+        for action in sub.choices["responses"]._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    publish = actions.add_parser(
+        "publish",
+        help="store the held chat responses of the days before today, shuffled (the bot "
+        "does this every hour)",
+        description="Chat responses wait in a pool until their day is over and are then "
+        "stored in one shuffled batch, so that none can be traced to its chat by order, "
+        "time or transaction (README, Anonymity). This runs that publication now.",
+    )
+    publish.add_argument(
+        "--all-days",
+        action="store_true",
+        help="also publish today's held responses (needs --force: it weakens anonymity)",
+    )
+    publish.add_argument("--force", action="store_true", help="confirm --all-days")
+    publish.set_defaults(func=cmd_responses_publish)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,12 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="survey sessions").add_subparsers(
         dest="action", required=True
     )
-    sessions.add_parser("expire", help="close idle surveys as partial").set_defaults(
+    sessions.add_parser("expire", help="end idle surveys (counted as expired)").set_defaults(
         func=cmd_sessions_expire
     )
 
     for module_name in COMMAND_MODULES:
         __import__(module_name, fromlist=["register"]).register(sub)
+    _add_publish_command(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,15 @@ def normalise_code(raw: str) -> str | None:
     """The canonical form of a typed code, or None if it cannot be one."""
     candidate = re.sub(r"[\s\-_.]", "", raw or "").upper()
     return candidate if _CODE.match(candidate) else None
+
+
+def used_stamp(now: datetime, zone: tzinfo) -> datetime:
+    """What a used single-use code keeps of when it was used: the start of that local day.
+
+    The exact time would match the code, and through it the dossier, to the moment a
+    survey was completed; the day is no finer than what a response itself records.
+    """
+    return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
 
 
 class CodeError(ValueError):

@@ -142,10 +142,10 @@ class InboundProcessor:
         return pending
 
     async def expire_idle(self) -> int:
-        """Close every survey idle for longer than the setting as partial."""
+        """End every survey idle for longer than the setting (counted as expired)."""
         idle = timedelta(days=self.settings.survey.idle_days)
         async with self.database.transaction() as session:
-            return await expire_idle_sessions(session, self.clock(), idle)
+            return await expire_idle_sessions(session, self.clock(), idle, self.settings.zone)
 
     async def forget_old_updates(self) -> int:
         """Drop update keys too old to be redelivered, so the table stays small."""

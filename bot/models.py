@@ -108,6 +108,8 @@ class StartCode(Base):
     single_use: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Only the day it was used: the start of that local day, never the time, so that the
+    # code cannot be matched to a response by a timestamp (README, "Anonymity").
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The dossier whose receipt carries this code (issue 6); None for counter codes.
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), unique=True)
@@ -158,6 +160,7 @@ class SurveySession(Base):
     reply_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Unused since migration 0009: an ended session is counted in `survey_funnel` and deleted.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -593,3 +596,68 @@ class OfficialDigest(Base):
     chart: Mapped[bytes | None] = mapped_column(LargeBinary)
     workbook: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --------------------------------------------------------------------------- anonymity
+# What stands between a chat and the response side (README, "Anonymity"): completed
+# chat answers wait in `response_pool` until their day is over and are then stored,
+# shuffled, in one transaction; ended sessions leave only counts in `survey_funnel`.
+
+
+class PooledResponse(Base):
+    """A completed chat response waiting for its day's shuffled publication.
+
+    It has no chat, session, code or dossier column and no time finer than the day.
+    The id is random: on SQLite it is the rowid, so not even the physical order of the
+    rows tells the order in which citizens finished.
+    """
+
+    __tablename__ = "response_pool"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    questionnaire: Mapped[str] = mapped_column(String(32))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    level: Mapped[str] = mapped_column(String(16))
+    response_date: Mapped[date] = mapped_column(Date)  # the local day it was completed
+    channel_kind: Mapped[str] = mapped_column(String(16))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+SURVEY_FUNNEL_KEY = (
+    "day",
+    "agency_key",
+    "service_key",
+    "questionnaire",
+    "channel_kind",
+    "phase",
+    "step",
+    "outcome",
+)
+
+
+class SurveyFunnel(Base):
+    """How many chat surveys ended, per day and cell, where and how: the drop-off figures.
+
+    `day` is the local day of the session's last activity; `agency_key`/`service_key`
+    are the ids, 0 when none had been chosen yet; `phase` and `step` are where the
+    citizen was (step = the question's index in the questionnaire); `outcome` is
+    completed, cancelled, expired, restarted (a new survey replaced it), refused (the
+    code or the day's ballot was taken meanwhile), or partial for sessions closed
+    before this table existed. Only counts: no chat, no answers.
+    """
+
+    __tablename__ = "survey_funnel"
+    __table_args__ = (PrimaryKeyConstraint(*SURVEY_FUNNEL_KEY), {"sqlite_with_rowid": False})
+
+    day: Mapped[date] = mapped_column(Date)
+    agency_key: Mapped[int] = mapped_column(Integer)
+    service_key: Mapped[int] = mapped_column(Integer)
+    questionnaire: Mapped[str] = mapped_column(String(32))
+    channel_kind: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[str] = mapped_column(String(12))
+    step: Mapped[int] = mapped_column(SmallInteger)
+    outcome: Mapped[str] = mapped_column(String(12))
+    sessions: Mapped[int] = mapped_column(Integer)

@@ -360,11 +360,11 @@ async def _insert_answers(session: AsyncSession, rows: list[tuple[Any, ...]]) ->
     await raw.driver_connection.copy_records_to_table(_ANSWERS.name, records=rows, columns=columns)
 
 
-async def _increment(
+async def add_counts(
     session: AsyncSession, table: Any, rows: list[tuple[Any, ...]], keys: Sequence[str]
 ) -> None:
-    """Add `rows` (key values, then counters) to the table: `INSERT … ON CONFLICT DO
-    UPDATE SET c = c + excluded.c`.
+    """Add `rows` (key values, then counters) to a table of counts: `INSERT … ON CONFLICT
+    DO UPDATE SET c = c + excluded.c` (the rollups, and the survey funnel).
 
     Rows go in key order, so two transactions touching the same rows lock them in the
     same order and cannot deadlock on PostgreSQL.
@@ -384,19 +384,19 @@ async def _increment(
 
 async def _apply(session: AsyncSession, tally: Tally) -> None:
     """Add a tally keyed by rollup cell to the rollup tables."""
-    await _increment(
+    await add_counts(
         session,
         RollupResponses.__table__,
         [(*key, count) for key, count in tally.responses.items()],
         ROLLUP_CELL,
     )
-    await _increment(
+    await add_counts(
         session,
         RollupItem.__table__,
         [(*key, item_id, *levels) for (key, item_id), levels in tally.items.items()],
         (*ROLLUP_CELL, "item_id"),
     )
-    await _increment(
+    await add_counts(
         session,
         RollupMoments.__table__,
         [(*key, scope, *sums) for (key, scope), sums in tally.moments.items()],

@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
-from sqlalchemy import and_, func, literal_column, or_, select, update
+from sqlalchemy import and_, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import normalise_code
 from bot.database import insert_if_absent, install_secret
 from bot.models import (
+    SURVEY_FUNNEL_KEY,
     Agency,
     Ballot,
+    Chat,
     Service,
     StartCode,
+    SurveyFunnel,
     SurveySession,
 )
+from bot.responses import add_counts
 from bot.textnorm import fold
 
 ACTIVE = "active"
+ENDED = "ended"  # an ended session's status until it is deleted, in the same transaction
+# How a session ended, as counted in `survey_funnel` (see bot/models.py).
 COMPLETED = "completed"
-PARTIAL = "partial"
 CANCELLED = "cancelled"
+EXPIRED = "expired"
+RESTARTED = "restarted"
+REFUSED = "refused"
 MAX_LISTED = 8
+
+FunnelKey = tuple[date, int, int, str, str, str, int, str]
+"""(day, agency_key, service_key, questionnaire, channel_kind, phase, step, outcome)."""
 
 
 class SurveyStore:
@@ -47,12 +59,15 @@ class SurveyStore:
             return None
         return await self.session.get(StartCode, code)
 
-    async def claim_single_use_code(self, code: str, now: datetime) -> bool:
-        """Mark a single-use code used; False if another response already took it."""
+    async def claim_single_use_code(self, code: str, used_at: datetime) -> bool:
+        """Mark a single-use code used; False if another response already took it.
+
+        `used_at` is the start of the day (`bot.codes.used_stamp`), never the time.
+        """
         result = await self.session.execute(
             update(StartCode)
             .where(StartCode.code == code, StartCode.used_at.is_(None))
-            .values(used_at=now)
+            .values(used_at=used_at)
         )
         return bool(result.rowcount)
 
@@ -120,16 +135,96 @@ class SurveyStore:
             self.session, Ballot.__table__, {"token_hash": token, "day": day}
         )
 
+    async def end_sessions(
+        self, ended: Sequence[tuple[SurveySession, str, date]], channel_kind: str
+    ) -> None:
+        """Count ended sessions (session, outcome, day) in the funnel, then delete them.
 
-async def expire_idle_sessions(session: AsyncSession, now: datetime, idle: timedelta) -> int:
-    """Close sessions idle for longer than `idle` as partial, dropping their answers.
+        Nothing of an ended session is kept next to the chat: not its answers, not
+        its code, not when it ended. Only the funnel's counts remain.
+        """
+        if not ended:
+            return
+        counts = Counter(funnel_key(day, row, channel_kind, outcome) for row, outcome, day in ended)
+        await add_funnel_counts(self.session, counts)
+        # Flush the status change first: a new session of the same chat may be pending,
+        # and the unit of work would insert it before deleting the old active row.
+        await self.session.flush()
+        for row, _, _ in ended:
+            if row in self.session.new:
+                self.session.expunge(row)
+            else:
+                await self.session.delete(row)
+        await self.session.flush()
 
-    The step reached is kept for drop-off figures; the answers, which sit next
-    to the chat id, are not.
-    """
-    result = await session.execute(
-        update(SurveySession)
-        .where(SurveySession.status == ACTIVE, SurveySession.updated_at < now - idle)
-        .values(status=PARTIAL, answers=None, offered=None, closed_at=now, reply_pending=False)
+
+def funnel_key(day: date, row: SurveySession, channel_kind: str, outcome: str) -> FunnelKey:
+    return (
+        day,
+        row.agency_id or 0,
+        row.service_id or 0,
+        row.questionnaire,
+        channel_kind,
+        row.phase,
+        row.step,
+        outcome,
     )
-    return result.rowcount or 0
+
+
+async def add_funnel_counts(session: AsyncSession, counts: Counter[FunnelKey]) -> None:
+    await add_counts(
+        session,
+        SurveyFunnel.__table__,
+        [(*key, count) for key, count in counts.items()],
+        SURVEY_FUNNEL_KEY,
+    )
+
+
+async def expire_idle_sessions(
+    session: AsyncSession, now: datetime, idle: timedelta, zone: tzinfo
+) -> int:
+    """End sessions idle for longer than `idle`: count them as expired, then delete them.
+
+    The funnel keeps the step reached, on the day of the last answer; the answers,
+    which sat next to the chat id, are gone with the row.
+    """
+    s = SurveySession.__table__.c
+    idle_now = (s.status == ACTIVE, s.updated_at < now - idle)
+    # Lock their chats first, as every message does (in id order: no deadlock), so a
+    # citizen returning right now is either applied before (and the session no longer
+    # idle) or after (and finds it ended), never in the middle of the delete.
+    locked = await session.execute(
+        select(Chat.id, Chat.channel)
+        .where(Chat.id.in_(select(s.chat_id).where(*idle_now)))
+        .order_by(Chat.id)
+        .with_for_update()
+    )
+    channels = {chat_id: channel for chat_id, channel in locked}
+    ended = (
+        await session.execute(
+            delete(SurveySession.__table__)
+            .where(*idle_now)
+            .returning(
+                s.chat_id,
+                s.agency_id,
+                s.service_id,
+                s.questionnaire,
+                s.phase,
+                s.step,
+                s.updated_at,
+            )
+        )
+    ).all()
+    if not ended:
+        return 0
+    counts = Counter(
+        funnel_key(
+            row.updated_at.astimezone(zone).date(),
+            row,
+            channels[row.chat_id],
+            EXPIRED,
+        )
+        for row in ended
+    )
+    await add_funnel_counts(session, counts)
+    return len(ended)

@@ -13,15 +13,25 @@ old message is recognised as stale and changes nothing.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 
-from bot.codes import normalise_code
+from bot.codes import normalise_code, used_stamp
 from bot.models import Agency, Chat, Service, SurveySession
+from bot.publication import hold_response
 from bot.questionnaire import Question, QuestionKind, Questionnaire
-from bot.responses import store_response
 from bot.settings import LANGUAGES
 from handlers import dossiers
-from handlers._survey_store import ACTIVE, CANCELLED, COMPLETED, MAX_LISTED, PARTIAL, SurveyStore
+from handlers._survey_store import (
+    ACTIVE,
+    CANCELLED,
+    COMPLETED,
+    ENDED,
+    EXPIRED,
+    MAX_LISTED,
+    REFUSED,
+    RESTARTED,
+    SurveyStore,
+)
 from handlers.answers import parse_typed_answer
 from handlers.messages import Choice, Context, Inbound, InboundKind, Outbound
 
@@ -68,6 +78,9 @@ class _Conversation:
         self.store = SurveyStore(ctx.session)
         self.session: SurveySession | None = None
         self.replies: list[Outbound] = []
+        # Sessions ended by this message, with how and on which local day: counted in
+        # the funnel and deleted before the transaction ends (SurveyStore.end_sessions).
+        self.ended: list[tuple[SurveySession, str, date]] = []
 
     # -- small helpers -------------------------------------------------------------
 
@@ -95,18 +108,20 @@ class _Conversation:
         assert self.session is not None
         return self.questionnaire.questions[self.session.step]
 
-    def _close(self, status: str) -> None:
-        assert self.session is not None
-        self.session.status = status
-        self.session.answers = None
-        self.session.offered = None
-        self.session.reply_pending = False
-        self.session.closed_at = self.ctx.now
+    def _close(self, outcome: str) -> None:
+        """End the session; it leaves only a count in the funnel (see `self.ended`)."""
+        session = self.session
+        assert session is not None
+        last_active = session.updated_at if outcome == EXPIRED else self.ctx.now
+        self.ended.append((session, outcome, last_active.astimezone(self.ctx.settings.zone).date()))
+        session.status = ENDED  # frees the chat's one active slot before a new session
+        session.answers = session.history = session.offered = None
+        session.reply_pending = False
         self.session = None
 
     def _open(self, phase: str) -> SurveySession:
         if self.session is not None:
-            self._close(PARTIAL)
+            self._close(RESTARTED)
         session = SurveySession(
             chat_id=self.chat.id,
             status=ACTIVE,
@@ -134,7 +149,7 @@ class _Conversation:
         self.session = await self.store.active_session(self.chat.id)
         idle = timedelta(days=self.ctx.settings.survey.idle_days)
         if self.session is not None and self.ctx.now - self.session.updated_at > idle:
-            self._close(PARTIAL)
+            self._close(EXPIRED)
             self.say("expired")
 
         if inbound.kind is InboundKind.BUTTON:
@@ -152,6 +167,7 @@ class _Conversation:
         if self.session is not None:
             self.session.updated_at = self.ctx.now
             self.session.reply_pending = True
+        await self.store.end_sessions(self.ended, self.chat.channel)
         return self.replies
 
     async def resume(self) -> list[Outbound]:
@@ -453,7 +469,9 @@ class _Conversation:
         code = await self.store.start_code(session.start_code or "")
         if code is not None and code.single_use:
             allowed, refusal = (
-                await self.store.claim_single_use_code(code.code, self.ctx.now),
+                await self.store.claim_single_use_code(
+                    code.code, used_stamp(self.ctx.now, self.ctx.settings.zone)
+                ),
                 "code_used",
             )
         else:
@@ -462,10 +480,12 @@ class _Conversation:
             )
             refusal = "already_answered"
         if not allowed:
-            self._close(CANCELLED)
+            self._close(REFUSED)
             self.say(refusal)
             return
-        await store_response(
+        # Into the pool, not `responses`: it is stored with its day's shuffled batch, by
+        # another transaction, once the day is over (bot.publication).
+        await hold_response(
             self.ctx.session,
             questionnaire=questionnaire.id,
             agency_id=agency.id,
@@ -475,7 +495,6 @@ class _Conversation:
             channel_kind=self.chat.channel,
             answers=kept,
         )
-        session.history = None
         self._close(COMPLETED)
         self.say("thanks")
 

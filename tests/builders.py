@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.codes import create_codes
 from bot.database import Database
 from bot.i18n import Translator
 from bot.inbound import InboundProcessor
-from bot.models import Agency, Service
+from bot.models import Agency, PooledResponse, Service
+from bot.publication import publish_due
 from bot.questionnaire import load_questionnaires
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
@@ -54,6 +55,19 @@ def make_processor(
         TRANSLATOR,
         clock or FakeClock(),
     )
+
+
+async def publish_held(database: Database, now: datetime | None = None) -> int:
+    """Run the hourly publication at `now`, by default early on the day after the latest
+    held response: chat responses reach `responses` only then (bot.publication)."""
+    settings = make_settings(database)
+    if now is None:
+        async with database.transaction() as session:
+            latest = await session.scalar(select(func.max(PooledResponse.response_date)))
+        if latest is None:
+            return 0
+        now = datetime.combine(latest + timedelta(days=1), time(0, 30), tzinfo=settings.zone)
+    return await publish_due(database, settings, now)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ def run_bot(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.Compl
     )
 
 
+def count(cwd: Path, table: str) -> int:
+    with sqlite3.connect(cwd / "sipas.db") as connection:
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
 def test_console_survey_through_a_pipe(tmp_path):
     for noun in ("agencies", "services"):
         result = run_bot(tmp_path, noun, "import", str(ROOT / f"bot/data/sample_{noun}.csv"))
@@ -54,6 +59,19 @@ def test_console_survey_through_a_pipe(tmp_path):
     assert result.stdout.startswith("No chat platform is configured")
     assert "Cảm ơn Ông/Bà đã dành thời gian đánh giá!" in result.stdout
     assert "Câu 29/29" in result.stdout
+
+    # Held until the day is over: today's pool is published only on request, with --force.
+    assert count(tmp_path, "response_pool") == 1 and count(tmp_path, "responses") == 0
+    published = run_bot(tmp_path, "responses", "publish")
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.startswith("0 held chat responses published; 1 still held")
+    refused = run_bot(tmp_path, "responses", "publish", "--all-days")
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    published = run_bot(tmp_path, "responses", "publish", "--all-days", "--force")
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.startswith("1 held chat responses published; 0 still held")
+    assert count(tmp_path, "response_pool") == 0
+    assert count(tmp_path, "survey_sessions") == 0
 
     with sqlite3.connect(tmp_path / "sipas.db") as connection:
         answers = dict(

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from sqlalchemy import func, inspect, select
 
 from bot.database import Database
-from bot.models import Response, ResponseAnswer, StartCode, SurveySession
+from bot.models import (
+    PooledResponse,
+    Response,
+    ResponseAnswer,
+    StartCode,
+    SurveyFunnel,
+    SurveySession,
+)
+from bot.workdays import ZONE
 from tests.builders import (
     QUESTIONNAIRES,
     TRANSLATOR,
@@ -15,6 +24,7 @@ from tests.builders import (
     FakeClock,
     make_code,
     make_processor,
+    publish_held,
     seed_catalog,
 )
 
@@ -25,6 +35,8 @@ PROFILE = ["gender", "age_band", "education", "occupation", "ethnicity"]
 
 
 async def stored_responses(database: Database) -> list[dict]:
+    """The stored responses once the held ones are published (as on the next day)."""
+    await publish_held(database)
     async with database.transaction() as session:
         responses = (await session.scalars(select(Response).order_by(Response.id))).all()
         result = []
@@ -42,6 +54,22 @@ async def stored_responses(database: Database) -> list[dict]:
                 }
             )
         return result
+
+
+async def funnel(database: Database) -> list[tuple]:
+    """(phase, step, outcome, sessions) of every funnel row."""
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(
+                SurveyFunnel.phase, SurveyFunnel.step, SurveyFunnel.outcome, SurveyFunnel.sessions
+            ).order_by(SurveyFunnel.outcome, SurveyFunnel.step)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def session_count(database: Database) -> int:
+    async with database.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(SurveySession))
 
 
 async def active_session(database: Database) -> SurveySession | None:
@@ -224,7 +252,7 @@ async def test_concurrent_messages_of_one_chat_are_serialised(
     assert prompts == ["Câu 2/29", "Câu 3/29"]
 
 
-async def test_idle_session_expires_to_partial(database: Database):
+async def test_idle_session_expires_into_a_count(database: Database):
     catalog = await seed_catalog(database)
     clock = FakeClock()
     processor = make_processor(database, clock)
@@ -233,9 +261,12 @@ async def test_idle_session_expires_to_partial(database: Database):
     await citizen.say("5")
     clock.advance(days=3, hours=1)
     assert await processor.expire_idle() == 1
+    assert await session_count(database) == 0  # the row, its answers and its chat link: gone
+    assert await funnel(database) == [("questions", 1, "expired", 1)]
     async with database.transaction() as session:
-        closed = await session.scalar(select(SurveySession))
-    assert (closed.status, closed.answers, closed.step) == ("partial", None, 1)
+        (day,) = (await session.scalars(select(SurveyFunnel.day))).all()
+    assert day == FakeClock().now.astimezone(ZONE).date()  # the day of the last answer
+    assert await processor.expire_idle() == 0
     assert await stored_responses(database) == []
 
 
@@ -249,6 +280,8 @@ async def test_idle_session_found_by_the_next_message_is_closed(database: Databa
     assert citizen.replies[0].text == TRANSLATOR("vi", "expired")
     assert await active_session(database) is not None  # a fresh start, not the old survey
     assert (await active_session(database)).phase == "agency"
+    assert await session_count(database) == 1
+    assert await funnel(database) == [("questions", 0, "expired", 1)]
 
 
 async def test_stale_buttons_change_nothing(database: Database):
@@ -306,7 +339,11 @@ async def test_single_use_code_gives_one_response(database: Database):
     assert len(await stored_responses(database)) == 1
     await Citizen(processor, chat_key="3").say(code)
     async with database.transaction() as session:
-        assert (await session.get(StartCode, code)).used_at is not None
+        used_at = (await session.get(StartCode, code)).used_at
+    # Only the day is kept: the start of the local day of the completion.
+    today = FakeClock().now.astimezone(ZONE).date()
+    assert used_at == datetime(today.year, today.month, today.day, tzinfo=ZONE)
+    assert ("questions", 28, "refused", 1) in await funnel(database)
 
 
 async def test_reusable_code_allows_one_response_per_chat_and_day(database: Database):
@@ -360,9 +397,8 @@ async def test_cancel_drops_the_unfinished_answers(database: Database):
     await citizen.say("5")
     await citizen.say("/cancel")
     assert citizen.last.text == TRANSLATOR("vi", "cancelled")
-    async with database.transaction() as session:
-        closed = await session.scalar(select(SurveySession))
-    assert (closed.status, closed.answers) == ("cancelled", None)
+    assert await session_count(database) == 0
+    assert await funnel(database) == [("questions", 1, "cancelled", 1)]
     await citizen.say("/cancel")
     assert citizen.last.text == TRANSLATOR("vi", "nothing_to_cancel")
 
@@ -380,7 +416,7 @@ async def test_response_tables_hold_nothing_that_identifies_the_citizen(database
                 [column["name"] for column in inspector.get_columns(table)],
                 [fk["referred_table"] for fk in inspector.get_foreign_keys(table)],
             )
-            for table in ("responses", "response_answers")
+            for table in ("responses", "response_answers", "response_pool", "survey_funnel")
         }
 
     async with database.engine.connect() as connection:
@@ -396,12 +432,17 @@ async def test_response_tables_hold_nothing_that_identifies_the_citizen(database
         } & set(columns)
         assert set(referred) <= {"agencies", "services", "responses"}
     async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(PooledResponse)) == 1
+        assert await session.scalar(select(func.count()).select_from(Response)) == 0
+        assert await session.scalar(select(SurveySession)) is None
+    assert await funnel(database) == [("questions", 28, "completed", 1)]
+    assert await publish_held(database) == 1
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(PooledResponse)) == 0
         stored_text = " ".join(
             str(value) for value in (await session.execute(select(ResponseAnswer.text))).scalars()
         )
         assert "987654321" not in stored_text
-        finished = await session.scalar(select(SurveySession))
-        assert finished.answers is None and finished.status == "completed"
         assert await session.scalar(select(func.count()).select_from(Response)) == 1
 
 
@@ -415,3 +456,21 @@ async def test_old_update_keys_are_forgotten_recent_ones_kept(database: Database
     await citizen.say("5", update_key="recent")
     assert await processor.forget_old_updates() == 1
     assert await citizen.say("4", update_key="recent") == []  # still recognised
+
+
+async def test_expiry_counts_each_idle_session_once_and_keeps_the_fresh_one(database: Database):
+    catalog = await seed_catalog(database)
+    clock = FakeClock()
+    processor = make_processor(database, clock)
+    for chat_key in ("a", "b"):
+        citizen = Citizen(processor, chat_key=chat_key)
+        await citizen.say(f"/start {await make_code(database, catalog)}")
+        await citizen.say("5")
+    await Citizen(processor, chat_key="c").say("/start")  # choosing the agency
+    clock.advance(days=3, hours=1)
+    fresh = Citizen(processor, chat_key="d")
+    await fresh.say(f"/start {await make_code(database, catalog)}")
+    assert await processor.expire_idle() == 3
+    assert await funnel(database) == [("agency", 0, "expired", 1), ("questions", 1, "expired", 2)]
+    assert (await active_session(database)).step == 0  # the fresh one, untouched
+    assert await session_count(database) == 1

@@ -12,7 +12,14 @@ from sqlalchemy import select
 from bot.database import Database
 from bot.models import Response, ResponseAnswer, SurveySession
 from handlers.messages import Inbound, InboundKind
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, make_code, make_processor, seed_catalog
+from tests.builders import (
+    QUESTIONNAIRES,
+    TRANSLATOR,
+    make_code,
+    make_processor,
+    publish_held,
+    seed_catalog,
+)
 
 Q = QUESTIONNAIRES["sipas-2017"]
 _chats = itertools.count()
@@ -77,6 +84,7 @@ async def test_any_sequence_keeps_the_survey_consistent(database: Database, mess
                 for qid, value in (session_row.answers or {}).items():
                     question = Q.question(qid)
                     assert isinstance(value, str) or value in Q.valid_values(question)
+    await publish_held(database)
     async with database.transaction() as session:
         for item_id, value in (
             await session.execute(

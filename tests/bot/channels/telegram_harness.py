@@ -13,7 +13,7 @@ from bot.inbound import InboundProcessor
 from bot.models import Response, ResponseAnswer
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.web import build_app, start_server
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
 from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
 
 SECRET = "webhook-secret-for-tests_0123456789"
@@ -99,6 +99,8 @@ async def answer_all(user: FakeUser, answers: dict[str, int | str], within: floa
 
 
 async def stored_answers(database: Database) -> list[dict[str, int | str]]:
+    """The stored responses once the held ones are published (as on the next day)."""
+    await publish_held(database)
     async with database.transaction() as session:
         responses = (await session.scalars(select(Response.id).order_by(Response.id))).all()
         stored = []

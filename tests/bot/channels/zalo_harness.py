@@ -26,7 +26,7 @@ from bot.settings import (
     ZaloOASettings,
 )
 from bot.web import build_app, start_server
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.fakes.zalo_oa import APP_ID, FIRST_REFRESH_TOKEN, OA_SECRET_KEY, SECRET_KEY, FakeZaloOA
 
@@ -155,6 +155,8 @@ def asked(answers: dict[str, int | str]) -> list[int]:
 
 
 async def stored_responses(database: Database) -> list[dict]:
+    """The stored responses once the held ones are published (as on the next day)."""
+    await publish_held(database)
     async with database.transaction() as session:
         responses = (await session.scalars(select(Response).order_by(Response.id))).all()
         stored = []
