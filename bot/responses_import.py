@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.boundary import ascii_int
 from bot.catalog import LEVELS
 from bot.database import Database
 from bot.models import Agency, Response, Service
@@ -96,8 +97,10 @@ def _number(raw: Any) -> int | None:
     if isinstance(raw, float) and raw.is_integer():
         return int(raw)
     text = str(raw).strip()
-    if text.isdigit():
-        return int(text)
+    if (whole := ascii_int(text)) is not None:
+        return whole
+    if not text.isascii():  # float() would read "٣" or "５" as numbers too
+        return None
     try:
         number = float(text.replace(",", "."))
     except ValueError:
