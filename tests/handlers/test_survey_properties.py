@@ -12,7 +12,14 @@ from sqlalchemy import select
 from bot.database import Database
 from bot.models import Response, ResponseAnswer, SurveySession
 from handlers.messages import Inbound, InboundKind
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, make_code, make_processor, seed_catalog
+from tests.builders import (
+    QUESTIONNAIRES,
+    TRANSLATOR,
+    FakeClock,
+    make_code,
+    make_processor,
+    seed_catalog,
+)
 
 Q = QUESTIONNAIRES["sipas-2017"]
 _chats = itertools.count()
@@ -49,7 +56,8 @@ async def test_any_sequence_keeps_the_survey_consistent(database: Database, mess
         database._property_code = await make_code(
             database, await seed_catalog(database), single_use=False
         )
-    processor = make_processor(database)
+    clock = FakeClock()  # a message a second: a person typing, never a flood
+    processor = make_processor(database, clock)
     chat_key = f"prop-{next(_chats)}"
     error_text = TRANSLATOR("vi", "internal_error")
     await processor.process(
@@ -64,6 +72,7 @@ async def test_any_sequence_keeps_the_survey_consistent(database: Database, mess
                 .order_by(SurveySession.id.desc())
             )
             nonce = current.nonce if current else "none"
+        clock.advance(seconds=1)
         replies = await processor.process(
             Inbound("telegram", chat_key, kind, text.replace("{nonce}", nonce))
         )
