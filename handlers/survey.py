@@ -330,13 +330,13 @@ class _Conversation:
         picked = self._offered_number(text)
         if picked is not None:
             return await self._pick_agency(picked)
-        if self._menu_miss(text):
-            self.say("menu_not_understood")
-            return await self.prompt()
         # Text shaped like a code may be a code or an agency name typed without accents:
         # a code is looked up first (unless the chat is over its limit), and only a text
-        # that is neither counts as a wrong code.
+        # that is neither counts as a wrong code. (A code may be all digits, too.)
         code_like = normalise_code(text) is not None
+        if not code_like and self._menu_miss(text):
+            self.say("menu_not_understood")
+            return await self.prompt()
         throttled = code_like and await self._codes_throttled()
         if code_like and not throttled and await self.store.start_code(text) is not None:
             return await self._start_with_code(text)

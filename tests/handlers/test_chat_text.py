@@ -4,9 +4,11 @@ both databases."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
-from bot.models import Official, SurveySession
+from bot.models import Official, StartCode, SurveySession
 from tests.builders import TRANSLATOR, Citizen, FakeClock, make_code, make_processor, seed_catalog
 from tests.officials_helpers import invite, seed_agencies, vn
 
@@ -37,6 +39,26 @@ async def test_numbers_in_other_scripts_and_huge_numbers_re_ask_the_agency_menu(
     assert (await session_of(database)).phase == "agency"
     await citizen.say("1.")
     assert "Cơ quan:" in citizen.last.text  # ASCII numbers still pick
+
+
+async def test_a_code_of_digits_only_is_still_a_code_beside_a_menu(database):
+    catalog = await seed_catalog(database)
+    async with database.transaction() as session:
+        session.add(
+            StartCode(
+                code="2345678923",
+                agency_id=catalog.agency_id,
+                service_id=catalog.service_id,
+                single_use=True,
+                created_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+    citizen = Citizen(make_processor(database))
+    await citizen.say("/start")
+    await citizen.say("n")
+    assert len(citizen.last.choices) == 2
+    await citizen.say("2345678923")
+    assert "Câu 1/29" in citizen.last.text
 
 
 async def test_numbers_in_other_scripts_re_ask_the_service_menu(database):
@@ -107,12 +129,22 @@ async def test_unstorable_text_is_not_understood_anywhere(database):
     citizen = Citizen(make_processor(database))
     # Before any survey, in the agency search, and as a command argument: NUL is text no
     # database stores (PostgreSQL refuses it), so it must never reach a query.
-    for typed in ["tu\x00phap", "/hoso HS\x00 1234", "/scores \x00", "/register \x00"]:
+    # A lone surrogate (a JSON escape can carry one) cannot even be encoded as UTF-8.
+    for typed in [
+        "tu\x00phap",
+        "/hoso HS\x00 1234",
+        "/scores \x00",
+        "/register \x00",
+        "tu\ud800phap",
+        "/hoso HS-1 \udfff",
+        "/start \ud83d",
+    ]:
         replies = await citizen.say(typed)
         assert replies[0].text == t("not_understood") or t("not_understood") in replies[1].text
     await citizen.say("/start")
-    replies = await citizen.say("tu\x00phap")
-    assert [r.text for r in replies] == [t("not_understood"), t("agency_prompt")]
+    for typed in ["tu\x00phap", "so tu\ud800 phap"]:
+        replies = await citizen.say(typed)
+        assert [r.text for r in replies] == [t("not_understood"), t("agency_prompt")]
     # A comment with a NUL or a terminal escape is asked for again, not stored.
     await citizen.say("/cancel")
     await citizen.say(f"/start {await make_code(database, catalog)}")
