@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from bot.codes import normalise_code
 from bot.models import Official, StartCode, SurveySession
 from tests.builders import TRANSLATOR, Citizen, FakeClock, make_code, make_processor, seed_catalog
 from tests.officials_helpers import invite, seed_agencies, vn
@@ -204,3 +205,9 @@ async def test_report_periods_take_ascii_years_within_the_sane_window(database):
     (reply, *_) = await chat.say("/scores 2026")
     assert reply.text.startswith("Chỉ số hài lòng năm 2026")
     assert all(ERROR not in r.text for r in chat.replies)
+
+
+def test_only_ascii_can_be_a_start_code():
+    assert normalise_code(" nj2sn-853.wk ") == "NJ2SN853WK"
+    for typed in ["ſſſſſſſſ", "ＮＪ２ＳＮ８５３ＷＫ", "NJ2SN853WK\n²", "NJ2SN853W٣", "ﬀﬀﬀﬀ"]:
+        assert normalise_code(typed) is None, typed
