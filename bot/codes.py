@@ -26,9 +26,15 @@ def new_code(length: int) -> str:
 
 
 def normalise_code(raw: str) -> str | None:
-    """The canonical form of a typed code, or None if it cannot be one."""
-    candidate = re.sub(r"[\s\-_.]", "", raw or "").upper()
-    return candidate if _CODE.match(candidate) else None
+    """The canonical form of a typed code, or None if it cannot be one.
+
+    Only ASCII can be a code: `upper()` would turn "ſ" into "S" and "ﬀ" into "FF".
+    """
+    candidate = re.sub(r"[\s\-_.]", "", raw or "")
+    if not candidate.isascii():
+        return None
+    candidate = candidate.upper()
+    return candidate if _CODE.fullmatch(candidate) else None
 
 
 def used_stamp(now: datetime, zone: tzinfo) -> datetime:

@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.database import Database, insert_if_absent, is_unavailable
+from bot.flood import FloodGuard
 from bot.i18n import Translator
 from bot.logs import describe
 from bot.models import Chat, ProcessedUpdate, SurveySession
@@ -26,6 +28,7 @@ from bot.questionnaire import Questionnaire
 from bot.settings import Settings
 from handlers import router, survey
 from handlers._survey_store import ACTIVE, expire_idle_sessions
+from handlers._throttle_store import forget_before as forget_attempts_before
 from handlers.messages import Context, Inbound, Outbound
 
 log = logging.getLogger(__name__)
@@ -73,13 +76,24 @@ class InboundProcessor:
         self.questionnaires = questionnaires
         self.translator = translator
         self.clock = clock
+        survey_settings = settings.survey
+        self.flood = FloodGuard(
+            survey_settings.flood_messages, survey_settings.flood_window_seconds
+        )
 
     def _context(self, session: AsyncSession, now: datetime) -> Context:
         return Context(session, now, self.settings, self.questionnaires, self.translator)
 
     async def process(self, inbound: Inbound) -> list[Outbound]:
-        """Apply one message; an already applied update key yields no replies."""
+        """Apply one message; an already applied update key yields no replies.
+
+        A chat flooding the bot has its excess dropped here, before any database work,
+        with no replies: the adapter still acknowledges it, so it is not redelivered.
+        """
         now = self.clock()
+        if not self.flood.allow((inbound.channel, inbound.chat_key), now.timestamp()):
+            metrics.increment("inbound_flood_dropped_total")
+            return []
         try:
             async with self.database.transaction() as session:
                 if inbound.update_key is not None and not await insert_if_absent(
@@ -148,11 +162,16 @@ class InboundProcessor:
             return await expire_idle_sessions(session, self.clock(), idle, self.settings.zone)
 
     async def forget_old_updates(self) -> int:
-        """Drop update keys too old to be redelivered, so the table stays small."""
+        """Drop update keys too old to be redelivered, so the table stays small.
+
+        The guessing counters of past local days go too: they limit nothing any more.
+        """
+        now = self.clock()
         async with self.database.transaction() as session:
             result = await session.execute(
                 delete(ProcessedUpdate).where(
-                    ProcessedUpdate.processed_at < self.clock() - UPDATE_KEY_RETENTION
+                    ProcessedUpdate.processed_at < now - UPDATE_KEY_RETENTION
                 )
             )
+            await forget_attempts_before(session, now.astimezone(self.settings.zone).date())
             return result.rowcount or 0

@@ -661,3 +661,24 @@ class SurveyFunnel(Base):
     step: Mapped[int] = mapped_column(SmallInteger)
     outcome: Mapped[str] = mapped_column(String(12))
     sessions: Mapped[int] = mapped_column(Integer)
+
+
+# --------------------------------------------------------------------------- guessing limits
+# Attempts a chat made today at things that can be guessed (start codes, invitation codes):
+# one counter row per chat, kind and local day, so a limit holds across processes and
+# restarts. Rows of past days are pruned with the old update keys.
+
+
+class ChatAttempt(Base):
+    """How many times a chat tried something guessable on one local day."""
+
+    __tablename__ = "chat_attempts"
+    __table_args__ = (
+        PrimaryKeyConstraint("chat_id", "kind", "day"),
+        Index("ix_chat_attempts_day", "day"),
+    )
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer)

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.boundary import ascii_int
+
 LANGUAGES = ("vi", "en")
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,100}$")
 
@@ -355,6 +357,12 @@ class SurveySettings(BaseSettings):
     questionnaire: str = "sipas-2017"
     idle_days: float = Field(default=3.0, gt=0, le=365)
     code_length: int = Field(default=10, ge=8, le=32)
+    # Guessing and flooding: wrong start codes a chat may send per local day before codes
+    # are no longer looked up, and the messages one chat may send in a burst (refilled
+    # at that many per window) before the excess is dropped unread.
+    start_code_max_failures: int = Field(default=10, ge=1, le=1000)
+    flood_messages: int = Field(default=40, ge=5, le=10_000)
+    flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
 
 
 class ScoringSettings(BaseSettings):
@@ -440,6 +448,8 @@ class OfficialSettings(BaseSettings):
     export_link_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     link_secret: SecretStr | None = None
     tick_seconds: float = Field(default=60.0, ge=5, le=3600)
+    # `/register` attempts one chat may make per local day: bounds guessing of invitations.
+    register_max_attempts: int = Field(default=5, ge=1, le=100)
 
     @field_validator("link_secret", mode="before")
     @classmethod
@@ -459,16 +469,15 @@ class OfficialSettings(BaseSettings):
     def _weekday(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower()[:3] in _WEEKDAYS:
             return _WEEKDAYS[value.strip().lower()[:3]]
-        if isinstance(value, str) and not value.strip().isdigit():
+        number = ascii_int(value, 1) if isinstance(value, str) else value
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 7:
             raise ValueError("must be a weekday: 1-7 (1 = Monday) or mon..sun")
-        if not 1 <= int(value) <= 7:
-            raise ValueError("must be a weekday: 1-7 (1 = Monday) or mon..sun")
-        return int(value)
+        return number
 
     @field_validator("digest_time")
     @classmethod
     def _time(cls, value: str) -> str:
-        match = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
+        match = re.match(r"^([0-9]{1,2}):([0-9]{2})$", value.strip())
         if not match or int(match[1]) > 23 or int(match[2]) > 59:
             raise ValueError("must be a local time HH:MM, e.g. 08:00")
         return f"{int(match[1]):02d}:{match[2]}"

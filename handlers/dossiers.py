@@ -4,8 +4,9 @@ Two ways to link: the receipt's start code (deep link, QR code or typed; see
 `link_by_start_code`, called by the survey when a code belongs to a dossier), or
 `/hoso <dossier code> <last 4 digits of the phone on file>`. Guessing is bounded:
 after `DOSSIER_LINK_MAX_FAILURES` failures in a day for a chat, or for a dossier
-code, every attempt gets the same refusal until the next day; a wrong code and
-wrong digits get the same reply, so the bot never confirms that a code exists.
+code, every attempt gets the same refusal until the next day (it points to the
+receipt's code, which links without guessing); a wrong code and wrong digits get
+the same reply, so the bot never confirms that a code exists.
 Replies never show the citizen's name or phone number.
 """
 
@@ -15,6 +16,7 @@ import hmac
 
 from sqlalchemy import func, select
 
+from bot import metrics
 from bot.models import Chat, Dossier, DossierLinkFailure, StartCode
 from handlers.messages import Context, Inbound, Outbound
 
@@ -106,6 +108,9 @@ async def _failures(ctx: Context, chat: Chat, code: str) -> tuple[int, int]:
 async def _attempt_link(code: str, digits: str, chat: Chat, ctx: Context) -> list[Outbound]:
     limit = ctx.settings.dossier.link_max_failures
     if max(await _failures(ctx, chat, code)) >= limit:
+        # The per-dossier limit also stops the dossier's owner for the day, so the reply
+        # points to the receipt's survey code (or QR code), which links without digits.
+        metrics.increment("hoso_throttled_total")
         return [Outbound(_t(ctx, chat, "hoso_throttled"))]
     dossier = await ctx.session.scalar(select(Dossier).where(Dossier.code == code))
     phone = dossier.phone if dossier is not None and dossier.purged_at is None else None

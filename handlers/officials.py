@@ -16,11 +16,14 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from bot import metrics
+from bot.boundary import EARLIEST, LATEST, ascii_int
 from bot.models import Chat, Official
 from bot.officials import access, digest, late, links
 from bot.officials.digest import FILE_CHANNELS, MONTHLY, OFF, WEEKLY, Words
 from bot.reports.build import ReportError
 from bot.reports.periods import MONTH, QUARTER, YEAR, Period
+from handlers import _throttle_store
 from handlers.messages import Context, Inbound, Outbound
 from handlers.survey import split_command
 
@@ -45,7 +48,7 @@ _WEEKDAYS = {
     **{f"t{number}": number - 1 for number in range(2, 8)},  # thứ 2 (Monday) .. thứ 7
     "cn": 7,
 }
-_TIME = re.compile(r"^(\d{1,2})[:h](\d{2})?$")
+_TIME = re.compile(r"^([0-9]{1,2})[:h]([0-9]{2})?$")  # ASCII digits only: not "²" nor "٣"
 
 
 class _Refused(Exception):
@@ -83,10 +86,14 @@ def _period(token: str, today: date) -> Period | None:
         return Period(monday, monday + timedelta(days=6))
     if word is not None:
         return Period.containing(today, word)
+    if not token.isascii():  # only ASCII digits are numbers ("٢٠٢٥" is not a year)
+        return None
     try:
-        return Period.parse(token)
+        period = Period.parse(token)
     except ValueError:
         return None
+    # Reports also read the period before; years far off would overflow date arithmetic.
+    return period if period.start >= EARLIEST and period.end <= LATEST else None
 
 
 async def _scope_and_period(
@@ -128,6 +135,14 @@ async def register(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]
     _, argument = split_command(inbound.text)
     if not argument:
         return [Outbound(words("official_register_usage"))]
+    # Every try counts, right or wrong, before the code is looked at: guessing is bounded
+    # by the day's limit whatever the codes sent.
+    tries = await _throttle_store.count_attempt(
+        ctx.session, chat.id, _throttle_store.REGISTER, _today(ctx)
+    )
+    if tries > ctx.settings.officials.register_max_attempts:
+        metrics.increment("register_throttled_total")
+        return [Outbound(words("official_register_throttled"))]
     official = await access.redeem(ctx.session, argument, chat, ctx.now)  # spaces ignored
     if official is None:
         return [Outbound(words("official_register_invalid"))]
@@ -319,8 +334,8 @@ def _parse_schedule(argument: str, official: Official) -> tuple[str, int, int, i
             minute = hours * 60 + minutes
         elif frequency == WEEKLY and (token in _WEEKDAYS or token[:3] in _WEEKDAYS):
             weekday = _WEEKDAYS.get(token) or _WEEKDAYS[token[:3]]
-        elif frequency == MONTHLY and token.isdigit() and 1 <= int(token) <= 28:
-            month_day = int(token)
+        elif frequency == MONTHLY and 1 <= (day := ascii_int(token, 2) or 0) <= 28:
+            month_day = day
         else:
             return None
     return frequency, weekday, month_day, minute

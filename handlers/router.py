@@ -28,5 +28,7 @@ def command_of(inbound: Inbound) -> str | None:
 
 
 async def handle(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
-    owner = COMMANDS.get(command_of(inbound) or "", survey.handle)
+    # Text no database can store reaches no command: the survey says it was not understood.
+    command = command_of(inbound) if survey.readable(inbound.text) else None
+    owner = COMMANDS.get(command or "", survey.handle)
     return await owner(inbound, chat, ctx)

@@ -13,14 +13,17 @@ old message is recognised as stale and changes nothing.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import date, timedelta
 
+from bot import metrics
+from bot.boundary import ascii_int, check_text
 from bot.codes import normalise_code, used_stamp
 from bot.models import Agency, Chat, Service, SurveySession
 from bot.publication import hold_response
 from bot.questionnaire import Question, QuestionKind, Questionnaire
 from bot.settings import LANGUAGES
-from handlers import dossiers
+from handlers import _throttle_store, dossiers
 from handlers._survey_store import (
     ACTIVE,
     CANCELLED,
@@ -39,6 +42,32 @@ PHASE_AGENCY = "agency"
 PHASE_SERVICE = "service"
 PHASE_QUESTIONS = "questions"
 SKIP = "s"
+# Button payloads as `_offer` and `_ask` build them: kind, nonce, target[, value].
+_PAYLOAD_PARTS = {"a": 4, "g": 3, "v": 3}
+# Line breaks and tabs belong in a typed comment; other control characters do not (nor
+# can the workbooks of exports hold them).
+_TEXT_CONTROLS = frozenset("\n\r\t")
+
+
+def readable(text: str) -> bool:
+    """False for text no database can store (NUL, lone surrogates): it is not understood."""
+    try:
+        check_text(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _payload_number(part: str, max_digits: int = 9) -> int | None:
+    """A number inside a button payload: ASCII digits exactly, no spaces around them."""
+    return ascii_int(part, max_digits) if part == part.strip() else None
+
+
+def _clean_comment(text: str) -> bool:
+    """A free-text answer may be stored: no control characters but line breaks and tabs."""
+    return not any(
+        unicodedata.category(char) == "Cc" and char not in _TEXT_CONTROLS for char in text
+    )
 
 
 def split_command(text: str) -> tuple[str | None, str]:
@@ -154,6 +183,9 @@ class _Conversation:
 
         if inbound.kind is InboundKind.BUTTON:
             await self._on_button(inbound.text)
+        elif not readable(inbound.text):
+            self.say("not_understood")
+            await self.prompt(or_welcome=True)
         elif inbound.kind is InboundKind.OTHER:
             self.say("remind_unreadable")
             await self.prompt(or_welcome=True)
@@ -245,16 +277,22 @@ class _Conversation:
     # -- buttons and text ------------------------------------------------------------
 
     async def _on_button(self, payload: str) -> None:
-        kind, nonce, target, value = (payload.split(".") + ["", "", "", ""])[:4]
+        """Apply a button of the current prompt; anything else is a stale button."""
+        parts = payload.split(".")
+        kind = parts[0]
         session = self.session
-        if session is None or nonce != session.nonce or not target.isdigit():
+        if session is None or len(parts) != _PAYLOAD_PARTS.get(kind) or parts[1] != session.nonce:
             return await self._stale()
-        number = int(target)
+        number = _payload_number(parts[2])
+        if number is None:
+            return await self._stale()
         if kind == "a" and session.phase == PHASE_QUESTIONS and number == session.step:
+            value = parts[3]
             if value == SKIP and self.question.optional:
                 return await self._record(None)
-            if value.isdigit() and int(value) in self.questionnaire.valid_values(self.question):
-                return await self._record(int(value))
+            chosen = _payload_number(value, 2)
+            if chosen is not None and chosen in self.questionnaire.valid_values(self.question):
+                return await self._record(chosen)
         elif kind == "g" and session.phase == PHASE_AGENCY and number in (session.offered or []):
             return await self._pick_agency(number)
         elif kind == "v" and session.phase == PHASE_SERVICE and number in (session.offered or []):
@@ -283,11 +321,17 @@ class _Conversation:
             await self._answer_text(text)
 
     def _offered_number(self, text: str) -> int | None:
+        """The id behind a typed list number ("2" or "2."), if it is one of the list's."""
         offered = (self.session.offered if self.session else None) or []
-        stripped = text.strip().rstrip(".")
-        if stripped.isdigit() and 1 <= int(stripped) <= len(offered):
-            return offered[int(stripped) - 1]
+        number = ascii_int(text.strip().rstrip("."), 3)
+        if number is not None and 1 <= number <= len(offered):
+            return offered[number - 1]
         return None
+
+    def _menu_miss(self, text: str) -> bool:
+        """A number (of any script) that picks nothing from the list shown: ask again."""
+        stripped = text.strip().rstrip(".")
+        return bool(self.session and self.session.offered) and stripped.isnumeric()
 
     # -- choosing agency and service -------------------------------------------------
 
@@ -302,12 +346,25 @@ class _Conversation:
         picked = self._offered_number(text)
         if picked is not None:
             return await self._pick_agency(picked)
-        if normalise_code(text) is not None and await self.store.start_code(text) is not None:
+        # Text shaped like a code may be a code or an agency name typed without accents:
+        # a code is looked up first (unless the chat is over its limit), and only a text
+        # that is neither counts as a wrong code. (A code may be all digits, too.)
+        code_like = normalise_code(text) is not None
+        if not code_like and self._menu_miss(text):
+            self.say("menu_not_understood")
+            return await self.prompt()
+        throttled = code_like and await self._codes_throttled()
+        if code_like and not throttled and await self.store.start_code(text) is not None:
             return await self._start_with_code(text)
         query = text[:100]
         agencies, total = await self.store.search_agencies(query, self.today)
-        if not agencies:
-            self.say("code_unknown" if normalise_code(text) else "agency_not_found", query=query)
+        if not agencies and throttled:
+            self.say("code_throttled")
+        elif not agencies and code_like:
+            await self._count_wrong_code()
+            self.say("code_unknown")
+        elif not agencies:
+            self.say("agency_not_found", query=query)
         elif total > MAX_LISTED:
             self.say("agency_too_many", count=total, query=query)
         elif total == 1:
@@ -351,6 +408,9 @@ class _Conversation:
         picked = self._offered_number(text)
         if picked is not None:
             return await self._pick_service(picked)
+        if self._menu_miss(text):
+            self.say("menu_not_understood")
+            return await self.prompt()
         assert self.session is not None
         agency = await self.store.agency(self.session.agency_id)
         assert agency is not None
@@ -377,10 +437,31 @@ class _Conversation:
             return await self.prompt()
         self._begin_questions(agency, service)
 
+    async def _codes_throttled(self) -> bool:
+        """True once the chat sent too many wrong codes today: codes are not looked up."""
+        wrong = await _throttle_store.attempts(
+            self.ctx.session, self.chat.id, _throttle_store.START_CODE, self.today
+        )
+        if wrong < self.ctx.settings.survey.start_code_max_failures:
+            return False
+        metrics.increment("start_code_throttled_total")
+        return True
+
+    async def _count_wrong_code(self) -> None:
+        await _throttle_store.count_attempt(
+            self.ctx.session, self.chat.id, _throttle_store.START_CODE, self.today
+        )
+
     async def _start_with_code(self, raw: str) -> None:
-        code = await self.store.start_code(raw)
+        code_like = normalise_code(raw) is not None
+        if code_like and await self._codes_throttled():
+            code, reply = None, "code_throttled"
+        else:
+            code, reply = await self.store.start_code(raw), "code_unknown"
+            if code is None and code_like:
+                await self._count_wrong_code()
         if code is None:
-            self.say("code_unknown")
+            self.say(reply)
             if self.session is None:
                 self._open(PHASE_AGENCY)
             return
@@ -428,6 +509,8 @@ class _Conversation:
             limit = question.max_length or 1000
             if not text.strip():
                 self.say("remind_text_empty")
+            elif not _clean_comment(text):
+                self.say("remind_text_invalid")
             elif len(text) > limit:
                 self.say("remind_text_long", max_length=limit, length=len(text))
             else:

@@ -20,7 +20,7 @@ Local days use TIMEZONE from the bot's settings. Downgrading drops the two table
 purged links are not restored.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 """
 
 from collections import Counter
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

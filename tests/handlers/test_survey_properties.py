@@ -15,6 +15,7 @@ from handlers.messages import Inbound, InboundKind
 from tests.builders import (
     QUESTIONNAIRES,
     TRANSLATOR,
+    FakeClock,
     make_code,
     make_processor,
     publish_held,
@@ -56,7 +57,8 @@ async def test_any_sequence_keeps_the_survey_consistent(database: Database, mess
         database._property_code = await make_code(
             database, await seed_catalog(database), single_use=False
         )
-    processor = make_processor(database)
+    clock = FakeClock()  # a message a second: a person typing, never a flood
+    processor = make_processor(database, clock)
     chat_key = f"prop-{next(_chats)}"
     error_text = TRANSLATOR("vi", "internal_error")
     await processor.process(
@@ -71,6 +73,7 @@ async def test_any_sequence_keeps_the_survey_consistent(database: Database, mess
                 .order_by(SurveySession.id.desc())
             )
             nonce = current.nonce if current else "none"
+        clock.advance(seconds=1)
         replies = await processor.process(
             Inbound("telegram", chat_key, kind, text.replace("{nonce}", nonce))
         )
