@@ -29,7 +29,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).astimezone(UTC)
 
 
-async def _seed_at_0006(database: Database) -> None:
+async def _seed_before_0009(database: Database) -> None:
     async with database.transaction() as session:
         session.add(Agency(id=1, code="A", name="A", name_folded="a", level="commune"))
         session.add(Service(id=1, code="S", name="S", name_folded="s", level="commune"))
@@ -96,8 +96,8 @@ async def _seed_at_0006(database: Database) -> None:
 async def test_0009_purges_links_counts_sessions_and_shuffles_each_day(empty_database_url, backend):
     database = Database(await empty_database_url(backend))
     try:
-        await migrate.upgrade(database, "0006")
-        await _seed_at_0006(database)
+        await migrate.upgrade(database, "0008")
+        await _seed_before_0009(database)
         await migrate.upgrade(database, "0009")
         async with database.transaction() as session:
             remaining = (await session.scalars(select(SurveySession))).all()
