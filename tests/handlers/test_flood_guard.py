@@ -11,7 +11,14 @@ from bot.database import Database, is_unavailable
 from bot.flood import FloodGuard
 from bot.models import ProcessedUpdate, Response
 from handlers.messages import Inbound, InboundKind
-from tests.builders import Citizen, FakeClock, make_code, make_processor, seed_catalog
+from tests.builders import (
+    Citizen,
+    FakeClock,
+    make_code,
+    make_processor,
+    publish_held,
+    seed_catalog,
+)
 from tests.handlers.test_survey import answer_all_by_buttons, plan
 
 DROPPED = "inbound_flood_dropped_total"
@@ -83,6 +90,7 @@ async def test_fast_tapping_through_the_whole_survey_is_never_dropped(database):
         await answer_all_by_buttons(citizen, plan(gate=1))
         assert citizen.last.text.startswith("Cảm ơn")
     assert metrics.value(DROPPED) == before
+    assert await publish_held(database) == 3
     assert await count(database, Response) == 3
 
 
