@@ -168,7 +168,11 @@ class Response(Base):
     """One completed questionnaire, anonymous by construction (see the module docstring)."""
 
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_date_agency", "response_date", "agency_id"),)
+    __table_args__ = (
+        Index("ix_responses_date_agency", "response_date", "agency_id"),
+        # A paper form is its office's number for it: unique per agency and questionnaire.
+        UniqueConstraint("agency_id", "questionnaire", "form_id", name="uq_responses_form"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     questionnaire: Mapped[str] = mapped_column(String(32))
@@ -177,7 +181,7 @@ class Response(Base):
     level: Mapped[str] = mapped_column(String(16))
     response_date: Mapped[date] = mapped_column(Date)
     channel_kind: Mapped[str] = mapped_column(String(16))
-    form_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    form_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class ResponseAnswer(Base):

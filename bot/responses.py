@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -485,24 +486,43 @@ async def _insert_responses(session: AsyncSession, responses: Sequence[NewRespon
     )
 
 
+FormKey = tuple[int, str, str]
+
+
+def form_key(response: NewResponse) -> FormKey:
+    """What identifies a paper form: its agency and questionnaire with the office's number."""
+    assert response.form_id is not None
+    return (response.agency_id, response.questionnaire, response.form_id)
+
+
+async def stored_forms(
+    session: AsyncSession, forms: Sequence[FormKey]
+) -> list[tuple[int, FormKey]]:
+    """(response id, form) of those of `forms` that are already stored."""
+    found: list[tuple[int, FormKey]] = []
+    key = tuple_(_RESPONSES.c.agency_id, _RESPONSES.c.questionnaire, _RESPONSES.c.form_id)
+    for start in range(0, len(forms), _BATCH):
+        rows = await session.execute(
+            select(_RESPONSES.c.id, *key.clauses).where(key.in_(forms[start : start + _BATCH]))
+        )
+        found += [(row[0], (row[1], row[2], row[3])) for row in rows]
+    return found
+
+
 async def store_responses(session: AsyncSession, responses: Sequence[NewResponse]) -> list[int]:
     """Insert completed responses with their answers and rollup counts; returns their ids.
 
-    A response whose `form_id` is already stored replaces that one (a re-imported paper
-    form never counts twice). Form ids must be unique within one call.
+    A response whose form (agency, questionnaire and `form_id`) is already stored
+    replaces that one: a re-imported paper form never counts twice. Forms must be unique
+    within one call.
     """
     if not responses:
         return []
     factors = {q: _factors_of(q) for q in {response.questionnaire for response in responses}}
-    form_ids = [response.form_id for response in responses if response.form_id is not None]
-    if len(set(form_ids)) != len(form_ids):
-        raise ValueError("a form id appears twice among the responses to store")
-    replaced: list[int] = []
-    for start in range(0, len(form_ids), _BATCH):
-        chunk = form_ids[start : start + _BATCH]
-        replaced += await session.scalars(
-            select(_RESPONSES.c.id).where(_RESPONSES.c.form_id.in_(chunk))
-        )
+    forms = [form_key(response) for response in responses if response.form_id is not None]
+    if len(set(forms)) != len(forms):
+        raise ValueError("a form appears twice among the responses to store")
+    replaced = [response_id for response_id, _ in await stored_forms(session, forms)]
     if replaced:
         await remove_responses(session, replaced)
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.boundary import ascii_int
 from bot.catalog import LEVELS
 from bot.database import Database
-from bot.models import Agency, Response, Service
+from bot.models import Agency, Service
 from bot.questionnaire import (
     GATE_NO,
     GATE_WORDS,
@@ -36,7 +36,7 @@ from bot.questionnaire import (
     QuestionKind,
     Questionnaire,
 )
-from bot.responses import NewResponse, store_responses
+from bot.responses import FormKey, NewResponse, form_key, store_responses, stored_forms
 from bot.tabular import TableError, date_cell, read_table, text_cell
 from bot.textnorm import fold
 
@@ -358,17 +358,22 @@ async def import_responses(
     unknown = sorted(h for h, column in columns.items() if h and column not in recognised)
     if unknown:
         report.warnings.append(f"columns ignored: {', '.join(unknown)}")
-    pending: list[NewResponse] = []
-    seen: set[str] = set()
+    pending: list[tuple[int, NewResponse]] = []
+    seen: set[FormKey] = set()
 
     async def flush() -> None:
         async with database.transaction() as session:
-            report.replaced += await session.scalar(
-                select(func.count())
-                .select_from(Response)
-                .where(Response.form_id.in_([r.form_id for r in pending]))
-            )
-            await store_responses(session, pending)
+            earlier = {
+                form for _, form in await stored_forms(session, [form_key(r) for _, r in pending])
+            }
+            await store_responses(session, [response for _, response in pending])
+        for number, response in pending:
+            if form_key(response) in earlier:
+                report.replaced += 1
+                report.warnings.append(
+                    f"row {number}: form {response.form_id!r} of this agency replaces the one "
+                    "imported before"
+                )
         report.stored += len(pending)
         pending.clear()
 
@@ -381,11 +386,11 @@ async def import_responses(
         except ValueError as error:
             report.rejected.append((number, str(error)))
             continue
-        if response.form_id in seen:
+        if form_key(response) in seen:
             report.rejected.append((number, f"form id {response.form_id!r} appears twice"))
             continue
-        seen.add(response.form_id or "")
-        pending.append(response)
+        seen.add(form_key(response))
+        pending.append((number, response))
         if len(pending) >= batch:
             await flush()
         if progress is not None and read % PROGRESS_EVERY == 0:

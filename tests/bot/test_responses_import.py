@@ -135,6 +135,36 @@ async def test_reimport_replaces_never_doubles(database, tmp_path):
     assert total.indices.overall.index == pytest.approx(50.0)  # P1 now all 5, P2 all 1
 
 
+async def test_the_same_form_number_of_two_agencies_is_two_forms(database, tmp_path):
+    await seed(database)
+    async with database.transaction() as session:
+        await session.execute(
+            insert(Agency).values(
+                code="XA", name="UBND xã A", name_folded="ubnd xa a", level="commune"
+            )
+        )
+    path = tmp_path / "forms.csv"
+    write_csv(path, [form("1", 5), form("1", 1, agency="XA")])
+    report = await run(database, path)
+    assert (report.stored, report.replaced, report.rejected) == (2, 0, [])
+    write_csv(path, [form("1", 4, agency="XA")])  # the commune corrects its own form 1
+    report = await run(database, path)
+    assert (report.stored, report.replaced) == (1, 1)
+    assert report.warnings == ["row 2: form '1' of this agency replaces the one imported before"]
+    async with database.transaction() as session:
+        stored = sorted(
+            (
+                await session.execute(
+                    select(Agency.code, ResponseAnswer.value)
+                    .join(Response, Response.agency_id == Agency.id)
+                    .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
+                    .where(ResponseAnswer.item_id == "F1.1")
+                )
+            ).all()
+        )
+    assert stored == [("STP", 5), ("XA", 4)]  # the province's form 1 is untouched
+
+
 async def test_xlsx_with_channel_option_and_dates(database, tmp_path):
     await seed(database)
     path = tmp_path / "web.xlsx"
