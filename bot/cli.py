@@ -119,6 +119,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
     if (listen := settings.http_host_port) is not None:
         runner = await start_server(web_app, *listen)
         log.info("HTTP server listening on %s", settings.http_listen)
+    log.info("log level %s (libraries: from WARNING, without values)", settings.log_level)
     try:
         await dossier_work.start()
         if channels:

@@ -72,7 +72,7 @@ FORM_COLUMNS = {
         "Form id",
         ("form_id", "form", "ma_phieu", "so_phieu"),
         True,
-        "the office's number for the paper form; importing it again replaces it",
+        "the office's number for the form: importing it again for the same agency replaces it",
     ),
     "agency": FormColumn(
         "Mã cơ quan",
