@@ -70,7 +70,7 @@ def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
 def ascii_int(text: str, max_digits: int = 9) -> int | None:
     """`text` as a whole number when it is 1 to `max_digits` ASCII digits, else None.
 
-    `str.isdigit()` accepts "²" and other digits `int()` refuses or reads differently,
+    `str.isdigit` accepts "²" and other digits `int()` refuses or reads differently,
     and an unbounded string of digits is an attack on `int()` itself.
     """
     stripped = text.strip()

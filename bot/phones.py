@@ -2,7 +2,7 @@
 
 A number is stored and sent as 84 followed by the national number without its
 leading 0, the form ZNS wants. Mobile national numbers have 9 digits (3x, 5x, 7x,
-8x, 9x), landlines 10 (2x…). Only ASCII digits count: `str.isdigit()` also accepts
+8x, 9x), landlines 10 (2x…). Only ASCII digits count: `str.isdigit` also accepts
 "¹" and "٣", which would store a number nobody can dial. A phone number is personal
 data, so the error never repeats it.
 """
