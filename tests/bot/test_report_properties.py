@@ -207,13 +207,18 @@ def _reference(live: list[dict], request: dict, period: Period) -> dict[tuple, G
     return {key: _reference_counts(people) for key, people in groups.items()}
 
 
+def _form(raw: dict) -> tuple[str, str]:
+    """A paper form is its agency's number for it (one questionnaire here)."""
+    return (raw["agency"], raw["form"])
+
+
 def _live(stored_batches: list[list[dict]]) -> list[dict]:
-    """What remains after form ids stored again replaced the earlier forms."""
+    """What remains after forms stored again replaced the earlier ones."""
     live: list[dict] = []
     for batch in stored_batches:
         for raw in batch:
             if raw["form"] is not None:
-                live = [r for r in live if r["form"] != raw["form"]]
+                live = [r for r in live if r["form"] is None or _form(r) != _form(raw)]
             live.append(raw)
     return live
 
@@ -221,9 +226,9 @@ def _live(stored_batches: list[list[dict]]) -> list[dict]:
 def _dedupe(batch: list[dict]) -> list[dict]:
     seen, kept = set(), []
     for raw in batch:
-        if raw["form"] is None or raw["form"] not in seen:
+        if raw["form"] is None or _form(raw) not in seen:
             kept.append(raw)
-            seen.add(raw["form"])
+            seen.add(_form(raw) if raw["form"] is not None else None)
     return kept
 
 
