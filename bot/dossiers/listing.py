@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dossiers.records import FINISHED_STATES, OPEN_STATES, STATES
 from bot.dossiers.store import pauses_of
 from bot.models import Agency, ApologyNotice, Dossier, Escalation, OutboxMessage, StartCode
-from bot.outbox import APOLOGY
+from bot.outbox import APOLOGY, COUNTER, FAILED, SENT
 from bot.workdays import WorkCalendar
 
 FORMATS = ("table", "csv", "json")
@@ -240,20 +240,29 @@ def _day(value: date | None) -> str:
     return f"{value:%a %d/%m/%Y}" if value else "-"
 
 
+def _working_days(count: int) -> str:
+    return f"{count} working day{'' if count == 1 else 's'}"
+
+
 def _delivery(message: OutboxMessage | None, zone: ZoneInfo) -> str:
+    """The notice's message in the outbox: where it went, or where it stands."""
     if message is None:
-        return "not queued"
-    parts = [message.status]
-    if message.route:
-        parts.append(f"by {message.route}" + (f" ({message.channel})" if message.channel else ""))
-    if message.sent_at:
-        parts.append(f"at {_moment(message.sent_at, zone)}")
-    parts.append(f"{message.attempts} attempt{'s' if message.attempts != 1 else ''}")
+        return "not in the outbox"
+    attempts = f"{message.attempts} attempt{'s' if message.attempts != 1 else ''}"
+    if message.status == SENT:
+        via = f"{message.route} ({message.channel})" if message.channel else message.route
+        text = f"sent by {via} at {_moment(message.sent_at, zone)}"
+    elif message.status == COUNTER:
+        text = f"for the counter (no chat, no ZNS) since {_moment(message.sent_at, zone)}"
+    elif message.status == FAILED:
+        text = f"failed after {attempts}"
+    else:
+        text = f"{message.status}, {attempts}, next {_moment(message.next_attempt_at, zone)}"
     if message.uncertain:
-        parts.append("possibly sent twice")
+        text += ", possibly delivered twice"
     if message.last_error:
-        parts.append(f"last error: {message.last_error[:120]}")
-    return ", ".join(parts)
+        text += f"; last error: {message.last_error[:120]}"
+    return text
 
 
 async def show_text(
@@ -314,9 +323,9 @@ async def show_text(
     if dates.stopped:
         status = "clock stopped by an open pause"
     elif dates.overdue:
-        status = f"OVERDUE by {dates.late_days} working days (owed {_day(dates.owed)})"
+        status = f"OVERDUE by {_working_days(dates.late_days)} (owed {_day(dates.owed)})"
     elif dates.late_days:
-        status = f"finished {dates.late_days} working days late"
+        status = f"finished {_working_days(dates.late_days)} late"
     elif dossier.state in FINISHED_STATES:
         status = "finished on time"
     elif dossier.state in OPEN_STATES:
@@ -332,9 +341,9 @@ async def show_text(
             lines.append(f"  {begin:%d/%m/%Y} – (still open)")
         else:
             days = calendar.working_days_between(begin, end)
-            lines.append(f"  {begin:%d/%m/%Y} – {end:%d/%m/%Y} ({days} working days)")
+            lines.append(f"  {begin:%d/%m/%Y} – {end:%d/%m/%Y} ({_working_days(days)})")
 
-    lines += ["", "State (the current one; earlier states are kept in the history, if any)"]
+    lines += ["", "State (the dossier keeps its current state and when it was reached)"]
     lines.append(
         f"  now           {dossier.state} {STATES.get(dossier.state, '')}"
         f" since {_moment(dossier.state_changed_at, zone)}"

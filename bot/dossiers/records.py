@@ -129,6 +129,7 @@ _EXACT_FLOAT = 2**53  # a spreadsheet number above this is not the digits typed
 _LINE_BREAKS = frozenset("\n\r\t")
 _DAY_TEXT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}"
 _PAUSE_TEXT = re.compile(rf"({_DAY_TEXT})\s*(?:(?:/|-|–|\.\.)\s*({_DAY_TEXT})?)?", re.ASCII)
+_PAUSE_PARTS = re.compile(rf"({_DAY_TEXT})\s*(?:/|-|–|\.\.)\s*(.+)", re.ASCII)  # a bad end
 
 
 class RecordError(ValueError):
@@ -236,11 +237,9 @@ def _to_date(value: Any) -> date:
         return value
     if isinstance(value, str) and value.isascii() and len(value) <= 40:
         try:
-            moment = parse_moment_text(value, _zone())
-        except ValueError:
+            return parse_moment_text(value, _zone()).astimezone(_zone()).date()
+        except (ValueError, OverflowError):  # year 9999 with an offset: past datetime.max
             pass
-        else:
-            return moment.astimezone(_zone()).date()
     raise ValueError(f"not a date (use {DAY_FORMATS})")
 
 
@@ -294,7 +293,7 @@ def _pause_items(value: Any) -> Any:
             raise ValueError(f"at most {MAX_PAUSES} pauses")
         items = []
         for part in filter(None, (p.strip() for p in value.split(";"))):
-            match = _PAUSE_TEXT.fullmatch(part)
+            match = _PAUSE_TEXT.fullmatch(part) or _PAUSE_PARTS.fullmatch(part)
             start, end = match.groups() if match else (part, None)
             items.append({"from": start, "to": end})
         return items
