@@ -447,6 +447,9 @@ async def test_the_answer_gives_the_receipt_dates_and_follows_its_schema(databas
 
     for _, answer in answers:
         VALIDATOR.validate(answer)
+    readme = (Path(API_FILE).parents[2] / "README.md").read_text("utf-8")
+    example = readme.split("**The API's answer**", 1)[1].split("```json", 1)[1].split("```")[0]
+    VALIDATOR.validate(json.loads(example))  # the documented example is a valid answer
     # Strict enough to notice a renamed, missing or extra field.
     for broken in (
         {**results["TET"], "appointment": "2027-02-15"},
