@@ -14,8 +14,9 @@ full, as the apology notice and the receipt do.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TextIO
@@ -107,7 +108,12 @@ class ListFilters:
 
 
 async def listed(
-    session: AsyncSession, filters: ListFilters, calendar: WorkCalendar, today: date, zone: ZoneInfo
+    session: AsyncSession,
+    filters: ListFilters,
+    calendar: WorkCalendar,
+    today: date,
+    zone: ZoneInfo,
+    page: int = PAGE,
 ) -> AsyncIterator[tuple[Dossier, str, Dates]]:
     """(dossier, agency code, dates) in the order dossiers were created, a page at a time."""
     query = select(Dossier, Agency.code).join(Agency, Agency.id == Dossier.agency_id)
@@ -124,13 +130,13 @@ async def listed(
     after = 0
     while True:
         rows = (
-            await session.execute(query.where(Dossier.id > after).order_by(Dossier.id).limit(PAGE))
+            await session.execute(query.where(Dossier.id > after).order_by(Dossier.id).limit(page))
         ).all()
         for dossier, agency in rows:
             dates = dossier_dates(dossier, calendar, today, zone)
             if not filters.overdue or dates.overdue:
                 yield dossier, agency, dates
-        if len(rows) < PAGE:
+        if len(rows) < page:
             return
         after = rows[-1][0].id
         session.expunge_all()  # a page at a time, whatever the table's size
@@ -402,11 +408,14 @@ def _value(value: Any, zone: ZoneInfo) -> str:
 
 def describe_event(event: Any, zone: ZoneInfo) -> str:
     """One history event, whatever its shape: its time first, then its other fields."""
-    fields = (
-        dict(event)
-        if isinstance(event, dict)
-        else {name: value for name, value in vars(event).items() if not name.startswith("_")}
-    )
+    if isinstance(event, Mapping):
+        fields = dict(event)
+    elif dataclasses.is_dataclass(event):
+        fields = {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+    elif hasattr(event, "_asdict"):  # a named tuple or a SQLAlchemy row
+        fields = dict(event._asdict())
+    else:  # an ORM object
+        fields = {name: value for name, value in vars(event).items() if not name.startswith("_")}
     moment = next(
         (fields.pop(name) for name in ("at", "changed_at", "created_at") if name in fields), None
     )

@@ -9,17 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import pytest
 
 from bot.cli import UsageError, build_parser
 from bot.dossiers.apologies import renderers
-from bot.dossiers.listing import initials, masked_phone
+from bot.dossiers.listing import ListFilters, initials, listed, masked_phone
 from bot.outbox import OutboxSender
 from bot.settings import OutboxSettings
+from bot.workdays import ZONE
 from tests.builders import TRANSLATOR, FakeClock, seed_catalog
-from tests.dossier_helpers import dossier_settings, scan_at, vn_time
+from tests.dossier_helpers import CALENDAR, dossier_settings, scan_at, vn_time
 
 # Vietnamese headers and the time formats one-stop exports write. LATE is received on
 # Monday 1 Feb 06:30 local, which is Sunday 31 Jan in UTC.
@@ -176,6 +178,35 @@ async def test_show_lists_the_history_a_provider_gives(database, tmp_path, capsy
     assert history_lines == [
         "  Mon 01/02/2027 08:00  state=2",
         "  Tue 02/02/2027 14:00  state=4, on=Tue 02/02/2027",
+    ]
+
+    @dataclass(frozen=True, slots=True)
+    class Event:
+        at: datetime
+        state: int
+
+    async def typed(session, dossier_id):
+        return [Event(vn_time(2027, 2, 3, 9), 9)]
+
+    assert await run(database, "dossiers", "show", "TET", history=typed) == 0
+    assert capsys.readouterr().out.endswith("History\n  Wed 03/02/2027 09:00  state=9\n")
+
+
+async def test_the_list_reads_a_page_at_a_time(database, tmp_path, capsys):
+    await imported(database, tmp_path, capsys)
+    async with database.transaction() as session:
+        rows = [
+            (dossier.code, dates.overdue)
+            async for dossier, _, dates in listed(
+                session, ListFilters(), CALENDAR, date(2027, 2, 22), ZONE, page=2
+            )
+        ]
+    assert rows == [
+        ("TET", True),
+        ("LATE", True),
+        ("PAUSED", True),
+        ("HOLD", False),
+        ("PROV", False),
     ]
 
 
