@@ -6,14 +6,16 @@ come from many offices' spreadsheets.
 
 from __future__ import annotations
 
+import argparse
 import codecs
 import csv
 import io
+import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -145,6 +147,73 @@ def text_cell(row: dict[str, Any], *names: str) -> str:
     return ""
 
 
+# The day and time formats one-stop exports write: 22/10/2026, 22-10-2026, 22.10.2026
+# and 2026-10-22, then optionally a time (09:15, 09:15:30, fractions) after a space or
+# a "T", then optionally a zone (Z, +07:00, +0700, +07). ASCII digits only: strptime
+# and int() would take "٢" or "²" for a digit.
+_DAY = (
+    r"(?:(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
+    r"|(?P<d2>[0-9]{1,2})(?P<sep>[/.-])(?P<m2>[0-9]{1,2})(?P=sep)(?P<y2>[0-9]{4}))"
+)
+_TIME = (
+    r"(?:(?:T|\s+)(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6}))?)?)"
+)
+_ZONE = r"(?:\s*(?P<z>Z|[+-][0-9]{2}(?::?[0-9]{2})?))"
+_MOMENT = re.compile(rf"{_DAY}(?:{_TIME}{_ZONE}?)?", re.ASCII | re.IGNORECASE)
+DAY_FORMATS = "YYYY-MM-DD or DD/MM/YYYY"
+MOMENT_FORMATS = "DD/MM/YYYY HH:MM[:SS] or ISO 8601"
+
+
+def _offset(text: str) -> tzinfo:
+    if text.upper() == "Z":
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError("not a time zone offset")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def parse_moment_text(text: str, zone: tzinfo) -> datetime:
+    """The instant of a day or time as exports write it.
+
+    A time without a zone is local time in `zone`; a day alone is its midnight there.
+    ValueError for anything else, never naming the value.
+    """
+    text = text.strip()
+    match = _MOMENT.fullmatch(text)
+    if match is None:
+        if not text.isascii():
+            raise ValueError("not a date or time")
+        try:  # the rest of ISO 8601: 20261022T0915, week dates
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("not a date or time") from None  # its message holds the value
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    parts = match.groupdict()
+    year, month, day = (
+        (parts["y"], parts["m"], parts["d"])
+        if parts["y"]
+        else (parts["y2"], parts["m2"], parts["d2"])
+    )
+    clock = time()
+    if parts["H"] is not None:
+        fraction = (parts["f"] or "").ljust(6, "0")
+        clock = time(int(parts["H"]), int(parts["M"]), int(parts["S"] or 0), int(fraction or 0))
+    moment = datetime.combine(date(int(year), int(month), int(day)), clock)
+    given_zone = _offset(parts["z"]) if parts["z"] else zone
+    return moment.replace(tzinfo=given_zone)
+
+
+def parse_day_text(text: str) -> date:
+    """A day written as 22/10/2026, 22-10-2026, 22.10.2026 or 2026-10-22; ValueError else."""
+    match = _MOMENT.fullmatch(text.strip())
+    if match is None or match.group("H") is not None:
+        raise ValueError("not a date")
+    return parse_moment_text(text, UTC).date()
+
+
 def date_cell(row: dict[str, Any], *names: str) -> date | None:
     """A date written as 2025-07-01, 01/07/2025 (Vietnamese order) or an Excel date."""
     for name in names:
@@ -156,13 +225,30 @@ def date_cell(row: dict[str, Any], *names: str) -> date | None:
         if isinstance(value, date):
             return value
         text = str(value).strip()
-        for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
-            try:
-                return datetime.strptime(text, pattern).date()
-            except ValueError:
-                continue
-        raise ValueError(f"{name}: {text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+        try:
+            return parse_day_text(text)
+        except ValueError:
+            raise ValueError(
+                f"{name}: {text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)"
+            ) from None
     return None
+
+
+class LazyHelp(argparse.Action):
+    """`-h/--help` whose epilog (e.g. every column an import reads) is built only when asked
+    for, so no other command pays for loading what it lists.
+
+        parser.add_argument("-h", "--help", action=LazyHelp, epilog=build_text)
+    """
+
+    def __init__(self, option_strings, dest, epilog: Callable[[], str], **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show this help and every column")
+        self.build_epilog = epilog
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = self.build_epilog()
+        parser.print_help()
+        parser.exit()
 
 
 class RowReport(Protocol):

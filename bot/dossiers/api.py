@@ -12,8 +12,12 @@ the body is read up to a limit (413), parsed as UTF-8 JSON of bounded depth (400
 whatever the Content-Type says), and each record is checked on its own by the strict
 model of `bot.dossiers.records`. A key writes only its own agency's dossiers: another
 agency's record is rejected on its own, like any bad record, while the good ones are
-kept. The answer lists, for each record in order, its index, its status and either
-the start code to print on the receipt or the reasons it was rejected.
+kept. The answer (`api.schema.json`, beside this module) lists, for each record in
+order, its index, code and status, then either the reasons it was rejected or what to
+print on the receipt: the start code of the survey (null when the dossier names no
+catalogue procedure), the appointment date (as given, or computed from processing_days
+and the working-day calendar) and, when supplement pauses moved it, the due date.
+Times without a zone are read in the TIMEZONE setting's local time.
 
 Statuses: 200 when at least one record was accepted (or the list was empty), 422
 when every record was rejected (the same per-record body), 503 only when the
@@ -25,15 +29,19 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.boundary import BoundaryError, parse_json
 from bot.database import Database, is_unavailable
 from bot.dossiers.keys import verify_key
-from bot.dossiers.store import upsert_dossiers
+from bot.dossiers.records import local_zone
+from bot.dossiers.store import Outcome, upsert_dossiers
 from bot.inbound import utc_now
+from bot.models import Dossier
 from bot.settings import Settings
 from bot.workdays import load_calendar
 
@@ -101,14 +109,16 @@ class DossierApi:
         now = self.clock()
         try:
             async with self.database.transaction() as session:
-                outcomes = await upsert_dossiers(
-                    session,
-                    list(enumerate(records)),
-                    now=now,
-                    calendar=await load_calendar(session),
-                    scope_agency_id=scope,
-                    code_length=self.settings.survey.code_length,
-                )
+                with local_zone(self.settings.zone):
+                    outcomes = await upsert_dossiers(
+                        session,
+                        list(enumerate(records)),
+                        now=now,
+                        calendar=await load_calendar(session),
+                        scope_agency_id=scope,
+                        code_length=self.settings.survey.code_length,
+                    )
+                dates = await _dates(session, outcomes)
         except Exception as error:
             if is_unavailable(error):
                 return _error(503, "database unavailable, try again")
@@ -118,7 +128,7 @@ class DossierApi:
         all_rejected = bool(outcomes) and counts["rejected"] == len(outcomes)
         return web.json_response(
             {
-                "results": [outcome.as_json() for outcome in outcomes],
+                "results": [_result(outcome, dates) for outcome in outcomes],
                 "counts": {
                     status: counts.get(status, 0)
                     for status in ("created", "updated", "unchanged", "rejected")
@@ -126,6 +136,37 @@ class DossierApi:
             },
             status=422 if all_rejected else 200,
         )
+
+
+async def _dates(
+    session: AsyncSession, outcomes: list[Outcome]
+) -> dict[str, tuple[date | None, date | None]]:
+    """(appointment date, due date) of each accepted record's dossier, as now stored."""
+    codes = [outcome.code for outcome in outcomes if outcome.status != "rejected"]
+    dates: dict[str, tuple[date | None, date | None]] = {}
+    for start in range(0, len(codes), 500):
+        rows = await session.execute(
+            select(Dossier.code, Dossier.appointment_date, Dossier.due_date).where(
+                Dossier.code.in_(codes[start : start + 500])
+            )
+        )
+        dates.update({code: (appointment, due) for code, appointment, due in rows})
+    return dates
+
+
+def _result(outcome: Outcome, dates: dict[str, tuple[date | None, date | None]]) -> dict:
+    """One record's answer (`api.schema.json`): the receipt's start code and dates.
+
+    `appointment_date` is the one given or the one computed from processing_days and
+    the calendar; `due_date` appears only when pauses moved it past the appointment.
+    """
+    body = outcome.as_json()
+    if outcome.status != "rejected" and outcome.code in dates:
+        appointment, due = dates[outcome.code]
+        body["appointment_date"] = appointment.isoformat() if appointment else None
+        if due is not None and due != appointment:
+            body["due_date"] = due.isoformat()
+    return body
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -1,6 +1,8 @@
 """Command-line commands of the dossiers feature (registered through `COMMAND_MODULES`).
 
-    python -m bot dossiers import FILE [--codes-out CODES.csv]
+    python -m bot dossiers import FILE [--codes-out CODES.csv]   (--help lists the columns)
+    python -m bot dossiers list [--agency CODE] [--state N] [--overdue] [--format table|csv|json]
+    python -m bot dossiers show CODE
     python -m bot dossiers scan
     python -m bot apikeys create --agency CODE [--label TEXT] | list | revoke KEY_ID
     python -m bot apologies list [--status pending|sent|undeliverable|all] [--agency CODE]
@@ -9,8 +11,9 @@
     python -m bot calendar add DATE --off|--working [--note TEXT] | remove DATE | list
     python -m bot purge
 
-Lists never show citizens' names or phone numbers; `show` and `print` render the
-notice itself, which is addressed to the citizen by name.
+Lists never show citizens' names or phone numbers (`dossiers list` masks them: see
+`bot.dossiers.listing`); `dossiers show`, `apologies show` and `print` are asked for one
+dossier or notice, which is addressed to the citizen by name.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -29,7 +33,10 @@ from bot.dossiers.apologies import load_template, notice_template_for, shipped_t
 from bot.dossiers.importer import default_progress, import_dossiers
 from bot.dossiers.jobs import run_due
 from bot.dossiers.keys import ApiKeyError, create_key, revoke_key
+from bot.dossiers.listing import FORMATS as LIST_FORMATS
+from bot.dossiers.listing import ListFilters, listed, show_text, write_list
 from bot.dossiers.purge import purge
+from bot.dossiers.records import STATES, local_zone
 from bot.inbound import utc_now
 from bot.models import (
     Agency,
@@ -41,8 +48,9 @@ from bot.models import (
 )
 from bot.outbox import APOLOGY, COUNTER, FAILED, PENDING, SENDING, SENT
 from bot.settings import Settings
-from bot.tabular import TableError
-from bot.workdays import WorkCalendar
+from bot.tabular import DAY_FORMATS, MOMENT_FORMATS, LazyHelp, TableError
+from bot.textnorm import fold
+from bot.workdays import WorkCalendar, load_calendar
 
 STATUS_FILTERS = {
     "pending": (PENDING, SENDING),
@@ -59,13 +67,14 @@ async def cmd_import(args, settings: Settings, database: Database) -> int:
     if not path.is_file():  # noqa: ASYNC240 - a command line, nothing else waits on it
         raise UsageError(f"{path}: no such file")
     try:
-        result = await import_dossiers(
-            database,
-            path,
-            now=utc_now(),
-            code_length=settings.survey.code_length,
-            progress=default_progress(path),
-        )
+        with local_zone(settings.zone):
+            result = await import_dossiers(
+                database,
+                path,
+                now=utc_now(),
+                code_length=settings.survey.code_length,
+                progress=default_progress(path),
+            )
     except TableError as error:
         raise UsageError(str(error)) from None
     for outcome in result.outcomes:
@@ -80,6 +89,69 @@ async def cmd_import(args, settings: Settings, database: Database) -> int:
                     writer.writerow([outcome.code, outcome.start_code])
     print(f"{path.name}: {result.summary()}")
     return 1 if result.count("rejected") else 0
+
+
+def import_columns_help() -> str:
+    """Every column `dossiers import` reads, from the model's aliases, for its --help."""
+    from bot.dossiers.records import ALIASES, COLUMNS
+
+    def wrap(text: str, indent: str = "") -> list[str]:
+        return textwrap.wrap(text, 88, initial_indent=indent, subsequent_indent=indent + "    ")
+
+    lines = wrap(
+        "columns (Vietnamese or English headers; accents, case and spaces ignored; other "
+        "accepted headers after 'also'):"
+    )
+    for name, (vi, en, needed, holds) in COLUMNS.items():
+        shown = {fold(vi).replace(" ", "_"), fold(en).replace(" ", "_")}
+        also = [alias for alias in ALIASES[name] if alias not in shown]
+        lines += wrap(f"{vi} / {en} (needed: {needed}): {holds}", "  ")
+        if also:
+            lines += wrap(f"also: {', '.join(also)}", "      ")
+    for paragraph in (
+        f"Times: {MOMENT_FORMATS}, e.g. 22/10/2026 09:15, 22/10/2026 09:15:30, "
+        "22-10-2026 09:15, 2026-10-22 09:15, 2026-10-22T09:15:00+07:00. Without a zone "
+        "they are local time (TIMEZONE); a day alone is its midnight.",
+        f"Days: {DAY_FORMATS}, also 22-10-2026. Excel date and time cells are read as they are.",
+        "A row with a code and a state only changes the state. Each bad row is reported "
+        "with its number and the fields at fault (never their values); the others are kept.",
+    ):
+        lines += ["", *wrap(paragraph)]
+    return "\n".join(lines)
+
+
+async def cmd_list(args, settings: Settings, database: Database) -> int:
+    zone = settings.zone
+    today = _day(args.as_of) if args.as_of else utc_now().astimezone(zone).date()
+    filters = ListFilters(agency=args.agency, state=args.state, overdue=args.overdue)
+    async with database.transaction() as session:
+        if args.agency and not await session.scalar(
+            select(Agency.id).where(Agency.code == args.agency)
+        ):
+            raise UsageError(f"unknown agency code {args.agency!r}")
+        calendar = await load_calendar(session)
+        count = await write_list(
+            listed(session, filters, calendar, today, zone), args.format, sys.stdout
+        )
+    print(f"{count} dossiers", file=sys.stderr)
+    return 0
+
+
+async def cmd_show(args, settings: Settings, database: Database) -> int:
+    zone = settings.zone
+    async with database.transaction() as session:
+        text = await show_text(
+            session,
+            args.code,
+            calendar=await load_calendar(session),
+            today=utc_now().astimezone(zone).date(),
+            zone=zone,
+            history=args.history,
+        )
+    if text is None:
+        raise UsageError(f"no dossier {args.code!r}")
+    print(text)
+    return 0
 
 
 async def cmd_scan(args, settings: Settings, database: Database) -> int:
@@ -308,13 +380,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     dossiers = sub.add_parser("dossiers", help="dossiers from one-stop systems").add_subparsers(
         dest="action", required=True
     )
-    importing = dossiers.add_parser("import", help="upsert dossiers from a CSV or XLSX file")
+    importing = dossiers.add_parser(
+        "import",
+        help="upsert dossiers from a CSV or XLSX file",
+        description="Upsert dossiers from a one-stop system's export (CSV or XLSX), one row\n"
+        "per dossier, on its code: importing the same file again changes nothing.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    importing.add_argument("-h", "--help", action=LazyHelp, epilog=import_columns_help)
     importing.add_argument("file")
     importing.add_argument("--codes-out", help="write code,start_code of each dossier (CSV)")
     importing.set_defaults(func=cmd_import)
     dossiers.add_parser("scan", help="issue due apology notices and escalations now").set_defaults(
         func=cmd_scan
     )
+    listing = dossiers.add_parser(
+        "list",
+        help="dossiers and their dates, the citizen masked",
+        description="Dossiers in the order they were first stored, with their dates: "
+        "received, appointment, due (when pauses moved it), new date (of the apology, or "
+        "announced), and the working days late. The citizen is masked (initials, phone "
+        "84•••••5678): use `dossiers show CODE` for one dossier in full. Dates are "
+        "dd/mm/yyyy in the table, ISO 8601 in csv and json. States: "
+        + "; ".join(f"{number} {name}" for number, name in STATES.items()),
+    )
+    listing.add_argument("--agency", metavar="CODE", help="one agency's dossiers")
+    listing.add_argument(
+        "--state", type=int, choices=sorted(STATES), metavar="N", help="in state N (1-10)"
+    )
+    listing.add_argument(
+        "--overdue",
+        action="store_true",
+        help="only open dossiers past the date owed (due date, or the new date once "
+        "apologised) whose clock is not stopped by a pause",
+    )
+    listing.add_argument("--format", choices=LIST_FORMATS, default="table")
+    listing.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="count lateness on this day instead of today (TIMEZONE)",
+    )
+    listing.set_defaults(func=cmd_list)
+    show = dossiers.add_parser(
+        "show",
+        help="one dossier in full: dates, pauses, state, apology notice and its delivery",
+        description="Everything stored about one dossier: the citizen's name and phone "
+        "(asked for this dossier by its code), the survey code, the dates received, "
+        "appointment, due and new date, the pauses, the state and when it changed, the "
+        "apology notice and its delivery in the outbox, and any escalation.",
+    )
+    show.add_argument("code", help="the dossier's code")
+    # `history`: an async (session, dossier_id) -> events provider of the dossier's change
+    # history; when set, `show` lists its events in a "History" section.
+    show.set_defaults(func=cmd_show, history=None)
 
     sub.add_parser("purge", help="erase personal data of dossiers past retention").set_defaults(
         func=cmd_purge

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
-from datetime import date, datetime, time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any
 
 from pydantic import (
@@ -28,8 +30,10 @@ from pydantic import (
 
 from bot.boundary import SafeText, SaneDate, SaneDateTime, StrictCount, ascii_int, describe_errors
 from bot.phones import normalise_phone
-from bot.tabular import date_cell
+from bot.tabular import DAY_FORMATS, MOMENT_FORMATS, parse_moment_text
 from bot.workdays import ZONE
+
+LOCAL_ZONE: ContextVar[tzinfo] = ContextVar("dossier_local_zone", default=ZONE)
 
 STATES = {
     1: "Mới đăng ký",
@@ -69,6 +73,48 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "new_appointment_date": ("new_appointment_date", "ngay_hen_moi"),
     "delay_reason": ("delay_reason", "ly_do_cham", "ly_do"),
 }
+# How an office heads each column (any alias above also works) and what it holds, for
+# `dossiers import --help` and the README; a test checks every header folds to an alias.
+Column = tuple[str, str, str, str]  # Vietnamese header, English header, needed, holds
+COLUMNS: dict[str, Column] = {
+    "code": ("Mã hồ sơ", "Code", "always", "the one-stop system's code; sent again, it updates"),
+    "agency": ("Mã cơ quan", "Agency", "new dossier", "agency code (an API key implies its own)"),
+    "procedure_code": ("Mã thủ tục", "Procedure code", "no", "gives the receipt's survey code"),
+    "procedure_name": (
+        "Tên thủ tục",
+        "Procedure name",
+        "new dossier",
+        "unless the procedure code is in the catalogue",
+    ),
+    "field": ("Lĩnh vực", "Field", "no", "the procedure's field (Hộ tịch …)"),
+    "citizen_name": ("Họ tên", "Citizen name", "no", "printed on the apology notice"),
+    "phone": ("Số điện thoại", "Phone", "no", "0… or +84…, for Zalo notices"),
+    "received_at": ("Ngày tiếp nhận", "Received at", "new dossier", "a time or a day"),
+    "appointment_date": (
+        "Ngày hẹn trả",
+        "Appointment date",
+        "new dossier, or processing days",
+        "a day",
+    ),
+    "processing_days": (
+        "Số ngày giải quyết",
+        "Processing days",
+        "no",
+        "working days after receipt; gives the appointment date when it is left out",
+    ),
+    "state": ("Trạng thái", "State", "no", "1-10, the one-stop states (default 2)"),
+    "state_changed_at": ("Ngày cập nhật", "State changed at", "no", "a time or a day"),
+    "finished_at": ("Ngày xử lý xong", "Finished at", "no", "a time or a day"),
+    "returned_at": ("Ngày trả kết quả", "Returned at", "no", "a time or a day"),
+    "pauses": (
+        "Tạm dừng",
+        "Pauses",
+        "no",
+        "supplement pauses: 01/02/2027-03/02/2027; 01/03/2027- (still open)",
+    ),
+    "new_appointment_date": ("Ngày hẹn mới", "New appointment date", "no", "a day, set once"),
+    "delay_reason": ("Lý do chậm", "Delay reason", "no", "printed on the apology notice"),
+}
 CLEARABLE = frozenset({"field", "delay_reason"})  # null/empty erases these
 TEXT_FIELDS = frozenset(
     {"code", "agency", "procedure_code", "procedure_name", "field", "citizen_name", "delay_reason"}
@@ -81,6 +127,9 @@ MAX_PAUSED_DAYS = 3660  # ten years in all: the working-day calendar's own bound
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _EXACT_FLOAT = 2**53  # a spreadsheet number above this is not the digits typed
 _LINE_BREAKS = frozenset("\n\r\t")
+_DAY_TEXT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}"
+_PAUSE_TEXT = re.compile(rf"({_DAY_TEXT})\s*(?:(?:/|-|–|\.\.)\s*({_DAY_TEXT})?)?", re.ASCII)
+_PAUSE_PARTS = re.compile(rf"({_DAY_TEXT})\s*(?:/|-|–|\.\.)\s*(.+)", re.ASCII)  # a bad end
 
 
 class RecordError(ValueError):
@@ -160,41 +209,59 @@ def _phone(value: Any) -> str:
     return normalise_phone(value)
 
 
+def _zone() -> tzinfo:
+    return LOCAL_ZONE.get()
+
+
+@contextmanager
+def local_zone(zone: tzinfo) -> Iterator[None]:
+    """Read times written without a zone as local time in `zone` (the TIMEZONE setting).
+
+    `parse_record` is called deep inside the shared upsert; the API and the import set
+    the installation's zone around it, and Asia/Ho_Chi_Minh holds otherwise.
+    """
+    token = LOCAL_ZONE.set(zone)
+    try:
+        yield
+    finally:
+        LOCAL_ZONE.reset(token)
+
+
 def _to_date(value: Any) -> date:
-    """A date object, or YYYY-MM-DD / DD/MM/YYYY in ASCII digits (strptime takes any digit)."""
+    """A date object, or a day as exports write it (22/10/2026, 22-10-2026, 2026-10-22).
+
+    A day with a time of day (22/10/2026 17:00, as some exports write the appointment)
+    is that local day; with a zone, the day it is in local time.
+    """
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, str) and value.isascii() and len(value) <= 16:
+    if isinstance(value, str) and value.isascii() and len(value) <= 40:
         try:
-            day = date_cell({"value": value}, "value")
-        except ValueError:
-            day = None
-        if day is not None:
-            return day
-    raise ValueError("not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+            return parse_moment_text(value, _zone()).astimezone(_zone()).date()
+        except (ValueError, OverflowError):  # year 9999 with an offset: past datetime.max
+            pass
+    raise ValueError(f"not a date (use {DAY_FORMATS})")
 
 
 def _to_moment(value: Any) -> datetime:
-    """An instant: an aware datetime, ISO 8601 text, or a date (midnight in Vietnam).
+    """An instant: an aware datetime, a date (midnight, local time), or text as exports
+    write it: 22/10/2026 09:15[:30], 22-10-2026 09:15, 2026-10-22 09:15, ISO 8601.
 
-    ISO text without an offset is Vietnamese local time.
+    A time without a zone is local time (`local_zone`, by default Asia/Ho_Chi_Minh).
     """
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             return value
     elif isinstance(value, date):
-        return datetime.combine(value, time(), ZONE)
+        return datetime.combine(value, time(), _zone())
     elif isinstance(value, str) and value.isascii() and len(value) <= 40:
         try:
-            parsed = datetime.fromisoformat(value.strip())
+            moment = parse_moment_text(value, _zone())
         except ValueError:
-            try:
-                return datetime.combine(_to_date(value), time(), ZONE)
-            except ValueError:
-                pass
+            pass
         else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZONE)
-    raise ValueError("not a date or time (use ISO 8601)")
+            return moment
+    raise ValueError(f"not a date or time (use {MOMENT_FORMATS})")
 
 
 Code = _code_text(64)
@@ -219,14 +286,16 @@ class Pause(BaseModel):
 
 
 def _pause_items(value: Any) -> Any:
-    """[{"from": …, "to": …}], or "2027-02-01/2027-02-03; 2027-03-01/" as a cell holds it."""
+    """[{"from": …, "to": …}], or as a cell holds it: "2027-02-01/2027-02-03; 2027-03-01/",
+    "01/02/2027-03/02/2027", "01/02/2027 - 03/02/2027" (the end left out: still open)."""
     if isinstance(value, str):
         if len(value) > MAX_PAUSES * 24:
             raise ValueError(f"at most {MAX_PAUSES} pauses")
         items = []
         for part in filter(None, (p.strip() for p in value.split(";"))):
-            start, _, end = part.partition("/")
-            items.append({"from": start.strip(), "to": end.strip() or None})
+            match = _PAUSE_TEXT.fullmatch(part) or _PAUSE_PARTS.fullmatch(part)
+            start, end = match.groups() if match else (part, None)
+            items.append({"from": start, "to": end})
         return items
     if isinstance(value, list):
         return [
@@ -300,7 +369,7 @@ def _cell(name: str, value: Any) -> Any:
         if name in DATE_FIELDS:
             return value.date()
         if name in MOMENT_FIELDS and value.tzinfo is None:
-            return value.replace(tzinfo=ZONE)
+            return value.replace(tzinfo=_zone())
         return value
     if name not in TEXT_FIELDS and name != "phone":
         return value

@@ -13,7 +13,7 @@ from bot.reports.build import GROUPINGS, ReportError, ReportFilters, build_repor
 from bot.reports.periods import QUARTER, Period
 from bot.responses import rebuild_rollups
 from bot.settings import LANGUAGES, Settings
-from bot.tabular import ENCODINGS, TableError, print_import_report
+from bot.tabular import ENCODINGS, LazyHelp, TableError, print_import_report
 
 FORMATS = ("table", "json", "csv", "xlsx", "png")
 BINARY_FORMATS = ("xlsx", "png")
@@ -182,19 +182,6 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class _ImportHelp(argparse.Action):
-    """--help for `responses import`: the column list is read from the questionnaires only
-    when it is asked for, so no other command pays for loading them."""
-
-    def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, help="show this help and every column")
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.epilog = import_columns_help()
-        parser.print_help()
-        parser.exit()
-
-
 async def cmd_rebuild_rollups(args, settings: Settings, database: Database) -> int:
     async with database.transaction() as session:
         await rebuild_rollups(session, load_questionnaires())
@@ -250,7 +237,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=False,
     )
-    importing.add_argument("-h", "--help", action=_ImportHelp)
+    importing.add_argument("-h", "--help", action=LazyHelp, epilog=import_columns_help)
     importing.add_argument("file")
     importing.add_argument(
         "--channel", choices=("paper", "web"), help="channel of rows without a channel column"

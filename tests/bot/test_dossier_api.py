@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
+import jsonschema
+import pytest
 from sqlalchemy import func, select
 
 from bot.catalog import import_services
 from bot.dossiers.api import PATH as PATH_
+from bot.dossiers.api import __file__ as API_FILE
 from bot.dossiers.api import add_dossier_routes
 from bot.dossiers.keys import create_key, revoke_key
 from bot.models import Agency, ApiKey, Dossier, Service, StartCode
@@ -17,6 +23,11 @@ from bot.web import build_app, start_server
 from handlers._survey_store import SurveyStore
 from tests.builders import FakeClock, seed_catalog
 from tests.dossier_helpers import dossier_settings, record, vn_time
+
+SCHEMA = json.loads((Path(API_FILE).parent / "api.schema.json").read_text("utf-8"))
+VALIDATOR = jsonschema.Draft202012Validator(
+    SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+)
 
 
 def free_port() -> int:
@@ -382,3 +393,112 @@ async def test_services_created_through_the_api_belong_to_the_key_agency(databas
     async with database.transaction() as session:
         service = await session.scalar(select(Service).where(Service.code == "HT-MOI"))
     assert service.owner_agency_id is None
+
+
+async def test_the_answer_gives_the_receipt_dates_and_follows_its_schema(database):
+    commune, _ = await keys(database)
+    batch = [
+        # Received Wed 3 Feb 2027, 3 working days: Mon 15 Feb (Tết runs 4-10 Feb).
+        record("TET", appointment_date=None, processing_days=3, received_at="03/02/2027 10:00"),
+        record("GIVEN"),  # the appointment as given: Wed 3 Feb
+        # A supplement pause from Tue 2 to Wed 3 Feb stopped one working day: Thu 11 Feb.
+        record("PAUSED", pauses=[{"from": "02/02/2027", "to": "2027-02-03"}]),
+        record("NO-SURVEY", procedure_code=None),  # no catalogue procedure, no survey code
+        record("BAD", state=0),
+    ]
+    answers = []
+    async with api(database, api_max_body_bytes=4096) as client:
+        first = await client.post(PATH_, json=batch, headers=bearer(commune))
+        answers.append((first.status, await first.json()))
+        change = [
+            record("GIVEN"),
+            {"code": "TET", "state": 5, "state_changed_at": "08/02/2027 09:00"},
+        ]
+        second = await client.post(PATH_, json=change, headers=bearer(commune))
+        answers.append((second.status, await second.json()))
+        for body, headers in (
+            ([record("BAD", state=0)], bearer(commune)),  # 422
+            ([record("X")], {}),  # 401
+            (b"{", bearer(commune)),  # 400
+            ([record(f"B{i}", delay_reason="x" * 900) for i in range(5)], bearer(commune)),  # 413
+        ):
+            sent = {"data": body} if isinstance(body, bytes) else {"json": body}
+            response = await client.post(PATH_, headers=headers, **sent)
+            answers.append((response.status, await response.json()))
+    assert [status for status, _ in answers] == [200, 200, 422, 401, 400, 413]
+    results = {result["code"]: result for result in answers[0][1]["results"]}
+    assert results["TET"]["appointment_date"] == "2027-02-15" and "due_date" not in results["TET"]
+    assert results["GIVEN"]["appointment_date"] == "2027-02-03"
+    assert (results["PAUSED"]["appointment_date"], results["PAUSED"]["due_date"]) == (
+        "2027-02-03",
+        "2027-02-11",
+    )
+    assert results["NO-SURVEY"]["start_code"] is None
+    assert "appointment_date" not in results["BAD"]
+    async with database.transaction() as session:
+        stored = await session.scalar(
+            select(StartCode.code).join(Dossier).where(Dossier.code == "TET")
+        )
+    assert results["TET"]["start_code"] == stored  # the code to print on the receipt
+    assert [(r["code"], r["status"], r["appointment_date"]) for r in answers[1][1]["results"]] == [
+        ("GIVEN", "unchanged", "2027-02-03"),
+        ("TET", "updated", "2027-02-15"),  # an open pause does not move the date yet
+    ]
+
+    for _, answer in answers:
+        VALIDATOR.validate(answer)
+    readme = (Path(API_FILE).parents[2] / "README.md").read_text("utf-8")
+    example = readme.split("**The API's answer**", 1)[1].split("```json", 1)[1].split("```")[0]
+    VALIDATOR.validate(json.loads(example))  # the documented example is a valid answer
+    # Strict enough to notice a renamed, missing or extra field.
+    for broken in (
+        {**results["TET"], "appointment": "2027-02-15"},
+        {key: value for key, value in results["TET"].items() if key != "appointment_date"},
+        {**results["TET"], "appointment_date": "15/02/2027"},
+        {**results["BAD"], "start_code": None},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            VALIDATOR.validate({"results": [broken], "counts": answers[0][1]["counts"]})
+
+
+async def test_the_api_reads_the_time_formats_of_one_stop_exports(database):
+    """Every format gives the same receipt: received Wed 3 Feb, due Mon 15 Feb (Tết)."""
+    commune, _ = await keys(database)
+    formats = {
+        "SLASH": ("03/02/2027 10:00", vn_time(2027, 2, 3, 10)),
+        "SECONDS": ("03/02/2027 10:00:30", vn_time(2027, 2, 3, 10) + timedelta(seconds=30)),
+        "DASHES": ("03-02-2027 10:00", vn_time(2027, 2, 3, 10)),
+        "ISO-SPACE": ("2027-02-03 10:00", vn_time(2027, 2, 3, 10)),
+        "ISO-LOCAL": ("2027-02-03T10:00:00", vn_time(2027, 2, 3, 10)),
+        "ISO-ZONE": ("2027-02-03T10:00:00+07:00", vn_time(2027, 2, 3, 10)),
+        # Wed 06:30 in Vietnam, still Tuesday in UTC: the local day counts.
+        "UTC": ("2027-02-02T23:30:00Z", vn_time(2027, 2, 3, 6) + timedelta(minutes=30)),
+        "DAY": ("03/02/2027", vn_time(2027, 2, 3, 0)),
+    }
+    batch = [
+        record(code, appointment_date=None, processing_days=3, received_at=text)
+        for code, (text, _) in formats.items()
+    ]
+    batch += [
+        record("BAD-HOUR", received_at="03/02/2027 25:00"),
+        record("BAD-ORDER", received_at="02/30/2027 10:00"),  # month and day swapped
+        record("BAD-DAY", appointment_date="30/02/2027 17:00"),
+        record("BAD-DIGITS", received_at="03/02/٢٠٢٧ 10:00"),
+    ]
+    async with api(database) as client:
+        response = await client.post(PATH_, json=batch, headers=bearer(commune))
+        body = await response.json()
+    results = body["results"]
+    assert [r["appointment_date"] for r in results[: len(formats)]] == ["2027-02-15"] * len(formats)
+    moment = "received_at: not a date or time (use DD/MM/YYYY HH:MM[:SS] or ISO 8601)"
+    assert [r["errors"] for r in results[len(formats) :]] == [
+        [moment],
+        [moment],
+        ["appointment_date: not a date (use YYYY-MM-DD or DD/MM/YYYY)"],
+        [moment],
+    ]
+    async with database.transaction() as session:
+        stored = {d.code: d for d in await session.scalars(select(Dossier))}
+    for code, (_, instant) in formats.items():
+        assert stored[code].received_at == instant, code
+        assert stored[code].received_on.isoformat() == "2027-02-03", code

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import UsageError, build_parser
+from bot.dossiers.records import ALIASES, COLUMNS
+from bot.textnorm import fold
 from tests.builders import seed_catalog
-from tests.dossier_helpers import dossier_settings
+from tests.dossier_helpers import dossier, dossier_settings, vn_time
 
 HOSO = (
     "code,agency,procedure_code,procedure_name,citizen_name,phone,received_at,"
@@ -95,3 +97,44 @@ async def test_api_keys_and_calendar(database, capsys):
     with pytest.raises(UsageError):
         await run(database, "calendar", "remove", "2027-02-11")
     assert await run(database, "purge") == 0
+
+
+def test_import_help_lists_every_column_in_both_languages(capsys):
+    with pytest.raises(SystemExit) as exit:
+        build_parser().parse_args(["dossiers", "import", "--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    folded = fold(text).replace(" ", "_")
+    for name, (vi, en, _, _) in COLUMNS.items():
+        assert f"{vi} / {en} (needed: " in text, name
+        for alias in ALIASES[name]:
+            assert alias in folded, alias  # each accepted header, as written or after 'also'
+    assert "also: agency_code, ma_don_vi" in text
+    assert "Mã hồ sơ / Code (needed: always)" in text
+    assert "22/10/2026 09:15" in text and "2026-10-22T09:15:00+07:00" in text
+    # The same lazy help action serves `responses import`.
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["responses", "import", "--help"])
+    assert "Mã phiếu / Form id" in capsys.readouterr().out
+
+
+async def test_import_reads_times_in_the_timezone_setting(database, tmp_path, capsys):
+    await seed_catalog(database)
+    (tmp_path / "hoso.csv").write_text(
+        "Mã hồ sơ,Mã cơ quan,Mã thủ tục,Ngày tiếp nhận,Ngày hẹn trả\n"
+        "HS-VN,DNAI-XTEST,HT-KS,01/02/2027 09:00,03/02/2027\n",
+        encoding="utf-8",
+    )
+    assert await run(database, "dossiers", "import", str(tmp_path / "hoso.csv")) == 0
+    assert (await dossier(database, "HS-VN")).received_at == vn_time(2027, 2, 1, 9)
+
+    (tmp_path / "tokyo.csv").write_text(
+        "Mã hồ sơ,Mã cơ quan,Mã thủ tục,Ngày tiếp nhận,Ngày hẹn trả\n"
+        "HS-JP,DNAI-XTEST,HT-KS,01/02/2027 09:00,03/02/2027\n",
+        encoding="utf-8",
+    )
+    args = build_parser().parse_args(["dossiers", "import", str(tmp_path / "tokyo.csv")])
+    tokyo = dossier_settings(database).model_copy(update={"timezone": "Asia/Tokyo"})
+    assert await args.func(args, tokyo, database) == 0
+    assert (await dossier(database, "HS-JP")).received_at == vn_time(2027, 2, 1, 7)  # 00:00 UTC
+    capsys.readouterr()

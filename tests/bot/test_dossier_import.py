@@ -133,3 +133,60 @@ async def test_xlsx_cells_are_read_as_excel_gives_them_and_checked_like_json(dat
     assert first.received_at == vn_time(2027, 2, 1, 8) + timedelta(minutes=30)
     numbered = await dossier(database, "12345")  # a code typed as a number
     assert (numbered.appointment_date, numbered.state) == (date(2027, 2, 5), 4)
+
+
+async def test_csv_reads_the_time_formats_of_one_stop_exports(database, tmp_path):
+    """Times as one-stop exports write them, days in Vietnamese order, pauses too."""
+    await seed_catalog(database)
+    path = tmp_path / "hoso.csv"
+    path.write_text(
+        "Mã hồ sơ,Mã cơ quan,Mã thủ tục,Ngày tiếp nhận,Ngày hẹn trả,Số ngày giải quyết,"
+        "Trạng thái,Tạm dừng,Ngày xử lý xong\n"
+        # Wed 3 Feb 2027, 3 working days: Mon 15 Feb (Tết runs 4-10 Feb)
+        "T-1,DNAI-XTEST,HT-KS,03/02/2027 10:00,,3,4,,\n"
+        "T-2,DNAI-XTEST,HT-KS,03/02/2027 10:00:30,,3,4,,\n"
+        "T-3,DNAI-XTEST,HT-KS,03-02-2027 10:00,,3,4,,\n"
+        "T-4,DNAI-XTEST,HT-KS,2027-02-03 10:00,,3,4,,\n"
+        "T-5,DNAI-XTEST,HT-KS,2027-02-03T03:00:00Z,,3,4,,\n"
+        # a pause of Tue 2 - Wed 3 Feb moves Wed 3 Feb by one working day: Thu 11 Feb
+        "P-1,DNAI-XTEST,HT-KS,01/02/2027 08:00,03-02-2027,,4,02/02/2027-03/02/2027,\n"
+        "P-2,DNAI-XTEST,HT-KS,01/02/2027 08:00,03/02/2027,,9,02/02/2027 - 03/02/2027,"
+        "12/02/2027 16:45\n"
+        "B-1,DNAI-XTEST,HT-KS,03/02/2027 9h15,,3,4,,\n"
+        "B-2,DNAI-XTEST,HT-KS,03/02/2027 10:00,03.02.27,,4,,\n"
+        "B-3,DNAI-XTEST,HT-KS,03/02/2027 10:00,03/02/2027,,4,03/02/2027-x,\n",
+        encoding="utf-8",
+    )
+    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3), code_length=10)
+    assert result.summary() == "7 created, 0 updated, 0 unchanged, 3 rejected"
+    for code in ("T-1", "T-2", "T-3", "T-4", "T-5"):
+        stored = await dossier(database, code)
+        assert (stored.received_on, stored.appointment_date) == (
+            date(2027, 2, 3),
+            date(2027, 2, 15),
+        )
+    assert (await dossier(database, "T-2")).received_at == vn_time(2027, 2, 3, 10) + timedelta(
+        seconds=30
+    )
+    for code in ("P-1", "P-2"):
+        stored = await dossier(database, code)
+        assert stored.pauses == [["2027-02-02", "2027-02-03"]], code
+        assert stored.due_date == date(2027, 2, 11), code
+    finished = await dossier(database, "P-2")
+    assert finished.finished_at == vn_time(2027, 2, 12, 16) + timedelta(minutes=45)
+    assert [o.reasons for o in result.outcomes if o.status == "rejected"] == [
+        ["received_at: not a date or time (use DD/MM/YYYY HH:MM[:SS] or ISO 8601)"],
+        ["appointment_date: not a date (use YYYY-MM-DD or DD/MM/YYYY)"],
+        ["pauses.0.to: not a date (use YYYY-MM-DD or DD/MM/YYYY)"],
+    ]
+
+
+def test_every_documented_header_is_an_accepted_one():
+    """`dossiers import --help` and the README list COLUMNS; the model reads ALIASES."""
+    from bot.dossiers.records import ALIASES, COLUMNS
+    from bot.textnorm import fold
+
+    assert list(COLUMNS) == list(ALIASES)
+    for name, (vi, en, _, _) in COLUMNS.items():
+        assert fold(vi).replace(" ", "_") in ALIASES[name], vi
+        assert fold(en).replace(" ", "_") in ALIASES[name], en
