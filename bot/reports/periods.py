@@ -12,10 +12,15 @@ from datetime import date, timedelta
 
 MONTH, QUARTER, YEAR, RANGE = "month", "quarter", "year", "range"
 
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
-_RANGE = re.compile(r"^(\S+)\s*(?:\.\.|/|\s)\s*(\S+)$")
+# ASCII digits only: `\d` would also take "٢٠٢٥", which a report should refuse, not read.
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{1,2})$")
+_QUARTER = re.compile(r"^([0-9]{4})-?[Qq]([1-4])$")
+_YEAR = re.compile(r"^([0-9]{4})$")
+_RANGE = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\s*(?:\.\.|/|\s)\s*([0-9]{4}-[0-9]{2}-[0-9]{2})$"
+)
+# The years a period may name: the previous period of a range near year 1 would not exist.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def _month_end(year: int, month: int) -> date:
@@ -64,6 +69,13 @@ class Period:
     def parse(cls, text: str) -> Period:
         """2025-07 (month), 2025-Q3 (quarter), 2025 (year), 2025-01-15..2025-03-20 (range)."""
         text = text.strip()
+        years = [int(year) for year in re.findall(r"(?<![0-9])[0-9]{4}(?![0-9])", text)]
+        if any(not FIRST_YEAR <= year <= LAST_YEAR for year in years):
+            raise ValueError(f"{text!r}: periods lie between {FIRST_YEAR} and {LAST_YEAR}")
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Period:
         if match := _MONTH.match(text):
             if not 1 <= int(match[2]) <= 12:
                 raise ValueError(f"{text!r}: no month {match[2]}")

@@ -63,3 +63,18 @@ def test_previous(text, previous):
 )
 def test_split(start, end, months, days):
     assert Period(start, end).split() == (months, days)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("٢٠٢٥-07", "is not a period"),  # Arabic-Indic digits are not a year
+        ("２０２５", "is not a period"),
+        ("0001-01-01..0001-01-31", "periods lie between 2000 and 2100"),
+        ("9999-12", "periods lie between 2000 and 2100"),
+        ("1999-Q4", "periods lie between 2000 and 2100"),
+    ],
+)
+def test_a_period_is_ascii_digits_within_the_years_reports_cover(text, message):
+    with pytest.raises(ValueError, match=message):
+        Period.parse(text)
