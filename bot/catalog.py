@@ -64,6 +64,13 @@ def _level(raw: str, required: bool) -> str | None:
     return level
 
 
+def _bounded(value: str, what: str, limit: int) -> str:
+    """A catalogue text as given, or the row refused: a name is never cut short."""
+    if len(value) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    return value
+
+
 def _agency_values(row: dict[str, Any]) -> dict[str, Any]:
     code = _code(row, "code", "ma", "ma_co_quan")
     name = text_cell(row, "name", "ten", "ten_co_quan")
@@ -75,8 +82,8 @@ def _agency_values(row: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("valid_to is before valid_from")
     return {
         "code": code,
-        "name": name[:255],
-        "name_folded": fold(name)[:255],
+        "name": _bounded(name, "the name", 255),
+        "name_folded": fold(name)[:255],  # a search key: shortening it loses nothing shown
         "level": _level(text_cell(row, "level", "cap"), required=True),
         "parent_code": _code(row, "parent", "parent_code", "ma_cap_tren") or None,
         "valid_from": valid_from,
@@ -92,9 +99,9 @@ def _service_values(row: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("code and name are required")
     return {
         "code": code,
-        "name": name[:255],
+        "name": _bounded(name, "the name", 255),
         "name_folded": fold(name)[:255],
-        "field": text_cell(row, "field", "linh_vuc")[:128] or None,
+        "field": _bounded(text_cell(row, "field", "linh_vuc"), "the field", 128) or None,
         "level": _level(text_cell(row, "level", "cap"), required=False),
         # An operator's import makes a procedure first created by a dossier catalogue-wide.
         "owner_agency_id": None,

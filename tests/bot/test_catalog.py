@@ -78,3 +78,21 @@ async def test_unknown_successor_is_a_warning(database, tmp_path):
     async with database.transaction() as session:
         report = await import_agencies(session, path)
     assert report.warnings == ["agency OLD: successor GONE is not in the catalogue"]
+
+
+async def test_a_name_too_long_is_refused_not_cut_and_the_good_rows_kept(database, tmp_path):
+    path = tmp_path / "services.csv"
+    long_name = "Thủ tục " + "rất dài " * 40
+    path.write_text(
+        f"code,name,field\nLONG,{long_name},Hộ tịch\nHT-KS,Đăng ký khai sinh,{'x' * 129}\n"
+        "HT-KH,Đăng ký kết hôn,Hộ tịch\n",
+        encoding="utf-8",
+    )
+    async with database.transaction() as session:
+        report = await import_services(session, path)
+        codes = set(await session.scalars(select(Service.code)))
+    assert report.rejected == [
+        (2, "the name is longer than 255 characters"),
+        (3, "the field is longer than 128 characters"),
+    ]
+    assert codes == {"HT-KH"}
