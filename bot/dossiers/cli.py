@@ -21,7 +21,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, select
 
 from bot.cli import UsageError
 from bot.database import Database
@@ -30,6 +30,8 @@ from bot.dossiers.importer import default_progress, import_dossiers
 from bot.dossiers.jobs import run_due
 from bot.dossiers.keys import ApiKeyError, create_key, revoke_key
 from bot.dossiers.purge import purge
+from bot.dossiers.reschedule import Rescheduled, reschedule_for_day
+from bot.dossiers.store import lock_writes
 from bot.inbound import utc_now
 from bot.models import (
     Agency,
@@ -42,7 +44,7 @@ from bot.models import (
 from bot.outbox import APOLOGY, COUNTER, FAILED, PENDING, SENDING, SENT
 from bot.settings import Settings
 from bot.tabular import TableError
-from bot.workdays import WorkCalendar
+from bot.workdays import WorkCalendar, load_calendar
 
 STATUS_FILTERS = {
     "pending": (PENDING, SENDING),
@@ -169,6 +171,8 @@ async def cmd_apologies_list(args, settings: Settings, database: Database) -> in
             route += " (possible duplicate)"
         if message and message.status == FAILED and message.last_error:
             route += f" {message.last_error[:60]}"
+        if notice.reason is None:
+            route += " [reason missing: the template's general sentence]"
         print(
             f"{notice.id:>7}  {notice.number_seq}/PXL".ljust(20)
             + f"{agency:<14} {notice.dossier_code:<24} {notice.issued_on:%d/%m/%Y} "
@@ -258,26 +262,59 @@ def _day(text: str) -> date:
         raise UsageError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _kind(working: bool | None) -> str:
+    return "working day" if working else "day off"
+
+
+def _print_moves(moves: Rescheduled) -> None:
+    print(f"{moves.later} open dossiers moved to a later appointment")
+    if moves.earlier:
+        print(f"{moves.earlier} open dossiers moved back to an earlier appointment")
+    if moves.kept:
+        print(f"{moves.kept} apologised dossiers keep the new date given in their notice")
+
+
 async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
+    """Add or change a local exception, and move the open dossiers it falls inside."""
     day = _day(args.date)
     async with database.transaction() as session:
+        await lock_writes(session)  # no dossier is written with the old calendar meanwhile
+        before = await load_calendar(session)
         row = await session.get(CalendarDay, day)
+        was = None if row is None else row.working
         if row is None:
             session.add(CalendarDay(day=day, working=args.working, note=args.note))
         else:
             row.working, row.note = args.working, args.note
-    print(f"{day}: {'working day' if args.working else 'day off'}")
+        await session.flush()
+        reason = f"calendar: {day.isoformat()} {_kind(args.working)} added"
+        if was is not None:
+            reason = f"calendar: {day.isoformat()} {_kind(was)} -> {_kind(args.working)}"
+        moves = await reschedule_for_day(
+            session, day, before, await load_calendar(session), now=utc_now(), reason=reason
+        )
+    print(f"{day}: {_kind(args.working)}")
+    _print_moves(moves)
     return 0
 
 
 async def cmd_calendar_remove(args, settings: Settings, database: Database) -> int:
+    """Back to the national calendar; the dossiers the exception moved move back."""
+    day = _day(args.date)
     async with database.transaction() as session:
-        result = await session.execute(
-            delete(CalendarDay).where(CalendarDay.day == _day(args.date))
+        await lock_writes(session)
+        before = await load_calendar(session)
+        row = await session.get(CalendarDay, day)
+        if row is None:
+            raise UsageError(f"{args.date} is not in the local calendar")
+        reason = f"calendar: {day.isoformat()} {_kind(row.working)} removed"
+        await session.delete(row)
+        await session.flush()
+        moves = await reschedule_for_day(
+            session, day, before, await load_calendar(session), now=utc_now(), reason=reason
         )
-    if not result.rowcount:
-        raise UsageError(f"{args.date} is not in the local calendar")
     print(f"{args.date}: back to the national calendar")
+    _print_moves(moves)
     return 0
 
 
