@@ -401,7 +401,7 @@ class _Batch:
         if received is not None and received > self.now + RECEIPT_CLOCK_SKEW:
             reasons.append("received_at: in the future")
         new_date = values.get("new_appointment_date")
-        if new_date is not None and not reasons:
+        if new_date is not None:
             if dossier is not None and dossier.stage > 0 and new_date != dossier.new_due_date:
                 reasons.append("new_appointment_date: a new date was already given")
             else:

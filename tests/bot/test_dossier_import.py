@@ -73,7 +73,8 @@ async def test_xlsx_with_processing_days(database, tmp_path):
     sheet.append(["X-1", "DNAI-XTEST", "HT-KS", "2027-02-03T10:00:00+07:00", 3, 2])
     path = tmp_path / "hoso.xlsx"
     workbook.save(path)
-    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3), code_length=10)
+    # Imported at 11:00, after the receipt (a receipt ahead of the clock is refused).
+    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3, 11), code_length=10)
     assert result.summary() == "1 created, 0 updated, 0 unchanged, 0 rejected"
     imported = await dossier(database, "X-1")
     assert imported.appointment_date == date(2027, 2, 15)
