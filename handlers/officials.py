@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from bot import metrics
 from bot.boundary import EARLIEST, LATEST, ascii_int
+from bot.dossiers.apologies import code_list
 from bot.models import Chat, Official
 from bot.officials import access, digest, late, links
 from bot.officials.digest import FILE_CHANNELS, MONTHLY, OFF, WEEKLY, Words
@@ -226,7 +227,7 @@ async def overdue(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     lines = [words("official_overdue_head", scope=words.scope(scope), date=words.date(today))]
     if found.unsigned_agencies:
         lines.append(
-            words("official_overdue_unsigned", agencies=", ".join(found.unsigned_agencies))
+            words("official_overdue_unsigned", agencies=code_list(found.unsigned_agencies))
         )
     if found.empty:
         return [Outbound("\n".join([*lines, words("official_overdue_none")]))]

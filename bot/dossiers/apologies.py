@@ -452,3 +452,9 @@ async def agencies_without_signer(
     if agency_ids is not None:
         query = query.where(Agency.id.in_(sorted(agency_ids)))
     return list(await session.scalars(query))
+
+
+def code_list(codes: list[str], limit: int = 10) -> str:
+    """Agency codes for one line: the first `limit`, then how many more."""
+    shown = ", ".join(codes[:limit])
+    return shown if len(codes) <= limit else f"{shown} (+{len(codes) - limit})"

@@ -19,7 +19,13 @@ from datetime import datetime
 from sqlalchemy import text
 
 from bot.database import Database
-from bot.dossiers.apologies import agencies_without_signer, load_template, renderers, scan
+from bot.dossiers.apologies import (
+    agencies_without_signer,
+    code_list,
+    load_template,
+    renderers,
+    scan,
+)
 from bot.dossiers.purge import purge
 from bot.inbound import utc_now
 from bot.outbox import OutboxSender, ZnsGateway
@@ -165,7 +171,7 @@ class DossierWork:
                 "apology notices of %d agencies with open dossiers have no signer or place"
                 " (python -m bot apologies signer): %s",
                 len(unsigned),
-                ", ".join(unsigned),
+                code_list(unsigned, 30),
             )
         name = self.settings.dossier.apology_template
         if not load_template(name, self.settings.dossier.template_dir).reason_fallback_reviewed:

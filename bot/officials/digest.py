@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
 from bot.database import Database, insert_if_absent
-from bot.dossiers.apologies import agencies_without_signer
+from bot.dossiers.apologies import agencies_without_signer, code_list
 from bot.i18n import Translator
 from bot.models import Chat, Official, OfficialDigest, OutboxMessage
 from bot.officials import late, links
@@ -393,7 +393,7 @@ async def compose(
         lines += ["", *factor_lines(report, words)]
     lines += ["", *dossier_lines(dossiers, words)]
     if unsigned:
-        lines.append(words("official_digest_unsigned", agencies=", ".join(unsigned)))
+        lines.append(words("official_digest_unsigned", agencies=code_list(unsigned)))
     figures = {
         "language": words.lang,
         "period": report.filters.to_dict(),

@@ -185,3 +185,36 @@ async def test_apologies_list_says_reason_missing(database, capsys):
     assert await run(database, "apologies", "list") == 0
     lines = {line.split()[3]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "reason missing" in lines["NO-REASON"] and "reason missing" not in lines["REASON"]
+
+
+async def test_a_local_working_saturday_moves_open_dossiers_earlier(database, capsys):
+    """Symmetric: an extra working day inside the window counts, so the date comes back."""
+    from datetime import date
+
+    from bot.dossiers.reschedule import dossier_history
+    from tests.dossier_helpers import dossier, record, upsert, vn_time
+
+    await seed_catalog(database)
+    await upsert(
+        database,
+        [
+            # Wed 3 Feb 2027 + 3 working days: Thu 11, Fri 12, Mon 15 Feb.
+            record(
+                "COUNTED",
+                received_at="2027-02-03T10:00:00+07:00",
+                appointment_date=None,
+                processing_days=3,
+            )
+        ],
+        vn_time(2027, 2, 3, 11),
+    )
+    capsys.readouterr()
+    assert await run(database, "calendar", "add", "2027-02-13", "--working") == 0
+    out = capsys.readouterr().out
+    assert "0 open dossiers moved to a later appointment" in out
+    assert "1 open dossiers moved back to an earlier appointment" in out
+    moved = await dossier(database, "COUNTED")
+    assert moved.due_date == date(2027, 2, 13)  # Sat 13 Feb, worked
+    async with database.transaction() as session:
+        (event,) = await dossier_history(session, moved.id)
+    assert event.reason == "calendar: 2027-02-13 working day added"

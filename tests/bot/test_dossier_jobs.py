@@ -67,3 +67,11 @@ async def test_start_warns_of_agencies_without_a_signer_and_an_unreviewed_reason
         await work.start()
         await work.stop()
     assert not any("signer" in r.getMessage() for r in caplog.records)
+
+
+def test_agency_lists_are_bounded():
+    from bot.dossiers.apologies import code_list
+
+    codes = [f"A{i:02d}" for i in range(12)]
+    assert code_list(codes) == ", ".join(codes[:10]) + " (+2)"
+    assert code_list(codes[:3]) == "A00, A01, A02"
