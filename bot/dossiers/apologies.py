@@ -14,7 +14,7 @@ A dossier that misses the new date too is escalated (stage 2) to its agency's
 officials and never apologised for again: the new date is given once.
 
 Which dossiers owe a notice is decided by `bot.dossiers.store.track` (their watch
-date): open ones past their due date (or announced late in advance), and ones done
+date): open ones past their due date (or with a delay announced in advance), and ones done
 but not returned (state 9) that were finished after their due date, whose new date is
 the next working day, the result being ready. A dossier first reported returned
 (state 10) after a late finish gets no notice: form 04 tells the citizen when the
