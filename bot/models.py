@@ -521,6 +521,28 @@ class CalendarDay(Base):
     note: Mapped[str | None] = mapped_column(String(200))
 
 
+# --------------------------------------------------------------------------- dossier history
+# What moved a dossier's dates after its receipt (a local day off added or removed), so
+# an office can answer "why is my date different from the receipt?".
+
+
+class DossierEvent(Base):
+    """One change to a dossier's dates: which date, old -> new, why, on which day."""
+
+    __tablename__ = "dossier_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[date] = mapped_column(Date)  # local day of the change
+    change: Mapped[str] = mapped_column(String(32))  # e.g. "appointment_date"
+    old_date: Mapped[date | None] = mapped_column(Date)
+    new_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200))  # no personal data
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class DossierLinkFailure(Base):
     """A failed `/hoso` attempt, counted per chat and per dossier code for the day."""
 

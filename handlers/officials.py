@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from bot import metrics
 from bot.boundary import EARLIEST, LATEST, ascii_int
+from bot.dossiers.apologies import code_list
 from bot.models import Chat, Official
 from bot.officials import access, digest, late, links
 from bot.officials.digest import FILE_CHANNELS, MONTHLY, OFF, WEEKLY, Words
@@ -224,7 +225,11 @@ async def overdue(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     today = _today(ctx)
     found = await late.overdue(ctx.session, scope, today)
     lines = [words("official_overdue_head", scope=words.scope(scope), date=words.date(today))]
-    if not found.late_total and not found.apologies_total:
+    if found.unsigned_agencies:
+        lines.append(
+            words("official_overdue_unsigned", agencies=code_list(found.unsigned_agencies))
+        )
+    if found.empty:
         return [Outbound("\n".join([*lines, words("official_overdue_none")]))]
     lines.append(
         words(
@@ -234,21 +239,7 @@ async def overdue(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
             apologies=found.apologies_total,
         )
     )
-    for item in found.late:
-        lines.append(
-            words(
-                "official_overdue_line",
-                code=item.code,
-                procedure=item.procedure[:60],
-                due=words.date(item.due_date) if item.due_date else "—",
-            )
-            + (
-                " " + words("official_overdue_new_date", date=words.date(item.new_due_date))
-                if item.new_due_date
-                else ""
-            )
-            + (" " + words("official_overdue_escalated") if item.escalated else "")
-        )
+    lines += [_late_line(words, item) for item in found.late]
     if found.late_total > len(found.late):
         lines.append(words("official_overdue_more", count=found.late_total - len(found.late)))
     if found.apologies:
@@ -266,7 +257,30 @@ async def overdue(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
         if found.apologies_total > len(found.apologies):
             more = found.apologies_total - len(found.apologies)
             lines.append(words("official_overdue_more", count=more))
+    if found.unexplained:
+        lines += ["", words("official_overdue_unexplained_head", count=found.unexplained_total)]
+        lines += [_late_line(words, item) for item in found.unexplained]
+        if found.unexplained_total > len(found.unexplained):
+            more = found.unexplained_total - len(found.unexplained)
+            lines.append(words("official_overdue_more", count=more))
     return [Outbound("\n".join(lines))]
+
+
+def _late_line(words, item: late.LateDossier) -> str:
+    """One dossier: code, procedure, due date, new date, escalation, a missing reason."""
+    line = words(
+        "official_overdue_line",
+        code=item.code,
+        procedure=item.procedure[:60],
+        due=words.date(item.due_date) if item.due_date else "—",
+    )
+    if item.new_due_date:
+        line += " " + words("official_overdue_new_date", date=words.date(item.new_due_date))
+    if item.escalated:
+        line += " " + words("official_overdue_escalated")
+    if item.reason_missing:
+        line += " " + words("official_overdue_reason_missing")
+    return line
 
 
 async def digest_now(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:

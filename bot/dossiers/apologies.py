@@ -13,12 +13,21 @@ statements, so a million dossiers never pass through Python:
 A dossier that misses the new date too is escalated (stage 2) to its agency's
 officials and never apologised for again: the new date is given once.
 
+Which dossiers owe a notice is decided by `bot.dossiers.store.track` (their watch
+date): open ones past their due date (or with a delay announced in advance), and ones done
+but not returned (state 9) that were finished after their due date, whose new date is
+the next working day, the result being ready. A dossier first reported returned
+(state 10) after a late finish gets no notice: form 04 tells the citizen when the
+result will come, and they already have it; a notice would state a new date that is
+false. It still counts as finished late wherever lateness is counted.
+
 The text comes from editable YAML templates (`templates/*.yaml`, or a copy in
 DOSSIER_TEMPLATE_DIR); the notice stores the name of the form it was issued on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -27,12 +36,25 @@ from string import Template
 from typing import Any
 
 import yaml
-from sqlalchemy import Date, Integer, String, and_, case, func, literal, select, text, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.database import insert_ignoring_duplicates
 from bot.dossiers.records import OPEN_STATES
+from bot.dossiers.store import DONE
 from bot.models import (
     Agency,
     AgencyNoticeSettings,
@@ -85,23 +107,30 @@ async def scan(
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
     today = local_date(now)
     default_new_date = calendar.add_working_days(today, new_date_working_days)
-    notices = await _issue_notices(session, now, today, default_new_date, template)
+    ready = calendar.next_working_day(today)  # a finished dossier's result: from now on
+    notices = await _issue_notices(session, now, today, default_new_date, ready, template)
     escalations = await _escalate(session, now, today)
     return ScanReport(notices, escalations)
 
 
-def _late(today: date, stage: int):
+def _late(today: date, stage: int, states=OPEN_STATES):
     return and_(
         Dossier.watch_date < today,
         Dossier.stage == stage,
-        Dossier.state.in_(OPEN_STATES),
+        Dossier.state.in_(sorted(states)),
     )
 
 
 async def _issue_notices(
-    session: AsyncSession, now: datetime, today: date, default_new_date: date, template: str
+    session: AsyncSession,
+    now: datetime,
+    today: date,
+    default_new_date: date,
+    ready: date,
+    template: str,
 ) -> int:
-    late = and_(_late(today, 0), Dossier.due_date.is_not(None))
+    # State 9 has a watch date only when it was finished late (`store.track`).
+    late = and_(_late(today, 0, OPEN_STATES | {DONE}), Dossier.due_date.is_not(None))
     parent = aliased(Agency)
     # The last number each agency gave this year, computed once: a correlated lookup per
     # row would walk, on PostgreSQL, every index entry this very statement inserts.
@@ -120,7 +149,11 @@ async def _issue_notices(
         partition_by=Dossier.agency_id + 0, order_by=Dossier.id + 0
     )
     new_date = case(
-        (Dossier.agency_new_date > today, Dossier.agency_new_date),
+        (
+            and_(Dossier.agency_new_date > today, Dossier.agency_new_date > Dossier.due_date),
+            Dossier.agency_new_date,
+        ),
+        (Dossier.state == DONE, literal(ready, Date)),
         else_=literal(default_new_date, Date),
     )
     columns = {
@@ -230,6 +263,18 @@ class NoticeTemplate:
     language: str
     data: dict[str, Any]
 
+    @property
+    def reason_fallback(self) -> str:
+        """The sentence printed when the agency gave no reason: a field of the template
+        (`reason_fallback`), neutral and honest, which the agency must review; older
+        copies may still hold it as `defaults.reason`."""
+        defaults = self.data.get("defaults", {}) or {}
+        return str(self.data.get("reason_fallback") or defaults.get("reason", "")).strip()
+
+    @property
+    def reason_fallback_reviewed(self) -> bool:
+        return self.data.get("reason_fallback_reviewed") is True
+
     def text(self, key: str, values: dict[str, str]) -> str:
         return self.substitute(self.data.get(key, ""), values)
 
@@ -301,7 +346,7 @@ def notice_values(notice: ApologyNotice, template: NoticeTemplate) -> dict[str, 
         "field": notice.field or defaults.get("field", "—"),
         "received_date": format_date(notice.received_on, language),
         "original_date": format_date(notice.original_date, language),
-        "reason": notice.reason or defaults.get("reason", ""),
+        "reason": notice.reason or template.reason_fallback,
         "new_date": format_date(notice.new_date, language),
         "signer_title": notice.signer_title or defaults.get("signer_title", ""),
         "SIGNER_TITLE": (notice.signer_title or defaults.get("signer_title", "")).upper(),
@@ -368,3 +413,48 @@ def renderers(translator, template_dir: str | None = None) -> dict[str, Any]:
         return Rendered([Outbound(words)])
 
     return {APOLOGY: apology, INVITATION: invitation}
+
+
+# -- agencies whose notices would go unsigned ------------------------------------------
+
+
+async def agencies_without_signer(
+    session: AsyncSession, agency_ids: Iterable[int] | None = None
+) -> list[str]:
+    """Codes of agencies with open dossiers but no signer's name or no place set.
+
+    Their notices would be signed "THỦ TRƯỞNG CƠ QUAN" with no name and dated "……":
+    said at start, in `/overdue` and in digests (`python -m bot apologies signer`).
+    Agency codes only: nothing about a person.
+    """
+    has_open = (
+        select(Dossier.id)
+        .where(
+            Dossier.agency_id == Agency.id,
+            Dossier.state.in_(sorted(OPEN_STATES)),
+            Dossier.purged_at.is_(None),
+        )
+        .exists()
+    )
+    query = (
+        select(Agency.code)
+        .outerjoin(AgencyNoticeSettings, AgencyNoticeSettings.agency_id == Agency.id)
+        .where(
+            has_open,
+            or_(
+                AgencyNoticeSettings.agency_id.is_(None),
+                AgencyNoticeSettings.signer_name.is_(None),
+                AgencyNoticeSettings.place.is_(None),
+            ),
+        )
+        .order_by(Agency.code)
+    )
+    if agency_ids is not None:
+        query = query.where(Agency.id.in_(sorted(agency_ids)))
+    return list(await session.scalars(query))
+
+
+def code_list(codes: list[str], limit: int = 10) -> str:
+    """Agency codes for one line: the first `limit`, then how many more."""
+    shown = ", ".join(codes[:limit])
+    return shown if len(codes) <= limit else f"{shown} (+{len(codes) - limit})"

@@ -25,7 +25,7 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, select
 
 from bot.cli import UsageError
 from bot.database import Database
@@ -37,6 +37,8 @@ from bot.dossiers.listing import FORMATS as LIST_FORMATS
 from bot.dossiers.listing import ListFilters, listed, show_text, write_list
 from bot.dossiers.purge import purge
 from bot.dossiers.records import STATES, local_zone
+from bot.dossiers.reschedule import Rescheduled, dossier_history, reschedule_for_day
+from bot.dossiers.store import lock_writes
 from bot.inbound import utc_now
 from bot.models import (
     Agency,
@@ -71,7 +73,7 @@ async def cmd_import(args, settings: Settings, database: Database) -> int:
             result = await import_dossiers(
                 database,
                 path,
-                now=utc_now(),
+                now=args.clock(),
                 code_length=settings.survey.code_length,
                 progress=default_progress(path),
             )
@@ -241,6 +243,8 @@ async def cmd_apologies_list(args, settings: Settings, database: Database) -> in
             route += " (possible duplicate)"
         if message and message.status == FAILED and message.last_error:
             route += f" {message.last_error[:60]}"
+        if notice.reason is None:
+            route += " [reason missing: the template's general sentence]"
         print(
             f"{notice.id:>7}  {notice.number_seq}/PXL".ljust(20)
             + f"{agency:<14} {notice.dossier_code:<24} {notice.issued_on:%d/%m/%Y} "
@@ -330,26 +334,59 @@ def _day(text: str) -> date:
         raise UsageError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _kind(working: bool | None) -> str:
+    return "working day" if working else "day off"
+
+
+def _print_moves(moves: Rescheduled) -> None:
+    print(f"{moves.later} open dossiers moved to a later appointment")
+    if moves.earlier:
+        print(f"{moves.earlier} open dossiers moved back to an earlier appointment")
+    if moves.kept:
+        print(f"{moves.kept} apologised dossiers keep the new date given in their notice")
+
+
 async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
+    """Add or change a local exception, and move the open dossiers it falls inside."""
     day = _day(args.date)
     async with database.transaction() as session:
+        await lock_writes(session)  # no dossier is written with the old calendar meanwhile
+        before = await load_calendar(session)
         row = await session.get(CalendarDay, day)
+        was = None if row is None else row.working
         if row is None:
             session.add(CalendarDay(day=day, working=args.working, note=args.note))
         else:
             row.working, row.note = args.working, args.note
-    print(f"{day}: {'working day' if args.working else 'day off'}")
+        await session.flush()
+        reason = f"calendar: {day.isoformat()} {_kind(args.working)} added"
+        if was is not None:
+            reason = f"calendar: {day.isoformat()} {_kind(was)} -> {_kind(args.working)}"
+        moves = await reschedule_for_day(
+            session, day, before, await load_calendar(session), now=utc_now(), reason=reason
+        )
+    print(f"{day}: {_kind(args.working)}")
+    _print_moves(moves)
     return 0
 
 
 async def cmd_calendar_remove(args, settings: Settings, database: Database) -> int:
+    """Back to the national calendar; the dossiers the exception moved move back."""
+    day = _day(args.date)
     async with database.transaction() as session:
-        result = await session.execute(
-            delete(CalendarDay).where(CalendarDay.day == _day(args.date))
+        await lock_writes(session)
+        before = await load_calendar(session)
+        row = await session.get(CalendarDay, day)
+        if row is None:
+            raise UsageError(f"{args.date} is not in the local calendar")
+        reason = f"calendar: {day.isoformat()} {_kind(row.working)} removed"
+        await session.delete(row)
+        await session.flush()
+        moves = await reschedule_for_day(
+            session, day, before, await load_calendar(session), now=utc_now(), reason=reason
         )
-    if not result.rowcount:
-        raise UsageError(f"{args.date} is not in the local calendar")
     print(f"{args.date}: back to the national calendar")
+    _print_moves(moves)
     return 0
 
 
@@ -391,7 +428,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     importing.add_argument("-h", "--help", action=LazyHelp, epilog=import_columns_help)
     importing.add_argument("file")
     importing.add_argument("--codes-out", help="write code,start_code of each dossier (CSV)")
-    importing.set_defaults(func=cmd_import)
+    importing.set_defaults(func=cmd_import, clock=utc_now)  # tests inject a clock
     dossiers.add_parser("scan", help="issue due apology notices and escalations now").set_defaults(
         func=cmd_scan
     )
@@ -431,9 +468,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "apology notice and its delivery in the outbox, and any escalation.",
     )
     show.add_argument("code", help="the dossier's code")
-    # `history`: an async (session, dossier_id) -> events provider of the dossier's change
-    # history; when set, `show` lists its events in a "History" section.
-    show.set_defaults(func=cmd_show, history=None)
+    # `show` lists the dossier's recorded date changes (calendar moves) under "History".
+    show.set_defaults(func=cmd_show, history=dossier_history)
 
     sub.add_parser("purge", help="erase personal data of dossiers past retention").set_defaults(
         func=cmd_purge

@@ -19,7 +19,13 @@ from datetime import datetime
 from sqlalchemy import text
 
 from bot.database import Database
-from bot.dossiers.apologies import renderers, scan
+from bot.dossiers.apologies import (
+    agencies_without_signer,
+    code_list,
+    load_template,
+    renderers,
+    scan,
+)
 from bot.dossiers.purge import purge
 from bot.inbound import utc_now
 from bot.outbox import OutboxSender, ZnsGateway
@@ -152,7 +158,28 @@ class DossierWork:
         )
 
     async def start(self) -> None:
+        await self.warn_unready_notices()
         self._task = asyncio.create_task(self.sender.run(self._stop), name="outbox-sender")
+
+    async def warn_unready_notices(self) -> None:
+        """Say at start what would make a notice wrong without anyone noticing: agencies
+        with open dossiers and no signer or place, and a reason sentence not reviewed."""
+        async with self.database.transaction() as session:
+            unsigned = await agencies_without_signer(session)
+        if unsigned:
+            log.warning(
+                "apology notices of %d agencies with open dossiers have no signer or place"
+                " (python -m bot apologies signer): %s",
+                len(unsigned),
+                code_list(unsigned, 30),
+            )
+        name = self.settings.dossier.apology_template
+        if not load_template(name, self.settings.dossier.template_dir).reason_fallback_reviewed:
+            log.warning(
+                "apology template %s: the sentence used when no reason is given"
+                " (reason_fallback) is not marked as reviewed by the agency",
+                name,
+            )
 
     async def stop(self) -> None:
         self._stop.set()

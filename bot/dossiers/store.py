@@ -49,6 +49,9 @@ from bot.workdays import Pause, WorkCalendar, local_date
 
 log = logging.getLogger(__name__)
 WRITE_LOCK_KEY = 0x51_7A_D0_55  # arbitrary, constant: "dossier writes"
+DONE = 9  # done, the result not yet returned (records.STATES)
+# A receipt may be stamped by a clock a little ahead of ours; later than this it is wrong.
+RECEIPT_CLOCK_SKEW = timedelta(minutes=10)
 _TRACKED = (
     "agency_id",
     "service_id",
@@ -100,13 +103,39 @@ def _store_pauses(dossier: Dossier, pauses: Sequence[Pause]) -> None:
     ] or None
 
 
+def announced_in_advance(dossier: Dossier, calendar: WorkCalendar, today: date) -> bool:
+    """The agency gave its new date and reason at the latest 1 working day before the due
+    date (dossiers.md, "The rule"): the apology then goes at once, before the date.
+
+    Judged each time the dossier is written (the scan follows within minutes). A new date
+    without a reason waits for the due date to pass, so that officials see "reason
+    missing" before a notice goes with the template's general sentence.
+    """
+    return (
+        dossier.agency_new_date is not None
+        and dossier.due_date is not None
+        and dossier.agency_new_date > dossier.due_date
+        and bool(dossier.delay_reason)
+        and calendar.add_working_days(today, 1) <= dossier.due_date
+    )
+
+
+def finished_late(dossier: Dossier, due: date | None) -> bool:
+    """Overdue is "finished after the appointment date"; on time is finished <= it."""
+    finished = dossier.finished_at
+    return due is not None and finished is not None and local_date(finished) > due
+
+
 def track(dossier: Dossier, calendar: WorkCalendar, today: date) -> None:
     """Derive the due date and the watch date from the dossier's current facts.
 
     The clock is stopped by an open supplement pause that began on or before the
     date owed; a pause that began after it cannot hide a dossier that was already late.
-    A delay the agency announced (a new date given before the due date) makes the
-    apology due at once.
+    An apology is due once the due date has passed, or at once for a delay announced in
+    advance (`announced_in_advance`). A dossier done but not yet returned (state 9) that
+    was finished after its due date owes the apology too, at once: the citizen was not
+    served on time and has not got the result yet. A returned one (state 10) does not:
+    see `bot.dossiers.apologies` (the notice's new date would be false).
     """
     pauses = pauses_of(dossier)
     if dossier.stage == 0:
@@ -124,8 +153,10 @@ def track(dossier: Dossier, calendar: WorkCalendar, today: date) -> None:
     watch = None
     if dossier.state in OPEN_STATES and target is not None and not stopped:
         watch = target
-        if dossier.stage == 0 and dossier.agency_new_date is not None:
+        if dossier.stage == 0 and announced_in_advance(dossier, calendar, today):
             watch = min(watch, today - timedelta(days=1))
+    elif dossier.state == DONE and dossier.stage == 0 and finished_late(dossier, target):
+        watch = target
     dossier.watch_date = watch
 
 
@@ -315,6 +346,25 @@ class _Batch:
             key: service for key, service in self.services.items() if inspect(service).persistent
         }
 
+    def owed_date(self, dossier: Dossier | None, values: dict[str, Any]) -> date | None:
+        """The date the record leaves the dossier owing (appointment moved by pauses),
+        computed as `apply` will compute it, before anything is changed: a new date is
+        judged against it, whether the appointment is given or counted in working days."""
+        appointment = values.get("appointment_date")
+        if appointment is None and values.get("processing_days") is not None:
+            received = values.get("received_at") or (dossier and dossier.received_at)
+            if received is None:
+                return None
+            appointment = self.calendar.deadline(received, values["processing_days"])
+        if appointment is None and dossier is not None:
+            appointment = dossier.appointment_date
+        if appointment is None:
+            return None
+        pauses = values.get("pauses")
+        if pauses is None:
+            pauses = pauses_of(dossier) if dossier is not None else []
+        return self.calendar.extend(appointment, pauses)
+
     async def apply(self, values: dict[str, Any]) -> tuple[Dossier | None, str, list[str]]:
         """Create or change one dossier; (dossier, status, reasons)."""
         reasons: list[str] = []
@@ -347,13 +397,17 @@ class _Batch:
             ):
                 if not ok:
                     reasons.append(f"{name}: required for a new dossier")
+        received = values.get("received_at")
+        if received is not None and received > self.now + RECEIPT_CLOCK_SKEW:
+            reasons.append("received_at: in the future")
         new_date = values.get("new_appointment_date")
         if new_date is not None:
-            appointment = values.get("appointment_date") or (dossier and dossier.appointment_date)
             if dossier is not None and dossier.stage > 0 and new_date != dossier.new_due_date:
                 reasons.append("new_appointment_date: a new date was already given")
-            elif appointment is not None and new_date <= appointment:
-                reasons.append("new_appointment_date: must be after the appointment date")
+            else:
+                owed = self.owed_date(dossier, values)
+                if owed is not None and new_date <= owed:
+                    reasons.append("new_appointment_date: must be after the appointment date")
         if reasons:
             return None, "rejected", reasons
         owner = dossier.agency_id if dossier is not None else agency_id

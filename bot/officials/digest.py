@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
 from bot.database import Database, insert_if_absent
+from bot.dossiers.apologies import agencies_without_signer, code_list
 from bot.i18n import Translator
 from bot.models import Chat, Official, OfficialDigest, OutboxMessage
 from bot.officials import late, links
@@ -386,16 +387,20 @@ async def compose(
     report = await scope_report(session, questionnaires, settings, scope, period)
     today = now.astimezone(settings.zone).date()
     dossiers = await late.dossier_figures(session, scope, period, today, settings.zone)
+    unsigned = await agencies_without_signer(session, scope.agency_ids)
     lines = [title, words.scope(scope), "", *score_lines(report, words)]
     if report.total.indices.respondents > 0:
         lines += ["", *factor_lines(report, words)]
     lines += ["", *dossier_lines(dossiers, words)]
+    if unsigned:
+        lines.append(words("official_digest_unsigned", agencies=code_list(unsigned)))
     figures = {
         "language": words.lang,
         "period": report.filters.to_dict(),
         "previous_period": report.previous_period.label,
         "total": to_json(report, words.lang)["total"],
         "dossiers": dossiers.to_dict(),
+        "agencies_without_signer": unsigned,
     }
     return Digest("\n".join(lines), figures, period, report)
 

@@ -10,18 +10,20 @@ before the next scan got to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.dossiers.apologies import agencies_without_signer
 from bot.dossiers.records import OPEN_STATES
 from bot.models import ApologyNotice, Dossier, Escalation, OutboxMessage
 from bot.officials.access import Scope
 from bot.outbox import APOLOGY, COUNTER, FAILED, SENT
 from bot.reports.periods import Period
+from bot.workdays import load_calendar
 
 UNDELIVERABLE = (FAILED, COUNTER)
 
@@ -120,6 +122,7 @@ class LateDossier:
     due_date: date | None
     new_due_date: date | None
     escalated: bool
+    reason_missing: bool = False  # its notice gives the template's general sentence
 
 
 @dataclass(frozen=True)
@@ -136,32 +139,34 @@ class Overdue:
     escalated_total: int
     apologies: list[UndeliveredApology]
     apologies_total: int
+    # Open dossiers whose notice may go within a working day with no reason given: due
+    # today or on the next working day, or with a new date announced without a reason.
+    unexplained: list[LateDossier] = field(default_factory=list)
+    unexplained_total: int = 0
+    unsigned_agencies: list[str] = field(default_factory=list)  # no signer or place
+
+    @property
+    def empty(self) -> bool:
+        """Nothing late, undelivered or unexplained (a missing signer is said apart)."""
+        return not (self.late_total or self.apologies_total or self.unexplained_total)
 
 
 async def overdue(session: AsyncSession, scope: Scope, today: date, limit: int = 15) -> Overdue:
-    """Late open dossiers (escalated first, then the oldest due date) and the apology
-    notices of open dossiers that no chat or ZNS message could deliver."""
+    """Late open dossiers (escalated first, then the oldest due date), the apology
+    notices of open dossiers that no chat or ZNS message could deliver, the dossiers
+    whose notice would go soon without a reason, and the agencies without a signer."""
     where = and_(_late(today), _in_scope(Dossier.agency_id, scope))
     late_total = await session.scalar(select(func.count()).select_from(Dossier).where(where))
     escalated_total = await session.scalar(
         select(func.count()).select_from(Dossier).where(where, Dossier.stage == 2)
     )
     rows = await session.execute(
-        select(
-            Dossier.code,
-            Dossier.procedure_name,
-            Dossier.due_date,
-            Dossier.new_due_date,
-            Dossier.stage,
-        )
+        select(*_LISTED)
         .where(where)
         .order_by(Dossier.stage.desc(), Dossier.due_date, Dossier.code)
         .limit(limit)
     )
-    late = [
-        LateDossier(code, procedure, due, new_due, stage == 2)
-        for code, procedure, due, new_due, stage in rows
-    ]
+    late = [_listed(*row) for row in rows]
     undelivered = and_(
         OutboxMessage.kind == APOLOGY,
         OutboxMessage.status.in_(UNDELIVERABLE),
@@ -189,4 +194,50 @@ async def overdue(session: AsyncSession, scope: Scope, today: date, limit: int =
     apologies = [
         UndeliveredApology(code, f"{seq}/PXL", status) for code, seq, status in apology_rows
     ]
-    return Overdue(late, late_total or 0, escalated_total or 0, apologies, apologies_total or 0)
+    unexplained, unexplained_total = await _unexplained(session, scope, today, limit)
+    return Overdue(
+        late,
+        late_total or 0,
+        escalated_total or 0,
+        apologies,
+        apologies_total or 0,
+        unexplained,
+        unexplained_total,
+        await agencies_without_signer(session, scope.agency_ids),
+    )
+
+
+_LISTED = (
+    Dossier.code,
+    Dossier.procedure_name,
+    Dossier.due_date,
+    Dossier.new_due_date,
+    Dossier.stage,
+    Dossier.delay_reason,
+)
+
+
+def _listed(code, procedure, due, new_due, stage, reason) -> LateDossier:
+    return LateDossier(code, procedure, due, new_due, stage == 2, reason_missing=not reason)
+
+
+async def _unexplained(
+    session: AsyncSession, scope: Scope, today: date, limit: int
+) -> tuple[list[LateDossier], int]:
+    """Open dossiers not yet apologised for, with no reason, whose notice may go before
+    the next working day is over: an official can still have the reason sent."""
+    horizon = (await load_calendar(session)).add_working_days(today, 1)
+    where = and_(
+        Dossier.state.in_(sorted(OPEN_STATES)),
+        Dossier.purged_at.is_(None),
+        Dossier.stage == 0,
+        Dossier.delay_reason.is_(None),
+        Dossier.watch_date.is_not(None),  # not paused
+        or_(Dossier.due_date.between(today, horizon), Dossier.agency_new_date.is_not(None)),
+        _in_scope(Dossier.agency_id, scope),
+    )
+    total = await session.scalar(select(func.count()).select_from(Dossier).where(where))
+    rows = await session.execute(
+        select(*_LISTED).where(where).order_by(Dossier.due_date, Dossier.code).limit(limit)
+    )
+    return [_listed(*row) for row in rows], total or 0

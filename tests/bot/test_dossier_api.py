@@ -37,11 +37,11 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def api(database, **dossier):
+async def api(database, now=None, **dossier):
+    """The dossier API on loopback; its clock reads `now` (Mon 1 Feb 2027 09:00 local)."""
     app = build_app(database)
-    add_dossier_routes(
-        app, database, dossier_settings(database, **dossier), FakeClock(vn_time(2027, 2, 1))
-    )
+    clock = FakeClock(now or vn_time(2027, 2, 1))
+    add_dossier_routes(app, database, dossier_settings(database, **dossier), clock)
     port = free_port()
     runner = await start_server(app, "127.0.0.1", port)
     try:
@@ -407,7 +407,8 @@ async def test_the_answer_gives_the_receipt_dates_and_follows_its_schema(databas
         record("BAD", state=0),
     ]
     answers = []
-    async with api(database, api_max_body_bytes=4096) as client:
+    # Answered on Wed 3 Feb 18:00, after every receipt (a receipt in the future is refused).
+    async with api(database, now=vn_time(2027, 2, 3, 18), api_max_body_bytes=4096) as client:
         first = await client.post(PATH_, json=batch, headers=bearer(commune))
         answers.append((first.status, await first.json()))
         change = [
@@ -485,7 +486,7 @@ async def test_the_api_reads_the_time_formats_of_one_stop_exports(database):
         record("BAD-DAY", appointment_date="30/02/2027 17:00"),
         record("BAD-DIGITS", received_at="03/02/٢٠٢٧ 10:00"),
     ]
-    async with api(database) as client:
+    async with api(database, now=vn_time(2027, 2, 3, 18)) as client:
         response = await client.post(PATH_, json=batch, headers=bearer(commune))
         body = await response.json()
     results = body["results"]

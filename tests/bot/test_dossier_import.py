@@ -73,7 +73,8 @@ async def test_xlsx_with_processing_days(database, tmp_path):
     sheet.append(["X-1", "DNAI-XTEST", "HT-KS", "2027-02-03T10:00:00+07:00", 3, 2])
     path = tmp_path / "hoso.xlsx"
     workbook.save(path)
-    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3), code_length=10)
+    # Imported at 11:00, after the receipt (a receipt ahead of the clock is refused).
+    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3, 11), code_length=10)
     assert result.summary() == "1 created, 0 updated, 0 unchanged, 0 rejected"
     imported = await dossier(database, "X-1")
     assert imported.appointment_date == date(2027, 2, 15)
@@ -157,7 +158,7 @@ async def test_csv_reads_the_time_formats_of_one_stop_exports(database, tmp_path
         "B-3,DNAI-XTEST,HT-KS,03/02/2027 10:00,03/02/2027,,4,03/02/2027-x,\n",
         encoding="utf-8",
     )
-    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3), code_length=10)
+    result = await import_dossiers(database, path, now=vn_time(2027, 2, 13), code_length=10)
     assert result.summary() == "7 created, 0 updated, 0 unchanged, 3 rejected"
     for code in ("T-1", "T-2", "T-3", "T-4", "T-5"):
         stored = await dossier(database, code)

@@ -35,3 +35,43 @@ async def test_dossier_work_is_scheduled_and_its_sender_stops(database):
     await work.start()
     await work.stop()
     assert work._task is not None and work._task.done() and work._task.exception() is None
+
+
+async def test_start_warns_of_agencies_without_a_signer_and_an_unreviewed_reason(database, caplog):
+    import logging
+
+    from bot.models import AgencyNoticeSettings
+
+    catalog = await seed_catalog(database)
+    await upsert(database, [record("OPEN")], vn_time(2027, 2, 1))
+    settings = dossier_settings(database)
+    work = DossierWork(database, settings, [], TRANSLATOR, clock=FakeClock())
+    with caplog.at_level(logging.WARNING, logger="bot.dossiers.jobs"):
+        await work.warn_unready_notices()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.dossiers.jobs"]
+    assert any(
+        "1 agencies with open dossiers have no signer or place" in m and m.endswith("DNAI-XTEST")
+        for m in warnings
+    ), warnings
+    assert any("reason_fallback" in m for m in warnings)
+    assert not any("Nguyễn" in m or "OPEN" in m or "5678" in m for m in warnings)
+
+    caplog.clear()
+    async with database.transaction() as session:
+        session.add(
+            AgencyNoticeSettings(
+                agency_id=catalog.agency_id, place="Tân Lợi", signer_name="Trần Thị Bình"
+            )
+        )
+    with caplog.at_level(logging.WARNING, logger="bot.dossiers.jobs"):
+        await work.start()
+        await work.stop()
+    assert not any("signer" in r.getMessage() for r in caplog.records)
+
+
+def test_agency_lists_are_bounded():
+    from bot.dossiers.apologies import code_list
+
+    codes = [f"A{i:02d}" for i in range(12)]
+    assert code_list(codes) == ", ".join(codes[:10]) + " (+2)"
+    assert code_list(codes[:3]) == "A00, A01, A02"

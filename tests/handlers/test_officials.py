@@ -240,3 +240,63 @@ async def test_overdue_lists_late_dossiers_without_names_or_phones(database):
         await session.execute(update(OutboxMessage).values(status="sent"))
     (reply,) = await commune.say("/overdue")
     assert "0 thư xin lỗi" in reply.text and "thư số" not in reply.text
+
+
+async def test_overdue_and_digest_say_reason_missing_and_no_signer(database):
+    from bot.models import AgencyNoticeSettings
+
+    agencies = await seed_agencies(database)
+    await upsert(
+        database,
+        [
+            record("LATE-NR"),  # due Wed 3 Feb 2027, no reason
+            record("LATE-R", delay_reason="Chờ xác minh"),
+            record("SOON", appointment_date="2027-02-12"),  # due Fri 12 Feb, no reason
+            record("SOON-R", appointment_date="2027-02-12", delay_reason="Chờ xác minh"),
+            record("LATER", appointment_date="2027-02-26"),
+            # A new date announced without a reason: no notice until one is sent, or the
+            # due date passes and the template's general sentence is used.
+            record("ANNOUNCED", appointment_date="2027-02-26", new_appointment_date="2027-03-05"),
+        ],
+        vn_time(2027, 2, 1),
+    )
+    await scan_at(database, vn_time(2027, 2, 4))  # notices for LATE-NR and LATE-R
+    # Thu 11 Feb 2027, the first working day after Tết; the next one is Fri 12 Feb.
+    clock = FakeClock(vn_time(2027, 2, 11))
+    commune = await registered(
+        database, clock, await invite(database, agency="DNAI-XTEST", now=clock.now), "7070"
+    )
+    (reply,) = await commune.say("/overdue")
+    lines = reply.text.splitlines()
+    unsigned = [line for line in lines if line.startswith("⚠️ Chưa khai báo người ký")]
+    assert len(unsigned) == 1 and "DNAI-XTEST" in unsigned[0]
+    assert '"THỦ TRƯỞNG CƠ QUAN" không có họ tên' in unsigned[0]
+    by_code = {line.split(" — ")[0][2:]: line for line in lines if line.startswith("• ")}
+    assert by_code["LATE-NR"].endswith("(thiếu lý do)")
+    assert "thiếu lý do" not in by_code["LATE-R"]
+    head = [line for line in lines if line.startswith("Sắp đến hạn mà chưa có lý do")]
+    assert head == [
+        "Sắp đến hạn mà chưa có lý do chậm trễ (2 hồ sơ): nếu trễ, thư xin lỗi sẽ chỉ ghi câu"
+        " chung của mẫu. Hệ thống một cửa cần gửi lý do (delay_reason):"
+    ]
+    listed_after = lines[lines.index(head[0]) + 1 :]
+    assert [line.split(" — ")[0] for line in listed_after] == ["• SOON", "• ANNOUNCED"]
+    assert "SOON-R" not in reply.text and "LATER" not in reply.text
+    assert "Nguyễn" not in reply.text
+
+    (digest_reply, *_) = await commune.say("/digest")
+    assert "⚠️ Chưa có người ký thư xin lỗi: DNAI-XTEST" in digest_reply.text
+
+    async with database.transaction() as session:
+        session.add(
+            AgencyNoticeSettings(
+                agency_id=agencies["DNAI-XTEST"],
+                place="Tân Lợi",
+                signer_title="Chủ tịch",
+                signer_name="Trần Thị Bình",
+            )
+        )
+    (reply,) = await commune.say("/overdue")
+    assert "người ký" not in reply.text
+    (digest_reply, *_) = await commune.say("/digest")
+    assert "người ký" not in digest_reply.text
