@@ -6,16 +6,19 @@ oversized bodies. Headers: the right secret, a wrong one, none, non-ASCII bytes,
 random content types and extra headers. The Zalo OA body is also signed correctly,
 so the validation behind the signature is fuzzed too.
 
-Whatever comes, the answer is never 5xx, and a refused (4xx) request stores nothing
+Whatever comes, the answer is never 5xx, a refused (4xx) request stores nothing
 (rows of chats, processed_updates, survey_sessions and zalo_oa_reply_windows are
-counted before and after). The requests tried and their statuses, per route and
+counted before and after), and the bot's log at DEBUG never shows the personal-looking
+values planted among the texts. The requests tried and their statuses, per route and
 database, are printed at the end of the module and written to FUZZ_SUMMARY.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -62,6 +65,7 @@ class Stack:
     bot_fake: FakeZaloBot
     oa_fake: FakeZaloOA
     backend: str
+    log: io.StringIO  # the bot's own log output, at DEBUG, as in production
 
 
 @pytest.fixture
@@ -93,15 +97,16 @@ async def stack(database: Database, backend: str):
         runner = await start_server(app, "127.0.0.1", port)
         bare_port = free_port()
         bare = await start_server(build_app(database), "127.0.0.1", bare_port)
-        for channel in channels:
-            await channel.start()
-        try:
-            yield Stack(database, port, bare_port, tg, zb, oa, backend)
-        finally:
-            for channel in reversed(channels):
-                await channel.stop()
-            await bare.cleanup()
-            await runner.cleanup()
+        with zalo_harness.production_logging(config, logging.NullHandler()) as log:
+            for channel in channels:
+                await channel.start()
+            try:
+                yield Stack(database, port, bare_port, tg, zb, oa, backend, log)
+            finally:
+                for channel in reversed(channels):
+                    await channel.stop()
+                await bare.cleanup()
+                await runner.cleanup()
 
 
 async def raw_request(
@@ -148,6 +153,9 @@ async def check(
     assert status < 500, (route, status)
     if 400 <= status < 500:
         assert await stored_rows(stack.database) == before, (route, status)
+    logged = stack.log.getvalue()
+    for value in (*PLANTED, "Fuzzplanted", "777 531", "0912777531", "FUZZ-9"):
+        assert value not in logged, (route, value)
     return status
 
 
@@ -168,7 +176,10 @@ def summary():
 # -- what is sent --------------------------------------------------------------------------
 
 ODD_TEXTS = ["", " ", "\x00", "a\x00b", "\ud800", "x\udcff", "٣", "²", "5", "/start", "x" * 5000]
-texts = st.one_of(st.text(max_size=12), st.sampled_from(ODD_TEXTS))
+# Personal-looking values planted in the bodies: none may reach the log, whatever happens.
+PLANTED = ["Nguyễn Thị Fuzzplanted", "0912 777 531", "FUZZPLANT42", "/hoso HS-FUZZ-9 7531"]
+planted = st.sampled_from(PLANTED)
+texts = st.one_of(planted, st.text(max_size=12), planted, st.sampled_from(ODD_TEXTS))
 HUGE = [10**200, -(10**200), 2**53, 2**63, -1, 0, 10**16]
 scalars = st.one_of(
     st.none(),
