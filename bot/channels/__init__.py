@@ -9,10 +9,13 @@ replies a crash may have lost; `stop` ends it cleanly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
 
+from bot.database import is_unavailable
+from bot.logs import describe
 from handlers.messages import Inbound, Outbound
 
 if TYPE_CHECKING:
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
 
     from bot.inbound import InboundProcessor
     from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # "module:function" of every platform's builder, in start-up order.
 CHANNEL_BUILDERS: list[str] = []
@@ -67,12 +72,27 @@ async def handle_and_reply(processor: InboundProcessor, inbound: Inbound, send: 
 
 
 async def resend_pending(processor: InboundProcessor, channel: str, send: Send) -> int:
-    """Re-send the current question to chats whose last reply may have been lost."""
+    """Re-send the current question to chats whose last reply may have been lost.
+
+    A chat that cannot be reached now (outside its free-reply window, blocked the
+    bot, a failed call) is left pending and the others still get their question;
+    only a lost database stops the round. Returns how many chats were reached.
+    """
     pending = await processor.pending_replies(channel)
+    reached = 0
     for item in pending:
-        await send(item.chat_key, item.replies)
+        try:
+            await send(item.chat_key, item.replies)
+        except Exception as error:  # noqa: BLE001 - this chat stays pending, the rest go on
+            if is_unavailable(error):
+                raise
+            log.warning(
+                "%s: re-sending a lost reply to one chat failed (%s)", channel, describe(error)
+            )
+            continue
         await processor.confirm_delivered(channel, item.chat_key)
-    return len(pending)
+        reached += 1
+    return reached
 
 
 def numbered_text(reply: Outbound) -> str:
