@@ -35,7 +35,7 @@ from handlers._survey_store import (
     RESTARTED,
     SurveyStore,
 )
-from handlers.answers import parse_typed_answer
+from handlers.answers import is_skip, parse_typed_answer
 from handlers.messages import Choice, Context, Inbound, InboundKind, Outbound
 
 PHASE_AGENCY = "agency"
@@ -86,6 +86,23 @@ def skipped_questions(questionnaire: Questionnaire, answers: dict[str, int | str
         if question.kind is QuestionKind.GATE and answers.get(question.id) == 2:
             skipped.update(question.skip_if_no)
     return skipped
+
+
+def position(
+    questionnaire: Questionnaire, answers: dict[str, int | str], step: int
+) -> tuple[int, int]:
+    """(number, total) of the question at ``step`` among those this respondent is asked.
+
+    A gate answered "no" takes its questions out of both; before it is answered they
+    count as asked (the intro says "at most" for such questionnaires).
+    """
+    skipped = skipped_questions(questionnaire, answers)
+    kept = [i for i, question in enumerate(questionnaire.questions) if question.id not in skipped]
+    return sum(1 for i in kept if i <= step), len(kept)
+
+
+def has_gate(questionnaire: Questionnaire) -> bool:
+    return any(q.kind is QuestionKind.GATE and q.skip_if_no for q in questionnaire.questions)
 
 
 def next_step(
@@ -498,13 +515,16 @@ class _Conversation:
         session.offered, session.answers, session.history = [], {}, []
         session.step = 0
         total = len(self.questionnaire.questions)
-        self.say("survey_intro", service=service.name, agency=agency.name, total=total)
+        intro = "survey_intro_at_most" if has_gate(self.questionnaire) else "survey_intro"
+        self.say(intro, service=service.name, agency=agency.name, total=total)
         self._ask()
 
     # -- questions ---------------------------------------------------------------------
 
     async def _answer_text(self, text: str) -> None:
         question = self.question
+        if is_skip(text):  # "Bỏ qua" typed, as a channel without buttons lists it
+            return await self._skip()
         if question.kind is QuestionKind.TEXT:
             limit = question.max_length or 1000
             if not text.strip():
@@ -606,8 +626,9 @@ class _Conversation:
         session = self.session
         assert session is not None
         question, lang = self.question, self.lang
+        number, total = position(self.questionnaire, session.answers or {}, session.step)
         lines = [
-            self.t("progress", number=session.step + 1, total=len(self.questionnaire.questions)),
+            self.t("progress", number=number, total=total),
             question.text[lang] if lang in question.text else question.text["vi"],
         ]
         payload = f"a.{session.nonce}.{session.step}."
@@ -626,8 +647,7 @@ class _Conversation:
             else:
                 lines.append(self.t("hint_choice"))
         if question.optional:
-            if question.kind is QuestionKind.TEXT:
-                lines.append(self.t("hint_optional"))
+            lines.append(self.t("hint_optional"))
             choices.append(Choice(self.t("skip_button"), payload + SKIP))
         columns = 1 if question.kind is QuestionKind.LIKERT else 2
         self.replies.append(Outbound("\n".join(lines), tuple(choices), columns=columns))
