@@ -36,7 +36,7 @@ from handlers._survey_store import (
     SurveyStore,
 )
 from handlers.answers import is_skip, parse_typed_answer
-from handlers.messages import Choice, Context, Inbound, InboundKind, Outbound
+from handlers.messages import Choice, Context, Inbound, InboundKind, Instruction, Outbound
 
 PHASE_AGENCY = "agency"
 PHASE_SERVICE = "service"
@@ -397,7 +397,7 @@ class _Conversation:
             Choice(f"{number}. {row.name}", f"{kind}.{self.session.nonce}.{row.id}")
             for number, row in enumerate(rows, start=1)
         )
-        self.replies.append(Outbound(self.t(key), choices))
+        self.replies.append(Outbound(self.t(key), choices, self._instruction()))
 
     async def _pick_agency(self, agency_id: int) -> None:
         assert self.session is not None
@@ -419,7 +419,8 @@ class _Conversation:
             Choice(f"{number}. {service.name}", f"v.{self.session.nonce}.{service.id}")
             for number, service in enumerate(services, start=1)
         )
-        self.replies.append(Outbound(self.t("service_prompt", agency=agency.name), choices))
+        text = self.t("service_prompt", agency=agency.name)
+        self.replies.append(Outbound(text, choices, self._instruction()))
 
     async def _service_text(self, text: str) -> None:
         picked = self._offered_number(text)
@@ -635,22 +636,37 @@ class _Conversation:
         if question.kind is QuestionKind.TEXT:
             lines.append(self.t("hint_text", max_length=question.max_length or 1000))
             choices: list[Choice] = []
+            instruction = None
         else:
             choices = [
                 Choice(self._option_label(question, option.value), payload + str(option.value))
                 for option in question.options
             ]
-            if question.kind is QuestionKind.LIKERT:
-                lines.append(self.t("hint_likert"))
-                if question.no_opinion:
-                    choices.append(Choice(question.label(0, lang), payload + "0"))
-            else:
-                lines.append(self.t("hint_choice"))
+            if question.kind is QuestionKind.LIKERT and question.no_opinion:
+                choices.append(Choice(question.label(0, lang), payload + "0"))
+            instruction = self._instruction(question)
         if question.optional:
             lines.append(self.t("hint_optional"))
             choices.append(Choice(self.t("skip_button"), payload + SKIP))
         columns = 1 if question.kind is QuestionKind.LIKERT else 2
-        self.replies.append(Outbound("\n".join(lines), tuple(choices), columns=columns))
+        self.replies.append(
+            Outbound("\n".join(lines), tuple(choices), instruction, columns=columns)
+        )
+
+    def _instruction(self, question: Question | None = None) -> Instruction:
+        """What to do with the choices, worded for buttons, for typing, and for both.
+
+        Choices beyond the buttons a channel has (its "no opinion", "skip") are listed
+        to be typed; "skip" is explained by the optional-question line.
+        """
+        if question is not None and question.kind is QuestionKind.LIKERT:
+            buttons, typed = self.t("hint_likert"), self.t("hint_likert_typed")
+        else:
+            buttons, typed = self.t("hint_choice"), self.t("hint_choice_typed")
+        if question is not None and question.kind is QuestionKind.LIKERT and question.no_opinion:
+            extra = self.t("hint_no_opinion_typed", label=question.label(0, self.lang))
+            return Instruction(buttons, f"{typed} {extra}", f"{buttons} {extra}")
+        return Instruction(buttons, typed, buttons)
 
     def _option_label(self, question: Question, value: int) -> str:
         return f"{value}. {question.label(value, self.lang)}"

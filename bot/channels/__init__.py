@@ -95,8 +95,24 @@ async def resend_pending(processor: InboundProcessor, channel: str, send: Send) 
     return reached
 
 
+def instructed(reply: Outbound, buttons: int) -> str:
+    """The reply's text with the instruction line true when ``buttons`` of its choices
+    are shown as buttons (all of them, none, or the first few)."""
+    instruction = reply.instruction
+    if instruction is None or not reply.choices:
+        return reply.text
+    if buttons >= len(reply.choices):
+        line = instruction.buttons
+    elif buttons <= 0:
+        line = instruction.typed
+    else:
+        line = instruction.partial
+    return f"{reply.text}\n{line}" if line else reply.text
+
+
 def numbered_text(reply: Outbound) -> str:
     """A reply for channels without buttons: the choices as lines to type back."""
     if not reply.choices:
         return reply.text
-    return "\n".join([reply.text, *(f"   {choice.label}" for choice in reply.choices)])
+    lines = (f"   {choice.label}" for choice in reply.choices)
+    return "\n".join([instructed(reply, 0), *lines])

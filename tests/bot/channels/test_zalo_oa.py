@@ -547,3 +547,24 @@ async def test_resending_lost_replies_goes_on_past_a_chat_outside_its_window(dat
             await first.expect(resumed)
             await last.expect(resumed)
     assert not any(resumed in m["text"] for m in fake.messages["8800022"])
+
+
+async def test_the_instruction_matches_the_buttons_shown(database: Database):
+    """ "Bấm một nút" only where every choice is a button; typed where none or some are."""
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    clock = FakeClock()
+    async with FakeZaloOA(clock) as fake:
+        settings = make_settings(database, oa=oa_settings(fake))
+        async with running(database, settings, clock) as bot:
+            await complete_survey(Citizen(fake, bot.oa_webhook, "8800031"), code)
+    questions = [m for m in fake.messages["8800031"] if m["text"].startswith("Câu ")]
+    occupation = next(q for q in Q2017.questions if q.id == "occupation")
+    assert len(occupation.options) > 5
+    by_buttons = [m for m in questions if len(m["buttons"]) > 1]  # not the comment's "skip"
+    typed_only = [m for m in questions if not m["buttons"] and "\n   " in m["text"]]
+    assert typed_only and all("Bấm" not in m["text"] and "Gõ số" in m["text"] for m in typed_only)
+    missing = [m["text"] for m in by_buttons if "Bấm một nút" not in m["text"]]
+    assert by_buttons and not missing, missing
+    likert = next(m for m in questions if m["text"].startswith(prompt(0)))
+    assert len(likert["buttons"]) == 5 and 'gõ "Không ý kiến"' in likert["text"]
