@@ -44,6 +44,16 @@ def _phrases(questionnaire: Questionnaire, question: Question) -> dict[str, int]
     return phrases
 
 
+# Typed words that mean "skip this question" (folded): the skip button's label in each
+# language, as a citizen who cannot press it types it back.
+SKIP_WORDS = frozenset({"bo qua", "skip"})
+
+
+def is_skip(text: str) -> bool:
+    """True when ``text`` asks to skip ("Bỏ qua", "bo qua", "skip", "/skip")."""
+    return isinstance(text, str) and fold(text.removeprefix("/")) in SKIP_WORDS
+
+
 def parse_typed_answer(questionnaire: Questionnaire, question: Question, text: str) -> int | None:
     """The value to store for ``text`` typed in reply to ``question``, or None.
 

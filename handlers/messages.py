@@ -47,11 +47,25 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Instruction:
+    """How to answer a reply's choices, worded for each way a channel can show them.
+
+    The use case does not know the channel; the adapter, which knows whether it has
+    buttons and how many, appends the one line that is true there (bot.channels).
+    """
+
+    buttons: str  # every choice is a button
+    typed: str  # no buttons: the choices are numbered lines to type back
+    partial: str  # the first choices are buttons, the rest are listed to be typed
+
+
+@dataclass(frozen=True)
 class Outbound:
     """One reply. Channels without buttons render `choices` as numbered lines."""
 
     text: str
     choices: tuple[Choice, ...] = ()
+    instruction: Instruction | None = None
     columns: int = 1
     image: bytes | None = None
     file_name: str | None = None

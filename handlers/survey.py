@@ -35,8 +35,8 @@ from handlers._survey_store import (
     RESTARTED,
     SurveyStore,
 )
-from handlers.answers import parse_typed_answer
-from handlers.messages import Choice, Context, Inbound, InboundKind, Outbound
+from handlers.answers import is_skip, parse_typed_answer
+from handlers.messages import Choice, Context, Inbound, InboundKind, Instruction, Outbound
 
 PHASE_AGENCY = "agency"
 PHASE_SERVICE = "service"
@@ -86,6 +86,23 @@ def skipped_questions(questionnaire: Questionnaire, answers: dict[str, int | str
         if question.kind is QuestionKind.GATE and answers.get(question.id) == 2:
             skipped.update(question.skip_if_no)
     return skipped
+
+
+def position(
+    questionnaire: Questionnaire, answers: dict[str, int | str], step: int
+) -> tuple[int, int]:
+    """(number, total) of the question at ``step`` among those this respondent is asked.
+
+    A gate answered "no" takes its questions out of both; before it is answered they
+    count as asked (the intro says "at most" for such questionnaires).
+    """
+    skipped = skipped_questions(questionnaire, answers)
+    kept = [i for i, question in enumerate(questionnaire.questions) if question.id not in skipped]
+    return sum(1 for i in kept if i <= step), len(kept)
+
+
+def has_gate(questionnaire: Questionnaire) -> bool:
+    return any(q.kind is QuestionKind.GATE and q.skip_if_no for q in questionnaire.questions)
 
 
 def next_step(
@@ -380,7 +397,7 @@ class _Conversation:
             Choice(f"{number}. {row.name}", f"{kind}.{self.session.nonce}.{row.id}")
             for number, row in enumerate(rows, start=1)
         )
-        self.replies.append(Outbound(self.t(key), choices))
+        self.replies.append(Outbound(self.t(key), choices, self._instruction()))
 
     async def _pick_agency(self, agency_id: int) -> None:
         assert self.session is not None
@@ -402,7 +419,8 @@ class _Conversation:
             Choice(f"{number}. {service.name}", f"v.{self.session.nonce}.{service.id}")
             for number, service in enumerate(services, start=1)
         )
-        self.replies.append(Outbound(self.t("service_prompt", agency=agency.name), choices))
+        text = self.t("service_prompt", agency=agency.name)
+        self.replies.append(Outbound(text, choices, self._instruction()))
 
     async def _service_text(self, text: str) -> None:
         picked = self._offered_number(text)
@@ -498,13 +516,16 @@ class _Conversation:
         session.offered, session.answers, session.history = [], {}, []
         session.step = 0
         total = len(self.questionnaire.questions)
-        self.say("survey_intro", service=service.name, agency=agency.name, total=total)
+        intro = "survey_intro_at_most" if has_gate(self.questionnaire) else "survey_intro"
+        self.say(intro, service=service.name, agency=agency.name, total=total)
         self._ask()
 
     # -- questions ---------------------------------------------------------------------
 
     async def _answer_text(self, text: str) -> None:
         question = self.question
+        if is_skip(text):  # "Bỏ qua" typed, as a channel without buttons lists it
+            return await self._skip()
         if question.kind is QuestionKind.TEXT:
             limit = question.max_length or 1000
             if not text.strip():
@@ -606,31 +627,46 @@ class _Conversation:
         session = self.session
         assert session is not None
         question, lang = self.question, self.lang
+        number, total = position(self.questionnaire, session.answers or {}, session.step)
         lines = [
-            self.t("progress", number=session.step + 1, total=len(self.questionnaire.questions)),
+            self.t("progress", number=number, total=total),
             question.text[lang] if lang in question.text else question.text["vi"],
         ]
         payload = f"a.{session.nonce}.{session.step}."
         if question.kind is QuestionKind.TEXT:
             lines.append(self.t("hint_text", max_length=question.max_length or 1000))
             choices: list[Choice] = []
+            instruction = None
         else:
             choices = [
                 Choice(self._option_label(question, option.value), payload + str(option.value))
                 for option in question.options
             ]
-            if question.kind is QuestionKind.LIKERT:
-                lines.append(self.t("hint_likert"))
-                if question.no_opinion:
-                    choices.append(Choice(question.label(0, lang), payload + "0"))
-            else:
-                lines.append(self.t("hint_choice"))
+            if question.kind is QuestionKind.LIKERT and question.no_opinion:
+                choices.append(Choice(question.label(0, lang), payload + "0"))
+            instruction = self._instruction(question)
         if question.optional:
-            if question.kind is QuestionKind.TEXT:
-                lines.append(self.t("hint_optional"))
+            lines.append(self.t("hint_optional"))
             choices.append(Choice(self.t("skip_button"), payload + SKIP))
         columns = 1 if question.kind is QuestionKind.LIKERT else 2
-        self.replies.append(Outbound("\n".join(lines), tuple(choices), columns=columns))
+        self.replies.append(
+            Outbound("\n".join(lines), tuple(choices), instruction, columns=columns)
+        )
+
+    def _instruction(self, question: Question | None = None) -> Instruction:
+        """What to do with the choices, worded for buttons, for typing, and for both.
+
+        Choices beyond the buttons a channel has (its "no opinion", "skip") are listed
+        to be typed; "skip" is explained by the optional-question line.
+        """
+        if question is not None and question.kind is QuestionKind.LIKERT:
+            buttons, typed = self.t("hint_likert"), self.t("hint_likert_typed")
+        else:
+            buttons, typed = self.t("hint_choice"), self.t("hint_choice_typed")
+        if question is not None and question.kind is QuestionKind.LIKERT and question.no_opinion:
+            extra = self.t("hint_no_opinion_typed", label=question.label(0, self.lang))
+            return Instruction(buttons, f"{typed} {extra}", f"{buttons} {extra}")
+        return Instruction(buttons, typed, buttons)
 
     def _option_label(self, question: Question, value: int) -> str:
         return f"{value}. {question.label(value, self.lang)}"

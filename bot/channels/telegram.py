@@ -34,6 +34,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 
 from bot import metrics
 from bot.boundary import BoundaryError, describe_errors, parse_json, secret_equals
+from bot.channels import instructed
 from bot.channels._after_commit import REPLY_QUEUE_LIMIT
 from bot.channels._telegram_api import (
     ALLOWED_UPDATES,
@@ -458,7 +459,7 @@ class TelegramChannel:
         self, chat_id: int, reply: Outbound, pace: Callable[[], Awaitable[None]]
     ) -> None:
         markup = keyboard(reply)
-        text = reply.text
+        text = instructed(reply, len(reply.choices))  # every choice is an inline button
         send = partial(patiently, pace=pace, giving_up=lambda: self._closing)
         if reply.image is not None or reply.file is not None:
             caption = text if len(text) <= MAX_CAPTION else None

@@ -148,14 +148,16 @@ class ZaloBotChannel:
         return self.config.mode is ZaloBotMode.WEBHOOK
 
     async def start(self) -> None:
-        """Connect (getMe, then set or delete the webhook) and re-send lost replies before
-        accepting updates; if Zalo is unreachable, keep trying in the background rather
-        than holding up the other channels."""
+        """Connect (getMe; in polling mode delete any webhook), re-send lost replies, accept
+        updates, and only then register the webhook, so that Zalo's first call finds the
+        channel ready instead of a 503. If Zalo is unreachable, keep trying in the
+        background rather than holding up the other channels."""
         self.http = aiohttp.ClientSession()
         self.api = ZaloBotApi(self.http, self.config.api_base_url, self._token)
         connected = await self._connect() and await self._resend_pending()
         self._accepting = connected
-        self._task = asyncio.create_task(self._run(connected), name="zalo-bot")
+        registered = connected and await self._register()
+        self._task = asyncio.create_task(self._run(connected, registered), name="zalo-bot")
 
     async def stop(self) -> None:
         self._accepting = False
@@ -167,13 +169,17 @@ class ZaloBotChannel:
             await self.http.close()
         self.api = self.http = None
 
-    async def _run(self, connected: bool) -> None:
+    async def _run(self, connected: bool, registered: bool) -> None:
         attempt = 0
         while not connected:
             attempt += 1
             await asyncio.sleep(backoff_delay(attempt, cap=300))
             connected = await self._connect() and await self._resend_pending()
         self._accepting = True
+        while not registered:
+            attempt += 1
+            await asyncio.sleep(backoff_delay(attempt, cap=300))
+            registered = await self._register()
         if not self.webhook_mode:
             await self._poll()
 
@@ -191,17 +197,26 @@ class ZaloBotChannel:
         assert self.api is not None
         try:
             me = await self.api.get_me()
-            if self.webhook_mode:
-                assert self._secret is not None and self.settings.public_base_url
-                url = self.settings.public_base_url + WEBHOOK_PATH
-                await self.api.set_webhook(url, self._secret)
-            else:
+            if not self.webhook_mode:
                 await self.api.delete_webhook()
         except ZaloBotError as error:
             log.error("Zalo Bot: cannot connect (%s); trying again later", error)
             return False
         name = (me.get("account_name") or me.get("display_name")) if isinstance(me, dict) else ""
         log.info("Zalo Bot: connected as %s (%s)", name or "?", self.config.mode.value)
+        return True
+
+    async def _register(self) -> bool:
+        """In webhook mode, tell Zalo where to post, once updates are accepted here."""
+        if not self.webhook_mode:
+            return True
+        assert self.api is not None
+        assert self._secret is not None and self.settings.public_base_url
+        try:
+            await self.api.set_webhook(self.settings.public_base_url + WEBHOOK_PATH, self._secret)
+        except ZaloBotError as error:
+            log.error("Zalo Bot: cannot set the webhook (%s); trying again later", error)
+            return False
         return True
 
     # -- receiving ---------------------------------------------------------------------

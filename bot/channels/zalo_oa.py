@@ -35,7 +35,7 @@ from pydantic import BeforeValidator, ValidationError
 
 from bot import metrics
 from bot.boundary import BoundaryError, SafeText, ascii_header, ascii_int, parse_json
-from bot.channels import numbered_text, resend_pending
+from bot.channels import instructed, numbered_text, resend_pending
 from bot.channels._after_commit import AfterCommit
 from bot.channels._webhook import MAX_ID, EventName, Payload, PlatformId, failed, ignored, validate
 from bot.inbound import InboundProcessor
@@ -161,11 +161,11 @@ def render(reply: Outbound) -> tuple[str, list[Choice]]:
     """The text to send and the choices that become buttons."""
     choices = list(reply.choices)
     if len(choices) <= MAX_BUTTONS:
-        return reply.text, choices
+        return instructed(reply, len(choices)), choices
     if len(choices) > MAX_BUTTONS + TYPED_EXTRAS:
         return numbered_text(reply), []
     typed = "\n".join(f"   {choice.label}" for choice in choices[MAX_BUTTONS:])
-    return f"{reply.text}\n{typed}", choices[:MAX_BUTTONS]
+    return f"{instructed(reply, MAX_BUTTONS)}\n{typed}", choices[:MAX_BUTTONS]
 
 
 def _title(label: str) -> str:

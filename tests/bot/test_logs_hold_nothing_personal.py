@@ -138,7 +138,7 @@ async def test_every_path_at_debug_logs_no_personal_value(database: Database, tm
             citizen.send(f"/start {survey_code}")
             answers = {**plan(gate=2), "suggestion": SUGGESTION}
             for index in order(answers):
-                message = await citizen.expect(telegram_prompt(index), within=30)
+                message = await citizen.expect(telegram_prompt(index, answers), within=30)
                 value = answers[Q2017.questions[index].id]
                 if isinstance(value, str):
                     citizen.send(value)

@@ -129,7 +129,7 @@ async def test_gate_no_skips_factor_five(database: Database):
     for qid in CRITERIA_F1_F4:
         await citizen.tap(answers[qid])
     await citizen.say("không")  # the gate, typed
-    assert "Câu 24/29" in citizen.last.text  # straight to the profile
+    assert "Câu 20/25" in citizen.last.text  # straight to the profile, F5 no longer counted
     for qid in PROFILE:
         await citizen.tap(answers[qid])
     await citizen.say("/skip")  # the optional suggestion
@@ -474,3 +474,44 @@ async def test_expiry_counts_each_idle_session_once_and_keeps_the_fresh_one(data
     assert await funnel(database) == [("agency", 0, "expired", 1), ("questions", 1, "expired", 2)]
     assert (await active_session(database)).step == 0  # the fresh one, untouched
     assert await session_count(database) == 1
+
+
+async def test_progress_counts_the_questions_this_citizen_is_asked(database: Database):
+    catalog = await seed_catalog(database)
+    citizen = Citizen(make_processor(database))
+    replies = await citizen.say(f"/start {await make_code(database, catalog)}")
+    intro = next(r.text for r in replies if "29" in r.text and "Câu" not in r.text)
+    assert "tối đa 29 câu" in intro  # the gate may take questions out: said honestly
+    answers = plan(gate=2)
+    for qid in CRITERIA_F1_F4:
+        await citizen.tap(answers[qid])
+    assert "Câu 19/29" in citizen.last.text  # the gate itself
+    await citizen.say("không")
+    assert citizen.last.text.startswith("Câu 20/25")
+    await citizen.say("/back")  # the gate again: F5 counts until it is answered "no"
+    assert citizen.last.text.startswith("Câu 19/29")
+    await citizen.say("có")
+    assert citizen.last.text.startswith("Câu 20/29")
+
+
+async def test_typed_skip_words_skip_optional_questions_only(database: Database):
+    catalog = await seed_catalog(database)
+    citizen = Citizen(make_processor(database))
+    await citizen.say(f"/start {await make_code(database, catalog)}")
+    await citizen.say("Bỏ qua")  # a required criterion: refused, asked again
+    assert TRANSLATOR("vi", "skip_not_allowed") in "\n".join(r.text for r in citizen.replies)
+    assert citizen.last.text.startswith("Câu 1/29")
+    assert TRANSLATOR("vi", "hint_optional") not in citizen.last.text
+    answers = plan(gate=2)
+    for qid in CRITERIA_F1_F4:
+        await citizen.tap(answers[qid])
+    await citizen.say("không")
+    for word in ["Bỏ qua", "bo qua", "BỎ QUA", "skip", "/skip"]:  # the five profile questions
+        assert TRANSLATOR("vi", "hint_optional") in citizen.last.text
+        await citizen.say(word)
+    assert TRANSLATOR("vi", "hint_optional") in citizen.last.text  # the suggestion
+    await citizen.say("bỏ qua")
+    assert citizen.last.text == TRANSLATOR("vi", "thanks")
+    [response] = await stored_responses(database)
+    assert not set(PROFILE) & set(response["answers"])
+    assert "suggestion" not in response["answers"]

@@ -13,6 +13,7 @@ from bot.inbound import InboundProcessor
 from bot.models import Response, ResponseAnswer
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.web import build_app, start_server
+from handlers.survey import position
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
 from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
 
@@ -78,8 +79,12 @@ def plan(gate: int = 1, seed: int = 0) -> dict[str, int | str]:
     return answers
 
 
-def prompt(index: int) -> str:
-    return f"Câu {index + 1}/{len(Q2017.questions)}\n"
+def prompt(index: int, answers: dict[str, int | str] | None = None) -> str:
+    """The progress line of question ``index``, given the plan's answers before it
+    (a gate answered "no" takes its questions out of the count)."""
+    before = {q.id: answers[q.id] for q in Q2017.questions[:index] if answers and q.id in answers}
+    number, total = position(Q2017, before, index)
+    return f"Câu {number}/{total}\n"
 
 
 def order(answers: dict[str, int | str]) -> list[int]:
@@ -89,7 +94,7 @@ def order(answers: dict[str, int | str]) -> list[int]:
 async def answer_all(user: FakeUser, answers: dict[str, int | str], within: float = 10) -> None:
     """From the first question on: press each value's button (type the texts), in order."""
     for index in order(answers):
-        message = await user.expect(prompt(index), within=within)
+        message = await user.expect(prompt(index, answers), within=within)
         value = answers[Q2017.questions[index].id]
         if isinstance(value, str):
             user.send(value)

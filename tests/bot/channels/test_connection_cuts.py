@@ -149,11 +149,11 @@ async def test_zalo_bot_webhook_loses_and_doubles_nothing_when_connections_are_c
 
                 answers = plans[index]
                 order = zalo_harness.asked(answers)
-                await say(codes[index], zalo_harness.prompt(order[0]))
+                await say(codes[index], zalo_harness.prompt(order[0], answers))
                 for position, question_index in enumerate(order):
                     question = zalo_harness.Q2017.questions[question_index]
                     following = (
-                        zalo_harness.prompt(order[position + 1])
+                        zalo_harness.prompt(order[position + 1], answers)
                         if position + 1 < len(order)
                         else zalo_harness.THANKS
                     )

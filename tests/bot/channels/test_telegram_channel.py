@@ -123,7 +123,7 @@ async def test_typed_answers_sticker_stale_button_and_back(database: Database, m
         remaining = [i for i in order(answers) if i >= 2]
         for index in remaining:
             if index != 2:
-                await user.expect(prompt(index))
+                await user.expect(prompt(index, answers))
             value = answers[Q2017.questions[index].id]
             user.send(str(value) if value != 0 else "không ý kiến")
         await user.expect(THANKS)

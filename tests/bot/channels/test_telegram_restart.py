@@ -88,7 +88,7 @@ async def citizen(user: FakeUser, code: str, answers: dict, progress: list[int])
     """Answers each question once, when it is shown; never re-sends anything."""
     user.send(f"/start {code}")
     for index in order(answers):
-        message = await user.expect(prompt(index), within=60)
+        message = await user.expect(prompt(index, answers), within=60)
         value = answers[Q2017.questions[index].id]
         if isinstance(value, str):
             user.send(value)

@@ -268,3 +268,45 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
 
 def test_channel_name_is_the_response_channel_kind():
     assert CHANNEL == "zalo_bot"
+
+
+class EagerZalo(FakeZaloBot):
+    """Zalo delivering a waiting message the moment the webhook is registered."""
+
+    def __init__(self, waiting: dict):
+        super().__init__()
+        self.waiting = waiting
+        self.first_status: int | None = None
+
+    async def _m_setWebhook(self, body: dict):
+        answer = await super()._m_setWebhook(body)
+        if self.webhook is not None and self.first_status is None:
+            self.first_status = await self.post_webhook(self.waiting)
+        return answer
+
+
+async def test_the_webhook_is_registered_only_once_updates_are_accepted(database: Database):
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    async with EagerZalo(FakeZaloBot.text_update("5550031", code)) as fake:
+        settings = make_settings(database, bot=bot_settings(fake, "webhook"))
+        async with running(database, settings):
+            assert fake.first_status == 200  # not 503: the citizen's first message is taken
+            await fake.wait_for("5550031", 0, prompt(0))
+    assert fake.calls.index("getMe") < fake.calls.index("setWebhook")
+
+
+async def test_questions_say_type_the_number_never_press_a_button(database: Database):
+    """Zalo Bot has no buttons: every question tells the citizen to type, never to press."""
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    async with FakeZaloBot() as fake:
+        settings = make_settings(database, bot=bot_settings(fake))
+        async with running(database, settings):
+            await complete_survey_with_bad_input(Citizen(fake, "5550041", webhook=False), code)
+    questions = [text for text in fake.sent["5550041"] if text.startswith("Câu ")]
+    assert len(questions) >= len(Q2017.questions) - 1
+    assert not any("Bấm" in text or "bấm" in text for text in questions)
+    assert all("Gõ số" in text for text in questions if "\n   1. " in text)
+    first = next(text for text in questions if text.startswith(prompt(0)))
+    assert 'gõ "Không ý kiến"' in first and "\n   Không ý kiến" in first

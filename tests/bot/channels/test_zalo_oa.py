@@ -10,12 +10,12 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import metrics
 from bot.channels.zalo_oa import OutsideReplyWindow, parse_event, render, signature
 from bot.database import Database
-from bot.models import ProcessedUpdate, ZaloOAReplyWindow, ZaloOAToken
+from bot.models import ProcessedUpdate, SurveySession, ZaloOAReplyWindow, ZaloOAToken
 from bot.settings import ZaloOASettings
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
 from bot.zalo.tokens import TokenUnavailable, ZaloOATokens
@@ -525,3 +525,46 @@ async def test_the_signature_is_checked_before_anything_is_parsed(database: Data
             ) as response:
                 assert response.status == 400
     assert await nothing_stored(database)
+
+
+async def test_resending_lost_replies_goes_on_past_a_chat_outside_its_window(database: Database):
+    """Three chats owed their question at start; the middle one's free window has closed."""
+    catalog = await seed_catalog(database)
+    clock = FakeClock()
+    resumed = TRANSLATOR("vi", "resumed")
+    async with FakeZaloOA(clock) as fake:
+        settings = make_settings(database, oa=oa_settings(fake))
+        async with running(database, settings, clock) as bot:
+            first, middle, last = (Citizen(fake, bot.oa_webhook, f"88000{n}") for n in (21, 22, 23))
+            await first.say("xin chào", "")  # the chats are created in this order
+            await middle.say(await make_code(database, catalog), prompt(0))
+            clock.advance(hours=49)  # the middle chat's free window closes
+            await first.say(await make_code(database, catalog), prompt(0))
+            await last.say(await make_code(database, catalog), prompt(0))
+        async with database.transaction() as session:  # as if the process died before sending
+            await session.execute(update(SurveySession).values(reply_pending=True))
+        async with running(database, settings, clock):
+            await first.expect(resumed)
+            await last.expect(resumed)
+    assert not any(resumed in m["text"] for m in fake.messages["8800022"])
+
+
+async def test_the_instruction_matches_the_buttons_shown(database: Database):
+    """ "Bấm một nút" only where every choice is a button; typed where none or some are."""
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    clock = FakeClock()
+    async with FakeZaloOA(clock) as fake:
+        settings = make_settings(database, oa=oa_settings(fake))
+        async with running(database, settings, clock) as bot:
+            await complete_survey(Citizen(fake, bot.oa_webhook, "8800031"), code)
+    questions = [m for m in fake.messages["8800031"] if m["text"].startswith("Câu ")]
+    occupation = next(q for q in Q2017.questions if q.id == "occupation")
+    assert len(occupation.options) > 5
+    by_buttons = [m for m in questions if len(m["buttons"]) > 1]  # not the comment's "skip"
+    typed_only = [m for m in questions if not m["buttons"] and "\n   " in m["text"]]
+    assert typed_only and all("Bấm" not in m["text"] and "Gõ số" in m["text"] for m in typed_only)
+    missing = [m["text"] for m in by_buttons if "Bấm một nút" not in m["text"]]
+    assert by_buttons and not missing, missing
+    likert = next(m for m in questions if m["text"].startswith(prompt(0)))
+    assert len(likert["buttons"]) == 5 and 'gõ "Không ý kiến"' in likert["text"]

@@ -26,6 +26,7 @@ from bot.settings import (
     ZaloOASettings,
 )
 from bot.web import build_app, start_server
+from handlers.survey import position
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.fakes.zalo_oa import APP_ID, FIRST_REFRESH_TOKEN, OA_SECRET_KEY, SECRET_KEY, FakeZaloOA
@@ -146,8 +147,12 @@ def typed(question: Question, value: int | str) -> str:
     return str([option.value for option in question.options].index(value) + 1)
 
 
-def prompt(index: int) -> str:
-    return f"Câu {index + 1}/{len(Q2017.questions)}\n"
+def prompt(index: int, answers: dict[str, int | str] | None = None) -> str:
+    """The progress line of question ``index``, given the plan's answers before it
+    (a gate answered "no" takes its questions out of the count)."""
+    before = {q.id: answers[q.id] for q in Q2017.questions[:index] if answers and q.id in answers}
+    number, total = position(Q2017, before, index)
+    return f"Câu {number}/{total}\n"
 
 
 def asked(answers: dict[str, int | str]) -> list[int]:
