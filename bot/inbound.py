@@ -80,9 +80,19 @@ class InboundProcessor:
         self.flood = FloodGuard(
             survey_settings.flood_messages, survey_settings.flood_window_seconds
         )
+        # Channels whose delivery confirms each reply once it is sent (and before the
+        # chat's next message is applied): there an unconfirmed reply was not seen.
+        self.confirms_on_send: set[str] = set()
 
-    def _context(self, session: AsyncSession, now: datetime) -> Context:
-        return Context(session, now, self.settings, self.questionnaires, self.translator)
+    def _context(self, session: AsyncSession, now: datetime, channel: str = "") -> Context:
+        return Context(
+            session,
+            now,
+            self.settings,
+            self.questionnaires,
+            self.translator,
+            confirms_on_send=channel in self.confirms_on_send,
+        )
 
     async def process(self, inbound: Inbound) -> list[Outbound]:
         """Apply one message; an already applied update key yields no replies.
@@ -103,7 +113,8 @@ class InboundProcessor:
                 ):
                     return []
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
-                return await router.handle(inbound, chat, self._context(session, now))
+                context = self._context(session, now, inbound.channel)
+                return await router.handle(inbound, chat, context)
         except Exception as error:
             if is_unavailable(error):
                 raise  # the platform must deliver it again later

@@ -81,3 +81,6 @@ class Context:
     settings: Settings
     questionnaires: dict[str, Questionnaire]
     translator: Translator
+    # The channel confirms each reply as soon as it is sent (Zalo): a session's
+    # `reply_pending` then means its current question was not shown yet.
+    confirms_on_send: bool = False

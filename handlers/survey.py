@@ -198,7 +198,10 @@ class _Conversation:
             self._close(EXPIRED)
             self.say("expired")
 
-        if inbound.kind is InboundKind.BUTTON:
+        if self._question_unseen(inbound):
+            self.say("question_not_shown")
+            self._ask()
+        elif inbound.kind is InboundKind.BUTTON:
             await self._on_button(inbound.text)
         elif not readable(inbound.text):
             self.say("not_understood")
@@ -218,6 +221,19 @@ class _Conversation:
             self.session.reply_pending = True
         await self.store.end_sessions(self.ended, self.chat.channel)
         return self.replies
+
+    def _question_unseen(self, inbound: Inbound) -> bool:
+        """An answer (typed or a button) while the reply carrying the current question is
+        unconfirmed, on a channel that confirms on send: the citizen has not seen that
+        question, so the answer belongs to an earlier one and is not applied to it."""
+        session = self.session
+        if not self.ctx.confirms_on_send or session is None or not session.reply_pending:
+            return False
+        if session.phase != PHASE_QUESTIONS:
+            return False
+        if inbound.kind is InboundKind.BUTTON:
+            return True
+        return inbound.kind is InboundKind.TEXT and split_command(inbound.text)[0] is None
 
     async def resume(self) -> list[Outbound]:
         """The current prompt again, for a citizen whose last reply was never delivered."""

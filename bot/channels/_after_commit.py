@@ -7,9 +7,22 @@ the messages were taken in. A delivery confirms (`processor.confirm_delivered`)
 only if no later message of the chat has been taken in meanwhile; a per-chat lock,
 held while a message is processed and while a delivery checks and confirms, makes
 sure a later message is never committed between that check and the confirmation
-(which would mark its replies delivered before they are sent). A delivery that
-fails is not confirmed, so the chat's current question is sent again at the next
-start. Several processes serving one chat at once are not coordinated here.
+(which would mark its replies delivered before they are sent).
+
+A reply that fails for a reason that may pass (5xx, timeout, connection error:
+`transient`) is sent again with back-off (0.5 s, 1 s, 2 s … capped at 8 s, for
+about a minute), while later replies of that chat wait and other chats go on; a
+refusal that would repeat (blocked, outside the OA window) is not retried. A
+delivery that still fails is not confirmed, so the chat's current question is sent
+again at the next start. Several processes serving one chat at once are not
+coordinated here.
+
+The survey refuses an answer while the reply carrying the current question is
+unconfirmed (the citizen has not seen that question). A citizen can answer as soon
+as the send went through, possibly before its confirmation has committed; so a
+successful send is noted in memory at once (`sent`), and a message of the chat
+taken in before the confirmation first confirms it, under the chat's lock, before
+it is processed.
 
 One chat's queue is bounded (REPLY_QUEUE_LIMIT): a chat that writes faster than
 its replies can be sent would otherwise hold ever more memory. Past the limit the
@@ -29,6 +42,7 @@ from dataclasses import dataclass, field
 
 from bot import metrics
 from bot.inbound import InboundProcessor
+from bot.logs import describe
 from handlers.messages import Outbound
 
 log = logging.getLogger(__name__)
@@ -38,7 +52,23 @@ log = logging.getLogger(__name__)
 # far ahead of what can be sent to it (Telegram: about one message a second).
 REPLY_QUEUE_LIMIT = 16
 
+# Pauses between attempts at one reply: 0.5 s doubling to 8 s, for at most a minute.
+RETRY_BASE = 0.5
+RETRY_CAP = 8.0
+RETRY_BUDGET = 60.0
+
 Send = Callable[[str, list[Outbound]], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def retry_delays(base: float = RETRY_BASE, cap: float = RETRY_CAP, budget: float = RETRY_BUDGET):
+    """The pauses before each new attempt, adding up to at most `budget` seconds."""
+    delays, total, delay = [], 0.0, base
+    while total + delay <= budget:
+        delays.append(delay)
+        total += delay
+        delay = min(cap, delay * 2)
+    return delays
 
 
 @dataclass
@@ -47,14 +77,25 @@ class _ChatQueue:
     users: int = 0
     waiting: deque[asyncio.Future[list[Outbound]]] = field(default_factory=deque)
     worker: asyncio.Task[None] | None = None
+    sent: bool = False  # everything committed went out; the confirmation is still due
 
 
 class AfterCommit:
-    def __init__(self, processor: InboundProcessor, channel: str, send: Send):
+    def __init__(
+        self,
+        processor: InboundProcessor,
+        channel: str,
+        send: Send,
+        transient: Callable[[Exception], bool] = lambda error: False,
+        sleep: Sleep = asyncio.sleep,
+    ):
         self.processor = processor
         self.channel = channel
         self.send = send
+        self.transient = transient
+        self.sleep = sleep
         self._chats: dict[str, _ChatQueue] = {}
+        processor.confirms_on_send.add(channel)
 
     @asynccontextmanager
     async def _chat_lock(self, chat_key: str) -> AsyncIterator[_ChatQueue]:
@@ -80,6 +121,7 @@ class AfterCommit:
         function with its replies. If the block raises (nothing committed) the slot is
         released empty."""
         async with self._chat_lock(chat_key) as chat:
+            await self._confirm_sent(chat_key, chat)
             replies: asyncio.Future[list[Outbound]] = asyncio.get_running_loop().create_future()
             chat.waiting.append(replies)
             while len(chat.waiting) > REPLY_QUEUE_LIMIT:
@@ -104,18 +146,53 @@ class AfterCommit:
             chat.worker = None
             self._forget_if_idle(chat_key, chat)
 
+    async def _confirm_sent(self, chat_key: str, chat: _ChatQueue) -> None:
+        """Record a delivery that went through (under the chat's lock)."""
+        if chat.sent:
+            await self.processor.confirm_delivered(self.channel, chat_key)
+            chat.sent = False
+
     async def _deliver(self, chat_key: str, to_send: list[Outbound]) -> None:
+        if not await self._send_patiently(chat_key, to_send):
+            return  # not confirmed: the current question is sent again at the next start
+        chat = self._chats.get(chat_key)
+        if chat is None or chat.waiting:
+            return  # something taken in since: its own delivery confirms
+        chat.sent = True  # no await since the send: a message taken in now sees it
         try:
-            await self.send(chat_key, to_send)
-            async with self._chat_lock(chat_key) as chat:
-                if not chat.waiting:  # nothing taken in since: all committed is sent
-                    await self.processor.confirm_delivered(self.channel, chat_key)
-        except Exception as error:  # noqa: BLE001 - reported; re-sent at the next start
-            log.warning(
-                "%s: delivering replies failed (%s); they are sent again at the next start",
-                self.channel,
-                type(error).__name__,
-            )
+            async with self._chat_lock(chat_key) as locked:
+                await self._confirm_sent(chat_key, locked)
+        except Exception as error:  # noqa: BLE001 - only means a re-send at the next start
+            log.warning("%s: recording a delivery failed (%s)", self.channel, describe(error))
+
+    async def _send_patiently(self, chat_key: str, replies: list[Outbound]) -> bool:
+        """Send one message's replies, again after a failure that may pass; False if they
+        did not go. (A retry sends them all again: the later restructuring of delivery
+        retries each platform message on its own.)"""
+        delays = retry_delays()
+        for attempt in range(len(delays) + 1):
+            try:
+                await self.send(chat_key, replies)
+                return True
+            except Exception as error:  # noqa: BLE001 - reported; retried or re-sent later
+                if not self.transient(error) or attempt == len(delays):
+                    log.warning(
+                        "%s: delivering a reply failed (%s, attempt %d); "
+                        "it is sent again at the next start",
+                        self.channel,
+                        type(error).__name__,
+                        attempt + 1,
+                    )
+                    return False
+                metrics.increment(f"{self.channel}_reply_retries_total")
+                log.info(
+                    "%s: a reply failed (%s); again in %.1f s",
+                    self.channel,
+                    type(error).__name__,
+                    delays[attempt],
+                )
+                await self.sleep(delays[attempt])
+        return False
 
     async def drain(self, grace: float = 10.0) -> None:
         """Wait for the deliveries under way (at stop), cancelling what is still late."""

@@ -125,6 +125,13 @@ def parse_update(data: Any) -> Inbound | None:
     return to_inbound(envelope.update)
 
 
+def may_pass(error: Exception) -> bool:
+    """A send failure worth retrying: network, timeout, Zalo's 5xx or 429, not a refusal."""
+    if not isinstance(error, ZaloBotError):
+        return False
+    return error.code is None or error.code == 429 or 500 <= error.code < 600
+
+
 class ZaloBotChannel:
     name = CHANNEL
 
@@ -139,7 +146,7 @@ class ZaloBotChannel:
         self._secret = secret.get_secret_value() if secret is not None else None
         self.http: aiohttp.ClientSession | None = None
         self.api: ZaloBotApi | None = None
-        self.deliveries = AfterCommit(processor, CHANNEL, self.send)
+        self.deliveries = AfterCommit(processor, CHANNEL, self.send, may_pass)
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
 

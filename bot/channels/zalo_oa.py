@@ -172,6 +172,14 @@ def _title(label: str) -> str:
     return label if len(label) <= BUTTON_TITLE_LIMIT else label[: BUTTON_TITLE_LIMIT - 1] + "…"
 
 
+def may_pass(error: Exception) -> bool:
+    """A send failure worth retrying: network, timeout or an unreadable (5xx) answer, or
+    no token for now; not Zalo's refusals (they carry a code) nor the reply window."""
+    if isinstance(error, ZaloOAError):
+        return error.code is None
+    return isinstance(error, TokenUnavailable)
+
+
 class ChannelZns:
     """The OA's ZNS client, offered as `channel.zns` to whoever sends notices by phone
     number (the outbox); it works once the channel has started (token and session)."""
@@ -202,7 +210,7 @@ class ZaloOAChannel:
             self.config.reply_window_messages,
             processor.clock,
         )
-        self.deliveries = AfterCommit(processor, CHANNEL, self.send)
+        self.deliveries = AfterCommit(processor, CHANNEL, self.send, may_pass)
         self.http: aiohttp.ClientSession | None = None
         self.tokens: ZaloOATokens | None = None
         self.api: ZaloOAApi | None = None

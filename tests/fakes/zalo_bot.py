@@ -29,6 +29,7 @@ class FakeZaloBot:
         self.webhook: dict[str, str] | None = None
         self.updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.fail_sends = 0  # answer this many sendMessage calls with an error
+        self.fail_status = 500  # … this HTTP status (403: a refusal that would repeat)
         self.longest_poll = 0.2  # seconds
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -79,7 +80,7 @@ class FakeZaloBot:
             return _error(400, "Bad Request: text is too long")
         if self.fail_sends:
             self.fail_sends -= 1
-            return _error(500, "Internal Server Error", status=500)
+            return _error(self.fail_status, "Internal Server Error", status=self.fail_status)
         async with self._changed:
             self.sent[str(chat_id)].append(text)
             self._changed.notify_all()

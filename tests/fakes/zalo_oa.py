@@ -40,6 +40,7 @@ class FakeZaloOA:
         self.refresh_calls = 0
         self.refresh_delay = refresh_delay
         self.refresh_errors = 0  # answer this many refreshes with an error
+        self.fail_sends = 0  # answer this many message/cs calls with a bare HTTP 500
         self.lifetime = 90000
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.zns: list[dict[str, Any]] = []
@@ -120,6 +121,9 @@ class FakeZaloOA:
             return web.json_response({"error": -201, "message": "Message is too long"})
         if any(b.get("type") != "oa.query.hide" or not b.get("payload") for b in buttons):
             return web.json_response({"error": -201, "message": "Button is invalid"})
+        if self.fail_sends:
+            self.fail_sends -= 1
+            return web.Response(status=500, text="Internal Server Error")
         async with self._changed:
             self.messages[str(user_id)].append({"text": text, "buttons": buttons})
             self._changed.notify_all()

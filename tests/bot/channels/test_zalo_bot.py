@@ -7,6 +7,7 @@ import logging
 
 import aiohttp
 import pytest
+from sqlalchemy import text as text_sql
 
 from bot import metrics
 from bot.channels.zalo_bot import CHANNEL, parse_update
@@ -14,6 +15,7 @@ from bot.database import Database
 from bot.models import ProcessedUpdate
 from bot.zalo.bot_api import ZaloBotApi, ZaloBotError
 from bot.zalo.text import split_text
+from handlers._survey_store import SurveyStore
 from handlers.messages import InboundKind, Outbound
 from tests.bot.channels.zalo_harness import (
     BOT_SECRET,
@@ -227,7 +229,7 @@ async def test_a_lost_reply_is_sent_again_at_the_next_start(database: Database):
         async with running(database, settings):
             citizen = Citizen(fake, "5550005", webhook=True)
             await citizen.say(code, prompt(0))
-            fake.fail_sends = 1  # the answer is committed, its reply does not get through
+            fake.fail_sends, fake.fail_status = 1, 403  # a refusal: not retried
             assert await fake.post_webhook(fake.text_update("5550005", "5")) == 200
             await asyncio.sleep(0.2)
             assert not any(prompt(1) in text for text in fake.sent["5550005"])
@@ -259,7 +261,7 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
                     await api.send_message("5550006", "hello")
                 logging.getLogger("bot.test").warning("send failed: %s", failure.value)
     logged = output.getvalue()
-    assert "delivering replies failed" in logged
+    assert "a reply failed (ZaloBotError); again in 0.5 s" in logged
     assert "send failed: Zalo Bot API sendMessage failed" in logged
     for secret in (TOKEN, BOT_SECRET, TOKEN.split(":")[1]):
         assert secret not in logged
@@ -310,3 +312,72 @@ async def test_questions_say_type_the_number_never_press_a_button(database: Data
     assert all("Gõ số" in text for text in questions if "\n   1. " in text)
     first = next(text for text in questions if text.startswith(prompt(0)))
     assert 'gõ "Không ý kiến"' in first and "\n   Không ý kiến" in first
+
+
+# -- a failed send is retried; an answer to an unseen question is refused -------------------
+
+
+async def test_a_send_that_fails_once_is_retried_and_the_answers_are_the_given_ones(
+    database: Database,
+):
+    """The fake answers 500 to one sendMessage: the next question still arrives soon."""
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    async with FakeZaloBot() as fake:
+        settings = make_settings(database, bot=bot_settings(fake, "webhook"))
+        async with running(database, settings) as bot:
+            citizen = Citizen(fake, "5550007", webhook=True)
+            answers = plan(gate=1)
+            order = asked(answers)
+            await citizen.say(code, prompt(order[0]))
+            waits = []
+            for position, index in enumerate(order):
+                question = Q2017.questions[index]
+                following = prompt(order[position + 1]) if position + 1 < len(order) else THANKS
+                if position == 3:
+                    fake.fail_sends = 1  # the reply carrying the next question fails once
+                started = asyncio.get_running_loop().time()
+                await citizen.say(typed(question, answers[question.id]), following)
+                waits.append(asyncio.get_running_loop().time() - started)
+            await bot.bot.deliveries.drain()
+            assert await bot.processor.pending_replies("zalo_bot") == []
+    stored = await stored_responses(database)
+    print(
+        f"\nZalo Bot, one send failed: question arrived after {waits[3]:.2f} s "
+        f"(others at most {max(waits[:3] + waits[4:]):.2f} s); "
+        f"stored == given: {stored == [{'channel': 'zalo_bot', 'answers': answers}]} "
+        f"({len(answers)} answers)"
+    )
+    assert 0.5 <= waits[3] < 5
+    assert stored == [{"channel": "zalo_bot", "answers": answers}]
+
+
+async def test_an_answer_typed_before_the_question_arrived_is_refused(database: Database):
+    """The send keeps failing; the citizen retypes the previous answer: not stored,
+    the question is sent again with a line saying why."""
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    async with FakeZaloBot() as fake:
+        settings = make_settings(database, bot=bot_settings(fake, "webhook"))
+        async with running(database, settings):
+            citizen = Citizen(fake, "5550008", webhook=True)
+            await citizen.say(code, prompt(0))
+            fake.fail_sends = 2  # question 2 does not get through for about 1.5 s
+            assert await fake.post_webhook(fake.text_update("5550008", "5")) == 200
+            await asyncio.sleep(0.2)
+            assert not any(prompt(1) in text for text in fake.sent["5550008"])
+            # The citizen, seeing nothing, retypes the answer to question 1.
+            refused = await citizen.say("5", TRANSLATOR("vi", "question_not_shown"))
+            assert prompt(1) in refused or await citizen.expect(prompt(1))
+            async with database.transaction() as session:
+                [chat_id] = (await session.execute(text_sql("select id from chats"))).one()
+                survey = await SurveyStore(session).active_session(chat_id)
+                assert survey is not None and survey.step == 1
+                assert survey.answers == {Q2017.questions[0].id: 5}  # not stored for Q2
+            await citizen.say("3", prompt(2))  # once shown, an answer counts
+            async with database.transaction() as session:
+                survey = await SurveyStore(session).active_session(chat_id)
+                assert survey.answers == {
+                    Q2017.questions[0].id: 5,
+                    Q2017.questions[1].id: 3,
+                }

@@ -15,11 +15,12 @@ from sqlalchemy import select, update
 from bot import metrics
 from bot.channels.zalo_oa import OutsideReplyWindow, parse_event, render, signature
 from bot.database import Database
-from bot.models import ProcessedUpdate, SurveySession, ZaloOAReplyWindow, ZaloOAToken
+from bot.models import Chat, ProcessedUpdate, SurveySession, ZaloOAReplyWindow, ZaloOAToken
 from bot.settings import ZaloOASettings
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
 from bot.zalo.tokens import TokenUnavailable, ZaloOATokens
 from bot.zalo.zns import PhoneNumberError, ZnsClient, ZnsConfigError, normalise_phone
+from handlers._survey_store import SurveyStore
 from handlers.messages import Choice, InboundKind, Outbound
 from tests.bot.channels.zalo_harness import (
     Q2017,
@@ -568,3 +569,49 @@ async def test_the_instruction_matches_the_buttons_shown(database: Database):
     assert by_buttons and not missing, missing
     likert = next(m for m in questions if m["text"].startswith(prompt(0)))
     assert len(likert["buttons"]) == 5 and 'gõ "Không ý kiến"' in likert["text"]
+
+
+async def test_a_failed_send_is_retried_and_a_button_of_an_unseen_question_is_refused(
+    database: Database,
+):
+    """message/cs answers 500: the reply is sent again within a second; a press that
+    came while the question was still undelivered is refused and nothing is stored."""
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    clock = FakeClock()
+    async with FakeZaloOA(clock) as fake:
+        settings = make_settings(database, oa=oa_settings(fake))
+        async with running(database, settings, clock) as bot:
+            citizen = Citizen(fake, bot.oa_webhook, "8800090")
+            first = await citizen.say(code, prompt(0))
+            press = {b["payload"].rsplit(".", 1)[1]: b["payload"] for b in first["buttons"]}
+            fake.fail_sends = 1  # question 2 fails once, then goes through
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            second = await citizen.say(press["4"], prompt(1))
+            waited = loop.time() - started
+            print(f"\nZalo OA, one send failed: question arrived after {waited:.2f} s")
+            assert 0.5 <= waited < 5
+            fake.fail_sends = 3  # question 3 is held up about 3.5 s
+            fake.clock.advance(seconds=1)
+            await citizen.send(fake.event(citizen.user_id, "5"))
+            await asyncio.sleep(0.2)
+            # The citizen presses question 2's button again, not having seen question 3.
+            again = {b["payload"].rsplit(".", 1)[1]: b["payload"] for b in second["buttons"]}
+            await citizen.say(again["2"], TRANSLATOR("vi", "question_not_shown"))
+            await citizen.expect(prompt(2))  # the question again, after the line saying why
+            texts = [m["text"] for m in fake.messages["8800090"]]
+            assert sum(text.startswith(prompt(2)) for text in texts) == 2  # retried + again
+            for _ in range(100):  # the confirmation commits just after the send
+                if not await bot.processor.pending_replies("zalo_oa"):
+                    break
+                await asyncio.sleep(0.02)
+            assert await bot.processor.pending_replies("zalo_oa") == []
+            third = fake.messages["8800090"][-1]
+            pressed = {b["payload"].rsplit(".", 1)[1]: b["payload"] for b in third["buttons"]}
+            await citizen.say(pressed["3"], prompt(3))  # once shown, a press counts
+            async with database.transaction() as session:
+                [chat_id] = (await session.execute(select(Chat.id))).one()
+                survey = await SurveyStore(session).active_session(chat_id)
+            ids = [q.id for q in Q2017.questions[:3]]
+            assert survey is not None and survey.answers == dict(zip(ids, [4, 5, 3], strict=True))
