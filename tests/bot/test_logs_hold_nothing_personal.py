@@ -11,7 +11,6 @@ the bot and of the `dossiers scan` command is searched for each value.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -22,14 +21,20 @@ import pytest
 
 from bot.database import Database
 from bot.dossiers.keys import create_key
-from tests.bot.channels.telegram_harness import FAST, Q2017, SECRET, THANKS, free_port, order, plan
+from tests.bot.channels.telegram_harness import (
+    Q2017,
+    SECRET,
+    THANKS,
+    bot_environment,
+    order,
+    plan,
+)
 from tests.bot.channels.telegram_harness import prompt as telegram_prompt
 from tests.builders import make_code, seed_catalog
 from tests.fakes import zalo_bot as zalo_fake
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.officials_helpers import invite
 
-PROJECT = Path(__file__).resolve().parents[2]
 NAME = "Hoàng Thị Planted"
 PHONE = "0912 468 357"
 DOSSIER = "HS-PLANTED-7731"
@@ -42,27 +47,19 @@ pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecatio
 
 
 def environment(database: Database, telegram: FakeTelegram, zalo: zalo_fake.FakeZaloBot):
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(PROJECT),
-        "PYTHONIOENCODING": "utf-8",
-        "DATABASE_URL": database.url,
-        "HTTP_LISTEN": f"127.0.0.1:{port}",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "LOG_LEVEL": "DEBUG",
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "TELEGRAM_MODE": "webhook",
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "ZALO_BOT_TOKEN": zalo_fake.TOKEN,
-        "ZALO_BOT_API_BASE_URL": zalo.base_url,
-        "ZALO_BOT_MODE": "webhook",
-        "ZALO_BOT_WEBHOOK_SECRET": ZALO_SECRET,
-        "OFFICIALS_LINK_SECRET": LINK_SECRET,
-        "OUTBOX_POLL_SECONDS": "0.2",
-    }
-    env.update({f"TELEGRAM_{key.upper()}": str(value) for key, value in FAST.items()})
+    """The Telegram bot's environment at DEBUG, with the Zalo Bot webhook beside it."""
+    env = bot_environment(database, telegram, "webhook")
+    env.update(
+        {
+            "LOG_LEVEL": "DEBUG",
+            "ZALO_BOT_TOKEN": zalo_fake.TOKEN,
+            "ZALO_BOT_API_BASE_URL": zalo.base_url,
+            "ZALO_BOT_MODE": "webhook",
+            "ZALO_BOT_WEBHOOK_SECRET": ZALO_SECRET,
+            "OFFICIALS_LINK_SECRET": LINK_SECRET,
+            "OUTBOX_POLL_SECONDS": "0.2",
+        }
+    )
     return env
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,6 +19,7 @@ from handlers.survey import position
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
 from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
 
+PROJECT = Path(__file__).resolve().parents[3]
 SECRET = "webhook-secret-for-tests_0123456789"
 Q2017 = QUESTIONNAIRES["sipas-2017"]
 FAST = {"chat_rate": 1000, "chat_burst": 1000, "global_rate": 10_000, "bulk_rate": 10_000}
@@ -27,6 +30,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def bot_environment(database: Database, fake: FakeTelegram, mode: str) -> dict[str, str]:
+    """The environment of a `python -m bot run` process talking to the fake Bot API."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(PROJECT),
+        "PYTHONIOENCODING": "utf-8",
+        "DATABASE_URL": database.url,
+        "HTTP_LISTEN": f"127.0.0.1:{port}",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LOG_LEVEL": "INFO",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_MODE": mode,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+    }
+    env.update({f"TELEGRAM_{key.upper()}": str(value) for key, value in FAST.items()})
+    return env
 
 
 def make_settings(database_url: str, fake: FakeTelegram, mode: str, **telegram: object):

@@ -8,7 +8,6 @@ confirmed are re-sent at start. Every survey must end with exactly the answers g
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -18,43 +17,21 @@ from sqlalchemy import select
 from bot.database import Database
 from bot.models import ProcessedUpdate
 from tests.bot.channels.telegram_harness import (
-    FAST,
     Q2017,
-    SECRET,
     THANKS,
-    free_port,
+    bot_environment,
     order,
     plan,
     prompt,
     stored_answers,
 )
 from tests.builders import TRANSLATOR, make_code, seed_catalog
-from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
+from tests.fakes.telegram import FakeTelegram, FakeUser
 
-PROJECT = Path(__file__).resolve().parents[3]
 CITIZENS = 20
 KILL_AFTER_ANSWERS = 150  # of about 540 in all
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
-
-def bot_environment(database: Database, fake: FakeTelegram, mode: str) -> dict[str, str]:
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(PROJECT),
-        "PYTHONIOENCODING": "utf-8",
-        "DATABASE_URL": database.url,
-        "HTTP_LISTEN": f"127.0.0.1:{port}",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "LOG_LEVEL": "INFO",
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "TELEGRAM_MODE": mode,
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-    }
-    env.update({f"TELEGRAM_{key.upper()}": str(value) for key, value in FAST.items()})
-    return env
 
 
 async def start_bot(env: dict[str, str], fake: FakeTelegram, log: Path):
