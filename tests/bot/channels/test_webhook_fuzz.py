@@ -45,6 +45,7 @@ from tests.fakes.zalo_oa import APP_ID, FakeZaloOA
 
 FUZZ_SUMMARY = Path("/tmp/sipas_webhook_fuzz_summary.json")
 METRICS_TOKEN = "fuzz-metrics-token-0123456789abcdefgh"
+RESET = 0  # the status recorded when the server closed the connection before answering
 STATS: dict[str, Counter[int]] = defaultdict(Counter)
 FUZZ = settings(
     deadline=None,
@@ -118,10 +119,15 @@ async def raw_request(
         head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" % (method, path)
         head += b"Content-Length: %d\r\n" % len(body)
         head += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-        writer.write(head + b"\r\n" + body)
-        await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), 30)
-        await asyncio.wait_for(reader.read(), 30)
+        try:
+            writer.write(head + b"\r\n" + body)
+            await writer.drain()
+            status_line = await asyncio.wait_for(reader.readline(), 30)
+            await asyncio.wait_for(reader.read(), 30)
+        except ConnectionResetError:
+            # A server that refuses before reading a large body closes the connection;
+            # the kernel may then drop its answer. That is a refusal, never a 5xx.
+            return RESET
     finally:
         writer.close()
     return int(status_line.split()[1])
@@ -151,7 +157,7 @@ async def check(
     status = await raw_request(port or stack.port, method, path, headers, body)
     STATS[f"{route} [{stack.backend}]"][status] += 1
     assert status < 500, (route, status)
-    if 400 <= status < 500:
+    if 400 <= status < 500 or status == RESET:
         assert await stored_rows(stack.database) == before, (route, status)
     logged = stack.log.getvalue()
     for value in (*PLANTED, "Fuzzplanted", "777 531", "0912777531", "FUZZ-9"):
