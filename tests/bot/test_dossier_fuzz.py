@@ -377,7 +377,10 @@ async def check_hostile(database, field: str, value, result: dict) -> None:
             assert value.strip() not in json.dumps(result, ensure_ascii=False)
     else:
         RECORDS[f"field {field}"]["accepted"] += 1
-        assert result["status"] == "created", result
+        # An accepted hostile code can come again in a later example: the same record
+        # is then recognised as already stored.
+        expected = ("created", "unchanged") if field == "code" else ("created",)
+        assert result["status"] in expected, result
         assert_stored_as_given(field, value, await stored(database, result["code"]))
 
 
