@@ -59,9 +59,77 @@ class Instruction:
     partial: str  # the first choices are buttons, the rest are listed to be typed
 
 
+Cell = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class ChartAttachment:
+    """A bar chart as data: what this period and the one before scored, and the target.
+
+    Every text is already in the reader's language; drawing it (`bot.rendering`) needs
+    nothing else, so a use case builds this inside its transaction for nothing and the
+    PNG is drawn after the commit. `fallback` is the line sent where files cannot go
+    (a signed link, or why there is none).
+    """
+
+    title: str
+    labels: tuple[str, ...]  # one per group of bars
+    current: tuple[float, ...]
+    current_low: tuple[float, ...]  # error bars, as distances below and above
+    current_high: tuple[float, ...]
+    annotations: tuple[str, ...]  # the value written above each current bar
+    previous: tuple[float, ...]
+    current_label: str
+    previous_label: str
+    target: float
+    target_label: str
+    y_label: str
+    file_name: str
+    fallback: str
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet: a bold header row, then plain values; `formats` are (column, format)
+    pairs, and `typed_column` a column formatted by each cell's type (counts, percents)."""
+
+    name: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    formats: tuple[tuple[int, str], ...] = ()
+    typed_column: int | None = None
+
+
+@dataclass(frozen=True)
+class WorkbookAttachment:
+    """An Excel workbook as data (its sheets' rows), written after the commit."""
+
+    sheets: tuple[Sheet, ...]
+    file_name: str
+    fallback: str
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file rendered earlier and kept (a digest's): sent as it is, or `fallback`."""
+
+    content: bytes
+    image: bool  # shown as a picture, else a document named `file_name`
+    file_name: str
+    fallback: str
+
+
+Attachment = ChartAttachment | WorkbookAttachment | StoredFile
+
+
 @dataclass(frozen=True)
 class Outbound:
-    """One reply. Channels without buttons render `choices` as numbered lines."""
+    """One reply. Channels without buttons render `choices` as numbered lines.
+
+    A use case sets `attachment` (a description); `bot.rendering.prepare` turns it into
+    `image` or `file` bytes after the commit, or into a line of text where the channel
+    cannot carry files. Adapters only ever see `image` / `file`.
+    """
 
     text: str
     choices: tuple[Choice, ...] = ()
@@ -70,6 +138,7 @@ class Outbound:
     image: bytes | None = None
     file_name: str | None = None
     file: bytes | None = None
+    attachment: Attachment | None = None
 
 
 @dataclass

@@ -7,21 +7,24 @@ whose role lacks the command all get the same polite refusal, which says nothing
 about agencies; an agency code outside the scope gets the same answer as one that
 does not exist. Replies show dossier codes and dates, never a citizen's name or phone.
 
-Channels that cannot carry files (Zalo) get signed, expiring download links instead
-of the chart and the workbook; the handler knows only the channel's name.
+The chart and the workbook are returned as descriptions (`Outbound.attachment`), drawn
+after the commit; each carries a signed, expiring download link as its fallback for
+channels that cannot carry files. The handler never knows which channel it answers.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 from bot import metrics
 from bot.boundary import EARLIEST, LATEST, ascii_int
 from bot.dossiers.apologies import code_list
 from bot.models import Chat, Official
-from bot.officials import access, digest, late, links
-from bot.officials.digest import FILE_CHANNELS, MONTHLY, OFF, WEEKLY, Words
+from bot.officials import access, content, late, links
+from bot.officials.content import Words
+from bot.officials.schedule import MONTHLY, OFF, WEEKLY, upcoming_period
 from bot.reports.build import ReportError
 from bot.reports.periods import MONTH, QUARTER, YEAR, Period
 from handlers import _throttle_store
@@ -124,8 +127,8 @@ async def _scope_and_period(
     return scope, period or Period.containing(_today(ctx), MONTH)
 
 
-def _links(ctx: Context, words: Words, payloads) -> str:
-    return digest.link_lines(words, ctx.settings, payloads, ctx.now)
+def _link(ctx: Context, words: Words, label: str, payload) -> str:
+    return content.link_lines(words, ctx.settings, [(label, payload)], ctx.now)
 
 
 # --------------------------------------------------------------------------- commands
@@ -170,18 +173,17 @@ async def scores(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     official = await _official(ctx, chat, "scores")
     _, argument = split_command(inbound.text)
     scope, period = await _scope_and_period(ctx, official, argument, words, "official_scores_usage")
-    report = await digest.scope_report(
+    report = await content.scope_report(
         ctx.session, ctx.questionnaires, ctx.settings, scope, period, grouping=()
     )
     head = words("official_scores_head", period=words.period(period), scope=words.scope(scope))
-    text = "\n".join([head, *digest.score_lines(report, words)])
+    text = "\n".join([head, *content.score_lines(report, words)])
     if report.total.indices.respondents == 0:
         return [Outbound(text)]
-    if chat.channel in FILE_CHANNELS:
-        chart, _ = await digest.render_files(report, words.lang, workbook=False)
-        return [Outbound(text, image=chart)]
+    chart, _ = content.report_files(report, words.lang, "sipas", period)
     payload = _export_payload(official, scope, period, words, links.CHART)
-    return [Outbound(text), Outbound(_links(ctx, words, [("official_link_chart", payload)]))]
+    chart = replace(chart, fallback=_link(ctx, words, "official_link_chart", payload))
+    return [Outbound(text, attachment=chart)]
 
 
 def _export_payload(official: Official, scope: access.Scope, period: Period, words, kind):
@@ -203,16 +205,13 @@ async def export(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     caption = words(
         "official_export_caption", period=words.period(period), scope=words.scope(scope)
     )
-    if chat.channel not in FILE_CHANNELS:
-        payload = _export_payload(official, scope, period, words, links.WORKBOOK)
-        return [
-            Outbound(caption),
-            Outbound(_links(ctx, words, [("official_link_workbook", payload)])),
-        ]
-    report = await digest.scope_report(ctx.session, ctx.questionnaires, ctx.settings, scope, period)
-    _, workbook = await digest.render_files(report, words.lang, chart=False)
-    name = digest.file_name("sipas", period, "xlsx")
-    return [Outbound(caption, file=workbook, file_name=name)]
+    report = await content.scope_report(
+        ctx.session, ctx.questionnaires, ctx.settings, scope, period
+    )
+    _, workbook = content.report_files(report, words.lang, "sipas", period)
+    payload = _export_payload(official, scope, period, words, links.WORKBOOK)
+    workbook = replace(workbook, fallback=_link(ctx, words, "official_link_workbook", payload))
+    return [Outbound(caption, attachment=workbook)]
 
 
 async def overdue(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
@@ -288,12 +287,12 @@ async def digest_now(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outboun
     words = _words(ctx, chat)
     official = await _official(ctx, chat, "digest")
     scope = await access.scope_of(ctx.session, official.agency_id)
-    frequency, period = digest.upcoming_period(official, ctx.now, ctx.settings.zone)
+    frequency, period = upcoming_period(official, ctx.now, ctx.settings.zone)
     title = words(
         "official_digest_preview", period=words.period(period), date=words.date(_today(ctx))
     )
     try:
-        content = await digest.compose(
+        preview = await content.compose(
             ctx.session,
             questionnaires=ctx.questionnaires,
             settings=ctx.settings,
@@ -305,25 +304,15 @@ async def digest_now(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outboun
         )
     except ReportError:
         raise _Refused from None
-    await content.draw()
-    replies = [Outbound(content.text)]
-    if not content.responded:
-        return replies
-    if chat.channel in FILE_CHANNELS:
-        replies.append(Outbound(words("official_chart_caption"), image=content.chart))
-        name = digest.file_name("sipas-digest", period, "xlsx")
-        replies.append(
-            Outbound(words("official_workbook_caption"), file=content.workbook, file_name=name)
-        )
-        return replies
-    payloads = [
-        (label, _export_payload(official, scope, period, words, kind))
-        for label, kind in (
-            ("official_link_chart", links.CHART),
-            ("official_link_workbook", links.WORKBOOK),
-        )
-    ]
-    replies.append(Outbound(_links(ctx, words, payloads)))
+    replies = [Outbound(preview.text)]
+    for caption, label, kind, attachment in (
+        ("official_chart_caption", "official_link_chart", links.CHART, preview.chart),
+        ("official_workbook_caption", "official_link_workbook", links.WORKBOOK, preview.workbook),
+    ):
+        if attachment is not None:
+            payload = _export_payload(official, scope, period, words, kind)
+            attachment = replace(attachment, fallback=_link(ctx, words, label, payload))
+            replies.append(Outbound(words(caption), attachment=attachment))
     return replies
 
 

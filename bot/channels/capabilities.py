@@ -18,3 +18,6 @@ class Capabilities:
 
 
 CONSOLE = Capabilities(buttons=0, files=False, max_text=100_000)
+TELEGRAM = Capabilities(buttons=100, files=True, max_text=4096)
+ZALO_BOT = Capabilities(buttons=0, files=False, max_text=2000)
+ZALO_OA = Capabilities(buttons=5, files=False, max_text=2000)

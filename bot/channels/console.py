@@ -11,7 +11,9 @@ import sys
 from typing import TextIO
 
 from bot.channels import handle_and_reply, numbered_text, resend_pending
+from bot.channels.capabilities import CONSOLE
 from bot.inbound import InboundProcessor
+from bot.rendering import prepare
 from handlers.messages import Inbound, InboundKind, Outbound
 
 CHANNEL = "console"
@@ -22,7 +24,7 @@ async def run_console(
     processor: InboundProcessor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> None:
     async def show(_chat_key: str, replies: list[Outbound]) -> None:
-        for reply in replies:
+        for reply in await prepare(replies, CONSOLE):
             stdout.write(numbered_text(reply) + "\n\n")
         stdout.flush()
 

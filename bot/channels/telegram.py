@@ -52,7 +52,9 @@ from bot.channels._telegram_api import (
 from bot.channels._telegram_flood import FloodControl, patiently, retry_seconds
 from bot.channels._telegram_update import TelegramUpdate
 from bot.channels._webhook import failed, ignored, unusable, validate
+from bot.channels.capabilities import TELEGRAM
 from bot.inbound import InboundProcessor
+from bot.rendering import prepare
 from bot.settings import Settings, TelegramMode
 from bot.web import read_bounded
 from handlers.messages import Outbound
@@ -458,6 +460,7 @@ class TelegramChannel:
     async def _send(
         self, chat_id: int, reply: Outbound, pace: Callable[[], Awaitable[None]]
     ) -> None:
+        (reply,) = await prepare([reply], TELEGRAM)  # an attachment drawn, after the commit
         markup = keyboard(reply)
         text = instructed(reply, len(reply.choices))  # every choice is an inline button
         send = partial(patiently, pace=pace, giving_up=lambda: self._closing)

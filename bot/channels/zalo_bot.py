@@ -37,7 +37,9 @@ from bot.channels._webhook import (
     ignored,
     validate,
 )
+from bot.channels.capabilities import ZALO_BOT
 from bot.inbound import InboundProcessor
+from bot.rendering import prepare
 from bot.settings import Settings, ZaloBotMode
 from bot.web import read_bounded
 from bot.zalo.bot_api import ZaloBotApi, ZaloBotError
@@ -307,7 +309,7 @@ class ZaloBotChannel:
         """Each reply as text with numbered options (Zalo Bot has no buttons)."""
         if self.api is None:
             raise ZaloBotError("sendMessage", None, "channel not started")
-        for reply in replies:
+        for reply in await prepare(replies, ZALO_BOT):  # attachments become links
             if reply.image is not None or reply.file is not None:
                 log.info("Zalo Bot: an image or file cannot be uploaded; its text is sent alone")
             await self.api.send_message(chat_key, numbered_text(reply))

@@ -38,7 +38,9 @@ from bot.boundary import BoundaryError, SafeText, ascii_header, ascii_int, parse
 from bot.channels import instructed, numbered_text, resend_pending
 from bot.channels._after_commit import AfterCommit
 from bot.channels._webhook import MAX_ID, EventName, Payload, PlatformId, failed, ignored, validate
+from bot.channels.capabilities import ZALO_OA
 from bot.inbound import InboundProcessor
+from bot.rendering import prepare
 from bot.settings import Settings
 from bot.web import read_bounded
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
@@ -345,7 +347,7 @@ class ZaloOAChannel:
         if self.api is None:
             raise TokenUnavailable("channel not started")
         messages: list[tuple[str, list[Choice]]] = []
-        for reply in replies:
+        for reply in await prepare(replies, ZALO_OA):  # attachments become links
             if reply.image is not None or reply.file is not None:
                 log.info("Zalo OA: an image or file cannot be uploaded; its text is sent alone")
             text, buttons = render(reply)

@@ -8,6 +8,7 @@ report again, for the official's scope as it is at download time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -17,8 +18,9 @@ from aiohttp import web
 from bot.database import Database
 from bot.inbound import utc_now
 from bot.models import Official, OfficialDigest
-from bot.officials import access, digest, links
+from bot.officials import access, content, links
 from bot.questionnaire import Questionnaire
+from bot.rendering import render
 from bot.reports.build import ReportError
 from bot.reports.periods import Period
 from bot.settings import Settings
@@ -82,7 +84,7 @@ async def _file(database, settings, questionnaires, payload, kind) -> tuple[byte
             if body is None:
                 raise PermissionError
             period = Period(row.period_start, row.period_end)
-            return body, digest.file_name("sipas-digest", period, extension)
+            return body, content.file_name("sipas-digest", period, extension)
         scope = await access.scope_of(session, official.agency_id)
         if payload.get("a"):
             agency = await access.agency_in_scope(session, scope, payload["a"])
@@ -92,15 +94,12 @@ async def _file(database, settings, questionnaires, payload, kind) -> tuple[byte
         try:
             start, end, period_kind = payload["p"]
             period = Period(date.fromisoformat(start), date.fromisoformat(end), period_kind)
-            report = await digest.scope_report(
+            report = await content.scope_report(
                 session, questionnaires, settings, scope, period, grouping=("agency",)
             )
         except (KeyError, TypeError, ValueError, ReportError):
             raise PermissionError from None
     lang = payload.get("l") if payload.get("l") in ("vi", "en") else settings.default_language
-    chart, workbook = await digest.render_files(
-        report, lang, chart=kind == links.CHART, workbook=kind == links.WORKBOOK
-    )
-    body = workbook if kind == links.WORKBOOK else chart
-    assert body is not None
-    return body, digest.file_name("sipas", period, extension)
+    chart, workbook = content.report_files(report, lang, "sipas", period)
+    described = workbook if kind == links.WORKBOOK else chart
+    return await asyncio.to_thread(render, described), described.file_name

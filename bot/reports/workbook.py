@@ -1,7 +1,8 @@
 """Reports as an Excel workbook (sheets: overview, factors, criteria, by <grouping>).
 
-Plain values with number formats and no formulas, so that LibreOffice and Excel open
-it the same and nothing needs recalculating.
+`workbook_of` describes the sheets (cheap: the report's rows as plain values);
+`bot.rendering.workbook` writes the file. `write_workbook` is what
+`python -m bot report --format xlsx` calls.
 """
 
 from __future__ import annotations
@@ -9,18 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 from bot.i18n import day
+from bot.rendering.workbook import COUNT, PERCENT
 from bot.reports.build import Report
 from bot.reports.render import criterion_name, factor_name, flags, heading
-
-# Excel and LibreOffice write these with the reader's own separators: 66,08 and 1.539 on
-# a Vietnamese system, 66.08 and 1,539 on an English one. The cells hold plain numbers.
-PERCENT = "0.00"
-COUNT = "#,##0"
+from handlers.messages import Sheet, WorkbookAttachment
 
 # Column and row titles: (Vietnamese, English).
 TITLES: dict[str, tuple[str, str]] = {
@@ -80,33 +74,29 @@ def title(key: str, lang: str) -> str:
     return en if lang == "en" else vi
 
 
-def _sheet(workbook: Workbook, name: str, headers: list[str], rows: list[list[Any]]):
-    sheet = workbook.create_sheet(name[:31])
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
-    for index, header in enumerate(headers, start=1):
-        values = [header, *(row[index - 1] for row in rows)]
-        longest = max(len(str(v)) for v in values if v is not None)
-        sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 70)
-    sheet.freeze_panes = "A2"
-    return sheet
-
-
-def _format(sheet, columns: list[int], number_format: str = PERCENT) -> None:
-    for row in sheet.iter_rows(min_row=2):
-        for column in columns:
-            row[column].number_format = number_format
+def _sheet(name: str, headers: list[str], rows: list[list[Any]], *formats) -> Sheet:
+    """A sheet; each of `formats` is (columns, number format)."""
+    return Sheet(
+        name,
+        tuple(headers),
+        tuple(tuple(row) for row in rows),
+        tuple((column, fmt) for columns, fmt in formats for column in columns),
+    )
 
 
 def write_workbook(report: Report, path: Path, lang: str = "vi") -> None:
+    from bot.rendering.workbook import write_sheets
+
+    path.write_bytes(write_sheets(workbook_of(report, lang, path.name)))
+
+
+def workbook_of(
+    report: Report, lang: str = "vi", file_name: str = "", fallback: str = ""
+) -> WorkbookAttachment:
+    """The report's workbook as a description: every sheet's rows, in `lang`."""
     q = report.questionnaire
     total = report.total.indices
     overall = total.overall
-    workbook = Workbook()
-    workbook.remove(workbook.active)
     t = lambda key: title(key, lang)  # noqa: E731
 
     filters = report.filters
@@ -141,17 +131,15 @@ def write_workbook(report: Report, path: Path, lang: str = "vi") -> None:
         ["factors missing", ", ".join(overall.factors_missing)],
         ["flags", ", ".join(flags(total))],
     ]
-    sheet = _sheet(
-        workbook, t("overview"), [t("item"), t("value")], [[t(k), v] for k, v in overview]
-    )
-    for row in sheet.iter_rows(min_row=2):
-        if isinstance(row[1].value, float):
-            row[1].number_format = PERCENT
-        elif isinstance(row[1].value, int) and not isinstance(row[1].value, bool):
-            row[1].number_format = COUNT
-
-    sheet = _sheet(
-        workbook,
+    sheets = [
+        Sheet(
+            t("overview"),
+            (t("item"), t("value")),
+            tuple((t(k), v) for k, v in overview),
+            typed_column=1,
+        )
+    ]
+    factors = _sheet(
         t("factors"),
         [
             t(key)
@@ -187,12 +175,10 @@ def write_workbook(report: Report, path: Path, lang: str = "vi") -> None:
             ]
             for f in total.factors
         ],
+        ([2, 3, 4, 5, 9, 10], PERCENT),
+        ([6, 7], COUNT),
     )
-    _format(sheet, [2, 3, 4, 5, 9, 10])
-    _format(sheet, [6, 7], COUNT)
-
-    sheet = _sheet(
-        workbook,
+    criteria = _sheet(
         t("criteria"),
         [
             t(key)
@@ -228,9 +214,9 @@ def write_workbook(report: Report, path: Path, lang: str = "vi") -> None:
             ]
             for c in total.criteria
         ],
+        ([3, 4, 5, 6, 10, 11], PERCENT),
+        ([7, 8, 9], COUNT),
     )
-    _format(sheet, [3, 4, 5, 6, 10, 11])
-    _format(sheet, [7, 8, 9], COUNT)
 
     factor_ids = [f.factor for f in total.factors]
     grouping = report.grouping or ("agency",)
@@ -239,8 +225,8 @@ def write_workbook(report: Report, path: Path, lang: str = "vi") -> None:
         for name in report.grouping
         for column in (f"{t(name)}: {t('code').lower()}", f"{t(name)}: {t('name').lower()}")
     ]
-    sheet = _sheet(
-        workbook,
+    first = len(group_columns) + 2
+    groups = _sheet(
         f"{t('by')} {' + '.join(t(name).lower() for name in grouping)}",
         [
             *group_columns,
@@ -269,8 +255,7 @@ def write_workbook(report: Report, path: Path, lang: str = "vi") -> None:
             ]
             for group in report.groups
         ],
+        (list(range(first, first + 5 + len(factor_ids))), PERCENT),
+        ([len(group_columns)], COUNT),
     )
-    first = len(group_columns) + 2
-    _format(sheet, list(range(first, first + 5 + len(factor_ids))))
-    _format(sheet, [len(group_columns)], COUNT)
-    workbook.save(path)
+    return WorkbookAttachment((*sheets, factors, criteria, groups), file_name, fallback)

@@ -2,12 +2,15 @@
 
 Zalo's access token lives about 25 h and its refresh token is single-use: the
 process that refreshes must store the new refresh token, or every process is
-locked out. So the refresh runs inside a transaction holding the token row's
-lock (`SELECT … FOR UPDATE` on PostgreSQL; on SQLite every transaction of
-`bot.database` starts with `BEGIN IMMEDIATE`), and the new pair is written in
-that same transaction. A process that waited for the lock finds a fresh token
-and does not refresh again. A failed refresh is recorded in the row (failures,
-retry-at, Zalo's error) so that every process backs off, never in a tight loop.
+locked out. So one refresh runs at a time: on PostgreSQL a session-level advisory
+lock (taken and held outside any transaction) orders the processes; on SQLite, which
+serves one process, a lock shared by every store of that database file in the
+process does. Holding it, a store reads the row in a short transaction, calls Zalo
+with no transaction open (a slow token server must not hold SQLite's write lock, nor
+a row lock every incoming event needs), then writes the new pair in a second short
+transaction. A process that waited for the lock finds a fresh token and does not
+refresh again. A failed refresh is recorded in the row (failures, retry-at, Zalo's
+error) so that every process backs off, never in a tight loop.
 
 If Zalo accepted a refresh but the answer was lost (timeout, crash before the
 commit), the stored refresh token is spent: the log then says to put a new one
@@ -19,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot import metrics
 from bot.database import Database, insert_if_absent
@@ -53,6 +59,31 @@ class RefreshError(Exception):
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _lock_key(app_id: str) -> int:
+    """The PostgreSQL advisory-lock key of one OA's refresh (a signed 64-bit integer)."""
+    digest = hashlib.sha256(f"zalo-oa-token-refresh:{app_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# SQLite: one lock per (database file, OA) in each event loop, shared by every store.
+_sqlite_locks: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]
+]
+_sqlite_locks = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What a refresh decision needs from the row, read in a short transaction."""
+
+    access_token: str | None
+    expires_at: datetime | None
+    renew_at: datetime | None
+    retry_at: datetime | None
+    last_error: str | None
+    refresh_token: str
 
 
 def redact_in_logs(secret: str) -> None:
@@ -135,57 +166,99 @@ class ZaloOATokens:
             return self._cached[0]
         return await self.refresh(rejected=None)
 
+    @asynccontextmanager
+    async def _one_refresh(self) -> AsyncIterator[None]:
+        """Held while one store decides on, and makes, a refresh: no other store of this
+        OA (in any process on PostgreSQL) refreshes meanwhile. No transaction stays open."""
+        if self.database.is_sqlite:
+            locks = _sqlite_locks.setdefault(asyncio.get_running_loop(), {})
+            async with locks.setdefault((str(self.database.url), self.app_id), asyncio.Lock()):
+                yield
+            return
+        key = {"key": _lock_key(self.app_id)}
+        async with self.database.engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            await connection.commit()  # the lock is the connection's, not a transaction's
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                await connection.commit()
+
+    async def _read(self) -> _Stored:
+        async with self.database.transaction() as session:
+            row = await self._locked_row(session)
+            renew_at = self._renew_at(row) if row.expires_at is not None else None
+            return _Stored(
+                row.access_token,
+                row.expires_at,
+                renew_at,
+                row.retry_at,
+                row.last_error,
+                row.refresh_token,
+            )
+
     async def refresh(self, rejected: str | None) -> str:
         """Refresh unless the stored token is fresh; `rejected`: a token Zalo just refused."""
-        async with self._lock:
+        async with self._lock, self._one_refresh():
             now = self.clock()
             if self._cached is not None and self._cached[0] != rejected and now < self._cached[1]:
                 return self._cached[0]  # refreshed by another task while this one waited
             self._cached = None
-            failure: RefreshError | None = None
-            async with self.database.transaction() as session:
-                row = await self._locked_row(session)
-                current, expires_at = row.access_token, row.expires_at
-                if current == rejected:
-                    current = None
-                if current is not None and expires_at is not None and now < self._renew_at(row):
-                    return self._remember(current, self._renew_at(row))
-                if row.retry_at is not None and row.retry_at > now:
-                    failure = RefreshError(f"{row.last_error} (next attempt at {row.retry_at})")
-                    retry_at = row.retry_at
+            stored = await self._read()
+            current, expires_at = stored.access_token, stored.expires_at
+            if current == rejected:
+                current = None
+            if current is not None and stored.renew_at is not None and now < stored.renew_at:
+                return self._remember(current, stored.renew_at)
+            if stored.retry_at is not None and stored.retry_at > now:
+                failure = RefreshError(f"{stored.last_error} (next attempt at {stored.retry_at})")
+                retry_at = stored.retry_at
+            else:
+                try:
+                    access, refresh, lifetime = await self._call_zalo(stored.refresh_token)
+                except RefreshError as error:
+                    failure = error
+                    retry_at = await self._record_failure(error, now)
                 else:
-                    try:
-                        access, refresh, lifetime = await self._call_zalo(row.refresh_token)
-                    except RefreshError as error:
-                        failure = error
-                        row.failures += 1
-                        delay = backoff_delay(
-                            row.failures, base=REFRESH_BACKOFF_BASE, cap=REFRESH_BACKOFF_CAP
-                        )
-                        row.retry_at = retry_at = now + timedelta(seconds=delay)
-                        row.last_error = str(error)[:255]
-                        metrics.increment("zalo_oa_token_refresh_failed_total")
-                        log.error(
-                            "Zalo OA: refreshing the access token failed (%s), attempt %d; "
-                            "next attempt in %.0f s; %s",
-                            error,
-                            row.failures,
-                            delay,
-                            NEW_TOKEN_HINT,
-                        )
-                    else:
-                        row.access_token, row.refresh_token = access, refresh
-                        row.expires_at = now + timedelta(seconds=lifetime)
-                        row.refreshed_at = now
-                        row.failures, row.retry_at, row.last_error = 0, None, None
-                        metrics.increment("zalo_oa_token_refreshed_total")
-                        log.info("Zalo OA: access token refreshed, valid for %d s", lifetime)
-                        return self._remember(access, self._renew_at(row))
+                    return await self._store(access, refresh, lifetime, now)
             # The old token may still be valid, only due for renewal: use it until the
             # next attempt is allowed (or it expires), without asking the database again.
             if current is not None and expires_at is not None and expires_at > now:
                 return self._remember(current, min(expires_at, retry_at))
             raise TokenUnavailable(f"no valid Zalo OA access token: {failure}")
+
+    async def _store(self, access: str, refresh: str, lifetime: int, now: datetime) -> str:
+        async with self.database.transaction() as session:
+            row = await self._locked_row(session)
+            row.access_token, row.refresh_token = access, refresh
+            row.expires_at = now + timedelta(seconds=lifetime)
+            row.refreshed_at = now
+            row.failures, row.retry_at, row.last_error = 0, None, None
+            renew_at = self._renew_at(row)
+        metrics.increment("zalo_oa_token_refreshed_total")
+        log.info("Zalo OA: access token refreshed, valid for %d s", lifetime)
+        return self._remember(access, renew_at)
+
+    async def _record_failure(self, error: RefreshError, now: datetime) -> datetime:
+        """Count the failure in the row, so every process backs off; the next try's time."""
+        async with self.database.transaction() as session:
+            row = await self._locked_row(session)
+            row.failures += 1
+            failures = row.failures
+            delay = backoff_delay(failures, base=REFRESH_BACKOFF_BASE, cap=REFRESH_BACKOFF_CAP)
+            row.retry_at = retry_at = now + timedelta(seconds=delay)
+            row.last_error = str(error)[:255]
+        metrics.increment("zalo_oa_token_refresh_failed_total")
+        log.error(
+            "Zalo OA: refreshing the access token failed (%s), attempt %d; "
+            "next attempt in %.0f s; %s",
+            error,
+            failures,
+            delay,
+            NEW_TOKEN_HINT,
+        )
+        return retry_at
 
     def _remember(self, token: str | None, use_until: datetime) -> str:
         """Cache the token for use, without the database, until `use_until`."""

@@ -14,9 +14,10 @@ from bot.database import Database
 from bot.dossiers.apologies import renderers
 from bot.dossiers.jobs import leadership
 from bot.models import Official
-from bot.officials import digest as digests_module
-from bot.officials.digest import latest_occurrence, run_due
+from bot.officials import schedule
+from bot.officials.digest import run_due
 from bot.officials.jobs import tick
+from bot.officials.schedule import latest_occurrence
 from bot.outbox import OutboxSender
 from bot.reports import Period, ReportFilters, build_report
 from bot.reports.render import to_json
@@ -72,8 +73,8 @@ def test_the_latest_weekly_occurrence_is_in_local_time(now, expected):
 def test_monthly_occurrences_and_the_days_they_cover():
     on_the_first = latest_occurrence("monthly", 1, 1, MONDAY_8, vn(2027, 1, 1, 7), ZONE)
     assert on_the_first == vn(2026, 12, 1, 8)
-    assert digests_module.covered_period("monthly", date(2027, 1, 1)) == Period.month(2026, 12)
-    week = digests_module.covered_period("weekly", date(2026, 11, 23))
+    assert schedule.covered_period("monthly", date(2027, 1, 1)) == Period.month(2026, 12)
+    week = schedule.covered_period("weekly", date(2026, 11, 23))
     assert (week.start, week.end) == (date(2026, 11, 16), date(2026, 11, 22))
     assert week.previous() == Period(date(2026, 11, 9), date(2026, 11, 15))
     assert latest_occurrence("off", 1, 1, MONDAY_8, vn(2027, 1, 1), ZONE) is None

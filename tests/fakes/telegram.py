@@ -52,6 +52,7 @@ class SentMessage:
     at: float = field(default_factory=time.monotonic)
     file_name: str | None = None
     size: int = 0
+    content: bytes = b""  # the uploaded file, for a photo or a document
     edits: int = 0
     sent_buttons: list[list[tuple[str, str]]] | None = None  # as first sent, before edits
 
@@ -266,7 +267,12 @@ class FakeTelegram:
         params: dict[str, Any] = {}
         for key, value in (await request.post()).items():
             if isinstance(value, web.FileField):
-                params[key] = {"file_name": value.filename, "size": len(value.file.read())}
+                content = value.file.read()
+                params[key] = {
+                    "file_name": value.filename,
+                    "size": len(content),
+                    "content": content,
+                }
             elif key in _JSON_FIELDS:
                 params[key] = json.loads(value)
             elif key in _INT_FIELDS:
@@ -368,7 +374,9 @@ class FakeTelegram:
 
     async def _api_sendPhoto(self, params: dict[str, Any]) -> web.Response:
         photo = params.get("photo") or {}
-        return self._record(params, params.get("caption", ""), "photo", photo.get("size", 0))
+        message = self._record(params, params.get("caption", ""), "photo", photo.get("size", 0))
+        self.sent[-1].content = photo.get("content", b"")
+        return message
 
     async def _api_sendDocument(self, params: dict[str, Any]) -> web.Response:
         document = params.get("document") or {}
@@ -376,6 +384,7 @@ class FakeTelegram:
             params, params.get("caption", ""), "document", document.get("size", 0)
         )
         self.sent[-1].file_name = document.get("file_name")
+        self.sent[-1].content = document.get("content", b"")
         return message
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> web.Response:

@@ -40,6 +40,9 @@ class FakeZaloOA:
         self.refresh_calls = 0
         self.refresh_delay = refresh_delay
         self.refresh_errors = 0  # answer this many refreshes with an error
+        # When set, a refresh is held (counted, not answered) until the event is set: a
+        # token server as slow as a test needs, with no clock involved.
+        self.refresh_release: asyncio.Event | None = None
         self.fail_sends = 0  # answer this many message/cs calls with a bare HTTP 500
         self.lifetime = 90000
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -81,6 +84,8 @@ class FakeZaloOA:
         form = await request.post()
         self.refresh_calls += 1
         await asyncio.sleep(self.refresh_delay)
+        if self.refresh_release is not None:
+            await self.refresh_release.wait()
         if request.headers.get("secret_key") != SECRET_KEY or form.get("app_id") != APP_ID:
             return web.json_response({"error": -14002, "error_name": "Invalid app credentials"})
         if form.get("grant_type") != "refresh_token":

@@ -4,9 +4,11 @@ scheduled digest (text, photo, document) through the outbox sender."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.database import Database
 from bot.officials.digest import renderers, run_due
@@ -27,6 +29,7 @@ from tests.officials_helpers import (
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 FAST = OutboxSettings(platform_rates={"telegram": 1000.0})
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 async def test_an_official_registers_reads_scores_and_receives_a_digest(database: Database):
@@ -45,12 +48,14 @@ async def test_an_official_registers_reads_scores_and_receives_a_digest(database
         photo = await user.expect(lambda message: message.kind == "photo")
         assert photo.text.startswith("Chỉ số hài lòng 23/11/2026 – 29/11/2026")
         assert "Số phiếu: 3 (kỳ trước: 0)." in photo.text
-        assert photo.size > 10_000
+        assert photo.size > 10_000 and photo.content.startswith(PNG)
 
         user.send("/export week")
         document = await user.expect(lambda message: message.kind == "document")
         assert document.file_name == "sipas-2026-11-23_2026-11-29.xlsx"
         assert document.text.startswith("Bảng tính SIPAS 23/11/2026 – 29/11/2026")
+        overview = dict(load_workbook(io.BytesIO(document.content))["Tổng quan"].values)
+        assert overview["Số phiếu"] == 3 and overview["Kỳ báo cáo"] == "2026-11-23..2026-11-29"
 
         # The next Monday at 08:00 the digest falls due and the outbox delivers it.
         settings = officials_settings(database)
@@ -69,10 +74,13 @@ async def test_an_official_registers_reads_scores_and_receives_a_digest(database
         text = await user.expect("📊 Bản tin SIPAS hằng tuần: 23/11/2026 – 29/11/2026")
         assert text.text == row.text and "Số phiếu: 3 (kỳ trước: 0)." in text.text
         chart = await user.expect(lambda message: message.kind == "photo")
-        assert chart.size == len(row.chart)
+        assert chart.content == row.chart and chart.content.startswith(PNG)
         workbook = await user.expect(lambda message: message.kind == "document")
         assert workbook.file_name == "sipas-digest-2026-11-23_2026-11-29.xlsx"
-        assert workbook.size == len(row.workbook)
+        assert workbook.content == row.workbook
+        assert (
+            dict(load_workbook(io.BytesIO(workbook.content))["Tổng quan"].values)["Số phiếu"] == 3
+        )
         # Delivered once: nothing left to send, and no second digest for the period.
         assert (await sender.drain()).sent == 0
         assert await run_due(database, settings, QUESTIONNAIRES, TRANSLATOR, clock()) == 0

@@ -150,8 +150,13 @@ async def test_exports_and_digests_reach_zalo_as_signed_expiring_links(database)
         assert "(Đường dẫn hết hạn lúc 08:00 01/12/2026.)" in digest_links
         status, kind, body = await fetch(link_in(digest_links, "Bảng tính Excel"))
         assert (status, kind, body) == (200, XLSX, row.workbook)
-        status, _, body = await fetch(link_in(digest_links, "Biểu đồ"))
-        assert (status, body) == (200, row.chart)
+        # The chart has its own message (caption and link), before the workbook's.
+        chart_at = await fake.wait_for(CHAT, title, "Biểu đồ: ")
+        chart_links = fake.sent[CHAT][chart_at]
+        assert chart_links.startswith("Biểu đồ chỉ số hài lòng theo yếu tố\n")
+        status, kind, body = await fetch(link_in(chart_links, "Biểu đồ"))
+        assert (status, kind, body) == (200, "image/png", row.chart)
+        assert body.startswith(b"\x89PNG\r\n\x1a\n")
         clock.advance(hours=24)
         assert (await fetch(link_in(digest_links, "Bảng tính Excel")))[0] == 410
 

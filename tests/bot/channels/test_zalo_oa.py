@@ -289,6 +289,40 @@ async def test_two_processes_refresh_once_and_keep_the_new_refresh_token(
                 await db.dispose()
 
 
+async def test_an_event_is_committed_while_a_slow_token_refresh_is_in_flight(
+    database: Database, migrated_database: Database
+):
+    """The refresh calls Zalo with no transaction open: on SQLite the write lock stays
+    free, so the webhook commits and answers while the token server has not answered."""
+    await seed_catalog(database)
+    clock = FakeClock()
+    async with FakeZaloOA(clock) as fake:
+        settings = make_settings(database, oa=oa_settings(fake))
+        async with running(database, settings, clock) as bot:
+            assert fake.refresh_calls == 1  # at start
+            clock.advance(hours=25)  # the stored token is due for renewal
+            fake.refresh_release = asyncio.Event()
+            other = Database(migrated_database.url)  # another process's store
+            async with aiohttp.ClientSession() as http:
+                store = ZaloOATokens(other, oa_settings(fake), http, clock)
+                refreshing = asyncio.create_task(store.access_token())
+                for _ in range(500):
+                    if fake.refresh_calls == 2:
+                        break
+                    await asyncio.sleep(0.01)
+                assert fake.refresh_calls == 2 and not refreshing.done()
+                event = fake.event("8800009", "/start")
+                assert await fake.deliver(bot.oa_webhook, event) == 200
+                assert await count_rows(database, ProcessedUpdate) == 1
+                assert not refreshing.done()  # the event did not wait for the token server
+                fake.refresh_release.set()
+                token = await refreshing
+            await other.dispose()
+            assert token in fake.access_tokens and fake.refresh_calls == 2
+            await fake.wait_for("8800009", 0, TRANSLATOR("vi", "welcome").splitlines()[0])
+            assert (await stored_token(database)).access_token == token
+
+
 async def test_failed_refresh_is_reported_and_retried_with_backoff(database: Database, caplog):
     clock = FakeClock()
     async with FakeZaloOA(clock) as fake, aiohttp.ClientSession() as http:
