@@ -46,13 +46,12 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.database import insert_ignoring_duplicates
+from bot.database import LockKey, insert_ignoring_duplicates, transaction_lock
 from bot.dossiers.records import OPEN_STATES
 from bot.dossiers.store import DONE
 from bot.models import (
@@ -68,7 +67,6 @@ from bot.outbox import APOLOGY, INVITATION, PENDING, Rendered
 from bot.workdays import WorkCalendar, local_date
 from handlers.messages import Outbound
 
-SCAN_LOCK_KEY = 0x51_7A_5C_A9  # arbitrary, constant: "apology scan"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 ENGLISH_TEMPLATE = "en"
 _MONTHS_EN = (
@@ -102,9 +100,8 @@ async def scan(
     template: str,
 ) -> ScanReport:
     """Issue the apology notices and escalations that are due at `now`."""
-    if session.bind.dialect.name == "postgresql":
-        # Scanners queue up, so the per-agency numbering sees every earlier notice.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
+    # Scanners queue up, so the per-agency numbering sees every earlier notice.
+    await transaction_lock(session, LockKey.APOLOGY_SCAN)
     today = local_date(now)
     default_new_date = calendar.add_working_days(today, new_date_working_days)
     ready = calendar.next_working_day(today)  # a finished dossier's result: from now on

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import new_code
-from bot.database import is_unavailable
+from bot.database import LockKey, is_unavailable, transaction_lock
 from bot.dossiers.records import (
     CLOSED_STATES,
     FINISHED_STATES,
@@ -48,7 +48,6 @@ from bot.textnorm import fold
 from bot.workdays import Pause, WorkCalendar, local_date
 
 log = logging.getLogger(__name__)
-WRITE_LOCK_KEY = 0x51_7A_D0_55  # arbitrary, constant: "dossier writes"
 DONE = 9  # done, the result not yet returned (records.STATES)
 # A receipt may be stamped by a clock a little ahead of ours; later than this it is wrong.
 RECEIPT_CLOCK_SKEW = timedelta(minutes=10)
@@ -199,8 +198,7 @@ def discard_unflushed(session: AsyncSession) -> None:
 
 async def lock_writes(session: AsyncSession) -> None:
     """Serialise dossier writers (SQLite already is, by `BEGIN IMMEDIATE`)."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+    await transaction_lock(session, LockKey.DOSSIER_WRITES)
 
 
 class _Batch:

@@ -12,7 +12,6 @@ from sqlalchemy import update
 
 from bot.database import Database
 from bot.dossiers.apologies import renderers
-from bot.dossiers.jobs import leadership
 from bot.models import Official
 from bot.officials import digest as digests_module
 from bot.officials.digest import latest_occurrence, run_due
@@ -173,10 +172,10 @@ async def test_two_tickers_create_one_digest(database, backend):
         if backend == "postgresql":
             # Only the holder of the advisory lock ticks.
             settings = officials_settings(database)
-            async with leadership(other) as leader:
-                assert leader
-                later = FakeClock(vn(2026, 11, 30, 8))
-                assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) is None
+            assert await other.leadership.check()
+            later = FakeClock(vn(2026, 11, 30, 8))
+            assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) is None
+            await other.leadership.release()
             assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) == 2
     finally:
         await other.dispose()
