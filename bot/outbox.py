@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.database import insert_if_absent
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
+from bot.states import OutboxKind, OutboxStatus
 from handlers.messages import Outbound
 
 if TYPE_CHECKING:
@@ -51,14 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "apology"
-INVITATION = "invitation"
-
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-COUNTER = "counter"  # undeliverable by chat or ZNS: handed over at the counter
 
 ROUTE_CHAT = "chat"
 ROUTE_ZNS = "zns"
@@ -81,7 +74,7 @@ async def enqueue(
             "kind": kind,
             "ref_id": ref_id,
             "dossier_id": dossier_id,
-            "status": PENDING,
+            "status": OutboxStatus.PENDING,
             "attempts": 0,
             "uncertain": 0,
             "next_attempt_at": now,
@@ -235,8 +228,11 @@ class OutboxSender:
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         async with self.database.transaction() as session:
             due = or_(
-                and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
-                and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+                and_(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= now,
+                ),
+                and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
             )
             rows = (
                 await session.scalars(
@@ -250,14 +246,14 @@ class OutboxSender:
             loaded = await self._prefetch(session, rows)  # noqa: F841 - kept alive
             jobs = []
             for row in rows:
-                reclaimed = row.status == SENDING
+                reclaimed = row.status == OutboxStatus.SENDING
                 if reclaimed:
                     # Its sender died after claiming it: it may have been sent already.
                     row.uncertain += 1
                     log.warning(
                         "outbox %d: lease expired, sending again (possible duplicate)", row.id
                     )
-                row.status, row.lease_until = SENDING, lease
+                row.status, row.lease_until = OutboxStatus.SENDING, lease
                 row.attempts += 1
                 job = await self._resolve(session, row)
                 job.reclaimed = reclaimed
@@ -280,7 +276,7 @@ class OutboxSender:
             if chat_ids:
                 query = select(Chat).where(Chat.id.in_(chat_ids))
                 loaded += (await session.scalars(query)).all()
-        notice_ids = [row.ref_id for row in rows if row.kind == APOLOGY]
+        notice_ids = [row.ref_id for row in rows if row.kind == OutboxKind.APOLOGY]
         if notice_ids:
             query = select(ApologyNotice).where(ApologyNotice.id.in_(notice_ids))
             loaded += (await session.scalars(query)).all()
@@ -365,9 +361,9 @@ class OutboxSender:
 
     async def _deliver(self, job: _Job, report: SendReport) -> None:
         if job.route == ROUTE_COUNTER:
-            status = COUNTER if job.reason is None else FAILED
+            status = OutboxStatus.COUNTER if job.reason is None else OutboxStatus.FAILED
             await self._record(job, status=status, reason=job.reason)
-            if status == COUNTER:
+            if status == OutboxStatus.COUNTER:
                 report.counter += 1
             else:
                 report.failed += 1
@@ -386,7 +382,7 @@ class OutboxSender:
                     continue
                 await self._failed(job, error, report)
                 return
-            await self._record(job, status=SENT)
+            await self._record(job, status=OutboxStatus.SENT)
             report.sent += 1
             if job.reclaimed:
                 report.uncertain += 1
@@ -416,7 +412,7 @@ class OutboxSender:
             row.lease_until = None
             row.uncertain += int(uncertain)
             if permanent or row.attempts >= self.settings.max_attempts:
-                row.status = FAILED
+                row.status = OutboxStatus.FAILED
                 report.failed += 1
                 log.warning("outbox %d: giving up after %d attempts", job.id, row.attempts)
             else:
@@ -424,7 +420,7 @@ class OutboxSender:
                     self.settings.backoff_seconds * 2 ** (row.attempts - 1),
                     self.settings.backoff_max_seconds,
                 )
-                row.status = PENDING
+                row.status = OutboxStatus.PENDING
                 row.next_attempt_at = self.clock() + timedelta(seconds=delay)
                 report.retried += 1
 
@@ -442,7 +438,9 @@ class OutboxSender:
                 "channel": job.channel,
                 "last_error": reason,
                 "lease_until": None,
-                "sent_at": self.clock() if status in (SENT, COUNTER) else None,
+                "sent_at": self.clock()
+                if status in (OutboxStatus.SENT, OutboxStatus.COUNTER)
+                else None,
             }
         )
         if len(self._outcomes) >= 50:

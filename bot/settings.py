@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.boundary import ascii_int
+from bot.states import DigestFrequency
 
 LANGUAGES = ("vi", "en")
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,100}$")
@@ -441,7 +442,7 @@ class OfficialSettings(BaseSettings):
     model_config = _section_config("OFFICIALS_")
 
     invite_days: float = Field(default=7.0, gt=0, le=90)
-    digest_frequency: str = "weekly"
+    digest_frequency: str = DigestFrequency.WEEKLY
     digest_weekday: int = 1  # ISO, 1 = Monday; "mon".."sun" accepted
     digest_month_day: int = Field(default=1, ge=1, le=28)
     digest_time: str = "08:00"
@@ -460,7 +461,7 @@ class OfficialSettings(BaseSettings):
     @classmethod
     def _frequency(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in ("weekly", "monthly", "off"):
+        if value not in tuple(DigestFrequency):
             raise ValueError("must be weekly, monthly or off")
         return value
 

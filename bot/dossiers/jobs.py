@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.clock import utc_now
 from bot.database import Database
 from bot.dossiers.apologies import (
     agencies_without_signer,
@@ -24,7 +25,6 @@ from bot.dossiers.apologies import (
     scan,
 )
 from bot.dossiers.purge import purge
-from bot.inbound import utc_now
 from bot.outbox import OutboxSender, ZnsGateway
 from bot.settings import Settings
 from bot.workdays import load_calendar
@@ -46,11 +46,12 @@ async def run_due(database: Database, settings: Settings, now: datetime) -> Tick
             session,
             now,
             calendar=await load_calendar(session),
+            zone=settings.zone,
             new_date_working_days=settings.dossier.new_date_working_days,
             template=settings.dossier.apology_template,
         )
     async with database.transaction() as session:
-        purged = await purge(session, now, settings.dossier.retention_days)
+        purged = await purge(session, now, settings.dossier.retention_days, settings.zone)
     if report.notices or report.escalations or purged.dossiers:
         log.info(
             "dossiers: %d apology notices, %d escalations, %d dossiers purged",

@@ -48,13 +48,14 @@ from bot.reports.build import Report, ReportError, ReportFilters, build_report
 from bot.reports.periods import MONTH, QUARTER, YEAR, Period
 from bot.reports.render import criterion_name, factor_name, target_text, to_json
 from bot.settings import Settings
+from bot.states import DigestFrequency, OutboxKind
 from handlers.messages import Outbound
 from scoring import weakest_criteria
 
 log = logging.getLogger(__name__)
 
-DIGEST = "digest"  # outbox kind
-WEEKLY, MONTHLY, OFF = "weekly", "monthly", "off"
+DIGEST = OutboxKind.DIGEST
+WEEKLY, MONTHLY, OFF = DigestFrequency.WEEKLY, DigestFrequency.MONTHLY, DigestFrequency.OFF
 FILE_CHANNELS = frozenset({"telegram"})  # channels whose adapter sends images and files
 WEAKEST = 3
 _render_lock = threading.Lock()  # matplotlib's pyplot keeps global state

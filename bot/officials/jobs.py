@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from bot.clock import utc_now
 from bot.database import Database
 from bot.i18n import Translator
-from bot.inbound import utc_now
 from bot.officials.digest import renderers, run_due
 from bot.outbox import OutboxSender
 from bot.questionnaire import Questionnaire

@@ -14,8 +14,8 @@ from datetime import date, datetime
 
 from aiohttp import web
 
+from bot.clock import utc_now
 from bot.database import Database
-from bot.inbound import utc_now
 from bot.models import Official, OfficialDigest
 from bot.officials import access, digest, links
 from bot.questionnaire import Questionnaire

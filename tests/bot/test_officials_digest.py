@@ -20,8 +20,7 @@ from bot.outbox import OutboxSender
 from bot.reports import Period, ReportFilters, build_report
 from bot.reports.render import to_json
 from bot.settings import OutboxSettings
-from bot.workdays import ZONE
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, Citizen, FakeClock, make_processor
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, ZONE, Citizen, FakeClock, make_processor
 from tests.dossier_helpers import record, scan_at, upsert, vn_time
 from tests.officials_helpers import (
     STP_SCOPE,
