@@ -19,6 +19,16 @@ class _Zoned(Protocol):
     def zone(self) -> tzinfo: ...
 
 
+WEEKDAYS: dict[str, int] = {
+    **{name: number for number, name in enumerate(("mon", "tue", "wed", "thu", "fri"), 1)},
+    "sat": 6,
+    "sun": 7,
+    **{f"t{number}": number - 1 for number in range(2, 8)},  # thứ 2 (Monday) .. thứ 7
+    "cn": 7,  # chủ nhật
+}
+"""Weekday names as typed or configured (English "mon"…, Vietnamese "t2"…"cn") -> ISO 1-7."""
+
+
 def utc_now() -> datetime:
     """Now, aware, in UTC: what is stored and compared."""
     return datetime.now(UTC)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.boundary import ascii_int
+from bot.clock import WEEKDAYS
 from bot.states import DigestFrequency
 
 LANGUAGES = ("vi", "en")
@@ -432,7 +433,6 @@ class OutboxSettings(BaseSettings):
         return self.rate_share * self.platform_rates.get(platform, 1.0)
 
 
-_WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 LINK_SECRET_MIN = 32
 
 
@@ -468,8 +468,8 @@ class OfficialSettings(BaseSettings):
     @field_validator("digest_weekday", mode="before")
     @classmethod
     def _weekday(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower()[:3] in _WEEKDAYS:
-            return _WEEKDAYS[value.strip().lower()[:3]]
+        if isinstance(value, str) and value.strip().lower()[:3] in WEEKDAYS:
+            return WEEKDAYS[value.strip().lower()[:3]]
         number = ascii_int(value, 1) if isinstance(value, str) else value
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 7:
             raise ValueError("must be a weekday: 1-7 (1 = Monday) or mon..sun")
