@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.database import insert_if_absent
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
-from bot.states import OutboxKind, OutboxStatus
+from bot.states import OutboxKind, OutboxRoute, OutboxStatus
 from handlers.messages import Outbound
 
 if TYPE_CHECKING:
@@ -51,11 +51,6 @@ if TYPE_CHECKING:
     from bot.settings import OutboxSettings
 
 log = logging.getLogger(__name__)
-
-
-ROUTE_CHAT = "chat"
-ROUTE_ZNS = "zns"
-ROUTE_COUNTER = "counter"
 
 # Exception class names that mean "retrying will not help" (PTB's, Zalo clients').
 _PERMANENT = {"Forbidden", "BadRequest", "InvalidToken", "ChatNotFound", "PermanentError"}
@@ -288,23 +283,23 @@ class OutboxSender:
         chat = await session.get(Chat, dossier.chat_id) if dossier and dossier.chat_id else None
         renderer = self.renderers.get(row.kind)
         if renderer is None:
-            return _Job(row.id, ROUTE_COUNTER, reason=f"no renderer for {row.kind!r}")
+            return _Job(row.id, OutboxRoute.COUNTER, reason=f"no renderer for {row.kind!r}")
         language = chat.language if chat is not None else None
         rendered = await renderer(session, row, dossier, language or self.default_language)
         if rendered is None:
-            return _Job(row.id, ROUTE_COUNTER, reason="nothing to send any more")
+            return _Job(row.id, OutboxRoute.COUNTER, reason="nothing to send any more")
         if rendered.chat is not None:
             channel, chat_key = rendered.chat
             if channel not in self.channels:
-                return _Job(row.id, ROUTE_COUNTER, reason=f"channel {channel} is not running")
-            return _Job(row.id, ROUTE_CHAT, channel, chat_key, rendered=rendered)
+                return _Job(row.id, OutboxRoute.COUNTER, reason=f"channel {channel} is not running")
+            return _Job(row.id, OutboxRoute.CHAT, channel, chat_key, rendered=rendered)
         if chat is not None and chat.channel in self.channels:
-            return _Job(row.id, ROUTE_CHAT, chat.channel, chat.chat_key, rendered=rendered)
+            return _Job(row.id, OutboxRoute.CHAT, chat.channel, chat.chat_key, rendered=rendered)
         if dossier is not None and dossier.phone and self.zns is not None and rendered.zns_fields:
-            return _Job(row.id, ROUTE_ZNS, "zns", phone=dossier.phone, rendered=rendered)
+            return _Job(row.id, OutboxRoute.ZNS, "zns", phone=dossier.phone, rendered=rendered)
         return _Job(
             row.id,
-            ROUTE_COUNTER,
+            OutboxRoute.COUNTER,
             rendered=rendered,
             reason=None if rendered.counter_fallback else "no chat linked",
         )
@@ -360,7 +355,7 @@ class OutboxSender:
             await self._deliver(job, report)
 
     async def _deliver(self, job: _Job, report: SendReport) -> None:
-        if job.route == ROUTE_COUNTER:
+        if job.route == OutboxRoute.COUNTER:
             status = OutboxStatus.COUNTER if job.reason is None else OutboxStatus.FAILED
             await self._record(job, status=status, reason=job.reason)
             if status == OutboxStatus.COUNTER:
@@ -391,7 +386,7 @@ class OutboxSender:
 
     async def _send(self, job: _Job) -> None:
         assert job.rendered is not None
-        if job.route == ROUTE_CHAT:
+        if job.route == OutboxRoute.CHAT:
             assert job.channel is not None and job.chat_key is not None
             await self.channels[job.channel].send(job.chat_key, job.rendered.replies)
         else:

@@ -36,6 +36,14 @@ class OutboxStatus(StrEnum):
     COUNTER = "counter"  # undeliverable by chat or ZNS: handed over at the counter
 
 
+class OutboxRoute(StrEnum):
+    """`outbox.route`: how a row went, or is handed over."""
+
+    CHAT = "chat"
+    ZNS = "zns"
+    COUNTER = "counter"
+
+
 class OutboxKind(StrEnum):
     """`outbox.kind`: which renderer turns the row into messages."""
 

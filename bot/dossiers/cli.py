@@ -348,6 +348,14 @@ def _print_moves(moves: Rescheduled) -> None:
         print(f"{moves.kept} apologised dossiers keep the new date given in their notice")
 
 
+async def _reschedule(session, day: date, before: WorkCalendar, zone, reason: str) -> Rescheduled:
+    """Move the open dossiers around `day` from the calendar `before` to the one stored now."""
+    after = await load_calendar(session)
+    return await reschedule_for_day(
+        session, day, before, after, now=utc_now(), zone=zone, reason=reason
+    )
+
+
 async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
     """Add or change a local exception, and move the open dossiers it falls inside."""
     day = _day(args.date)
@@ -364,15 +372,7 @@ async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
         reason = f"calendar: {day.isoformat()} {_kind(args.working)} added"
         if was is not None:
             reason = f"calendar: {day.isoformat()} {_kind(was)} -> {_kind(args.working)}"
-        moves = await reschedule_for_day(
-            session,
-            day,
-            before,
-            await load_calendar(session),
-            now=utc_now(),
-            zone=settings.zone,
-            reason=reason,
-        )
+        moves = await _reschedule(session, day, before, settings.zone, reason)
     print(f"{day}: {_kind(args.working)}")
     _print_moves(moves)
     return 0
@@ -390,15 +390,7 @@ async def cmd_calendar_remove(args, settings: Settings, database: Database) -> i
         reason = f"calendar: {day.isoformat()} {_kind(row.working)} removed"
         await session.delete(row)
         await session.flush()
-        moves = await reschedule_for_day(
-            session,
-            day,
-            before,
-            await load_calendar(session),
-            now=utc_now(),
-            zone=settings.zone,
-            reason=reason,
-        )
+        moves = await _reschedule(session, day, before, settings.zone, reason)
     print(f"{args.date}: back to the national calendar")
     _print_moves(moves)
     return 0
