@@ -46,7 +46,8 @@ from bot.models import Agency, ApologyNotice, Chat, Dossier, OutboxMessage, Serv
 from bot.outbox import OutboxSender  # noqa: E402
 from bot.settings import OutboxSettings, Settings, SurveySettings, TelegramSettings  # noqa: E402
 from bot.web import build_app  # noqa: E402
-from bot.workdays import ZONE, WorkCalendar  # noqa: E402
+from bot.workdays import WorkCalendar  # noqa: E402
+from tests.builders import ZONE  # noqa: E402
 from tests.fakes.telegram import TOKEN, FakeTelegram  # noqa: E402
 
 AGENCIES, SERVICES = 200, 50
@@ -170,7 +171,12 @@ async def timed_scan(database: Database) -> tuple[float, int]:
     started = time.perf_counter()
     async with database.transaction() as session:
         report = await scan(
-            session, SCAN_AT, calendar=calendar, new_date_working_days=5, template="tt03-2025"
+            session,
+            SCAN_AT,
+            calendar=calendar,
+            zone=ZONE,
+            new_date_working_days=5,
+            template="tt03-2025",
         )
     return time.perf_counter() - started, report.notices
 

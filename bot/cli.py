@@ -20,10 +20,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import migrate
 from bot.catalog import import_agencies, import_services, is_empty
+from bot.clock import utc_now
 from bot.codes import CodeError, create_codes
 from bot.database import Database
 from bot.i18n import Translator
-from bot.inbound import InboundProcessor, utc_now
+from bot.inbound import InboundProcessor
 from bot.logs import configure_logging
 from bot.models import Agency, Service
 from bot.publication import held_count, publish_due, schedule_publication

@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import local_date
 from bot.models import Agency, Service, StartCode
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -43,7 +44,7 @@ def used_stamp(now: datetime, zone: tzinfo) -> datetime:
     The exact time would match the code, and through it the dossier, to the moment a
     survey was completed; the day is no finer than what a response itself records.
     """
-    return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+    return datetime.combine(local_date(now, zone), time(), tzinfo=zone)
 
 
 class CodeError(ValueError):

@@ -1,4 +1,8 @@
-"""Engine, sessions and the few dialect differences the rest of the code must not see.
+"""Engine, sessions and every dialect difference the rest of the code must not see.
+
+Upserts, advisory locks (their keys in `LockKey`), leadership of the scheduled ticks,
+bulk loading and the SQL expressions that differ between SQLite and PostgreSQL live
+here, so no other module asks which database it runs on.
 
 SQLite: pysqlite only opens a transaction at the first write and ignores
 `FOR UPDATE`, so two messages of one chat could interleave. Every transaction
@@ -9,25 +13,41 @@ front (SQLAlchemy's documented recipe). PostgreSQL: rows are locked with
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import ColumnElement, String, event, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from bot.models import InstallSecret
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger(__name__)
+
+
+class LockKey(IntEnum):
+    """PostgreSQL advisory-lock keys: arbitrary constants, one per thing serialised."""
+
+    MIGRATIONS = 0x51_7A_5B_07
+    SCHEDULED_TICKS = 0x51_7A_71_C4
+    APOLOGY_SCAN = 0x51_7A_5C_A9
+    DOSSIER_WRITES = 0x51_7A_D0_55
 
 
 def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
@@ -120,6 +140,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.leadership = Leadership(self)
 
     @property
     def is_sqlite(self) -> bool:
@@ -140,14 +161,61 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        await self.leadership.release()
         await self.engine.dispose()
+
+
+Executor = AsyncSession | AsyncConnection | AsyncEngine | Database
+
+
+def _is_postgresql(executor: Executor) -> bool:
+    if isinstance(executor, Database):
+        executor = executor.engine
+    if isinstance(executor, AsyncSession):
+        bind = executor.bind
+        return bind is not None and bind.dialect.name == "postgresql"
+    return executor.dialect.name == "postgresql"
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    return (postgresql if _is_postgresql(session) else sqlite).insert(table)
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Any:
     """`INSERT … ON CONFLICT DO NOTHING` for the session's dialect."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+    return _insert(session, table).on_conflict_do_nothing()
+
+
+def upsert(
+    session: AsyncSession,
+    table: Any,
+    key_columns: Sequence[str],
+    values: Mapping[str, Any] | None = None,
+    *,
+    replace: Iterable[str] = (),
+    increment: Iterable[str] = (),
+    assign: Mapping[str, Any] | None = None,
+    where: Callable[[Any], ColumnElement[bool]] | None = None,
+) -> Any:
+    """`INSERT … ON CONFLICT (key_columns) DO UPDATE` for the session's dialect.
+
+    On a conflict, `replace` columns take the new row's value, `increment` columns add
+    it to the stored one, `assign` sets columns to given values or expressions; `where`
+    (given the new row, `excluded`) limits the update to some stored rows. `values` may
+    be left out for an executemany; `.returning(…)` may be chained.
+    """
+    statement = _insert(session, table)
+    if values is not None:
+        statement = statement.values(**values)
+    excluded = statement.excluded
+    update: dict[str, Any] = {name: excluded[name] for name in replace}
+    update |= {name: table.c[name] + excluded[name] for name in increment}
+    update |= dict(assign or {})
+    return statement.on_conflict_do_update(
+        index_elements=list(key_columns),
+        set_=update,
+        where=where(excluded) if where is not None else None,
+    )
 
 
 async def insert_if_absent(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:
@@ -168,3 +236,155 @@ async def install_secret(session: AsyncSession, name: str) -> str:
     value = await session.scalar(select(InstallSecret.value).where(InstallSecret.name == name))
     assert value is not None
     return value
+
+
+async def transaction_lock(executor: AsyncSession | AsyncConnection, key: LockKey) -> None:
+    """Serialise this transaction with every other one taking the same `key`.
+
+    PostgreSQL: `pg_advisory_xact_lock`, released at commit or rollback. SQLite: the
+    database write lock `BEGIN IMMEDIATE` takes already serialises every writer; the
+    statement run here just makes sure the transaction (and so that lock) has begun.
+    """
+    if _is_postgresql(executor):
+        await executor.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(key)})
+    else:
+        await executor.execute(text("SELECT 1"))
+
+
+class Leadership:
+    """Which process runs the scheduled ticks: the holder of a session advisory lock.
+
+    The lock is held on a connection of its own from the first successful `check()` until
+    `release()` (at stop, or when the database is disposed); each `check()` re-checks that
+    connection, so a leader whose connection broke gives way and any process may take
+    over. SQLite has one writing process: it is always the leader.
+    """
+
+    def __init__(self, database: Database, key: LockKey = LockKey.SCHEDULED_TICKS) -> None:
+        self.database = database
+        self.key = key
+        self._connection: AsyncConnection | None = None
+        self._guard = asyncio.Lock()
+
+    async def check(self) -> bool:
+        """True when this process holds the lock now (taking it if it is free)."""
+        if not _is_postgresql(self.database):
+            return True
+        async with self._guard:
+            if self._connection is not None:
+                try:
+                    await self._connection.execute(text("SELECT 1"))
+                    return True
+                except Exception:  # noqa: BLE001 - a broken connection lost the lock too
+                    log.warning("leadership: the lock's connection broke; taking it anew")
+                    await self._drop()
+            connection = await self.database.engine.connect()
+            try:
+                held = bool(
+                    await connection.scalar(
+                        text("SELECT pg_try_advisory_lock(:key)"), {"key": int(self.key)}
+                    )
+                )
+                await connection.commit()
+            except BaseException:
+                await connection.close()
+                raise
+            if held:
+                self._connection = connection
+            else:
+                await connection.close()
+            return held
+
+    async def release(self) -> None:
+        """Give the lock up, so another process may lead."""
+        async with self._guard:
+            if self._connection is None:
+                return
+            try:
+                await self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": int(self.key)}
+                )
+                await self._connection.commit()
+            except Exception:  # noqa: BLE001 - closing the connection frees the lock anyway
+                log.warning("leadership: could not unlock; closing the connection")
+            await self._drop()
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                await connection.invalidate()
+
+
+class _MonthOf(FunctionElement):
+    """The month of a date as "YYYY-MM"; compiled per dialect below."""
+
+    type = String()
+    name = "month_of"
+    inherit_cache = True
+
+
+@compiles(_MonthOf)
+def _month_of_sqlite(element: _MonthOf, compiler: Any, **kw: Any) -> str:
+    # Formats as literal SQL, not parameters: the SELECT and the GROUP BY of one query
+    # must render the very same expression (PostgreSQL compares their text).
+    return compiler.process(func.strftime(literal_column("'%Y-%m'"), *element.clauses), **kw)
+
+
+@compiles(_MonthOf, "postgresql")
+def _month_of_postgresql(element: _MonthOf, compiler: Any, **kw: Any) -> str:
+    return compiler.process(func.to_char(*element.clauses, literal_column("'YYYY-MM'")), **kw)
+
+
+def month_of(column: Any) -> ColumnElement[str]:
+    """The month of a date column as "YYYY-MM", on whichever database compiles it."""
+    return _MonthOf(column)
+
+
+def returns_batch_ids_in_order(session: AsyncSession) -> bool:
+    """Whether one batched `INSERT … RETURNING` gives ids in parameter order.
+
+    PostgreSQL does; on SQLite SQLAlchemy falls back to one INSERT per row.
+    """
+    return _is_postgresql(session)
+
+
+async def execute_many(
+    session: AsyncSession, statement: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run one statement for many rows of plain ints, strings and NULLs.
+
+    The statement is compiled once and the tuples go to the driver's executemany as
+    they are: SQLAlchemy's per-row parameter processing would cost more than the
+    database's work on bulk loads (tens of millions of answers).
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
+    positions = [columns.index(name) for name in compiled.positiontup]
+    if positions != list(range(len(columns))):
+        rows = [tuple(row[p] for p in positions) for row in rows]
+    await connection.exec_driver_sql(compiled.string, rows)
+
+
+async def bulk_insert(
+    session: AsyncSession,
+    table: Any,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    copy_from: int = 1000,
+) -> None:
+    """Insert rows of plain values; by COPY on PostgreSQL from `copy_from` rows, where it is
+    several times faster than a batched INSERT. The session must already have written in
+    this transaction, so the driver connection is inside it."""
+    if not _is_postgresql(session) or len(rows) < copy_from:
+        await execute_many(session, table.insert(), columns, rows)
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(
+        table.name, records=rows, columns=list(columns)
+    )

@@ -11,6 +11,7 @@ same two decimals, wherever it appears.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from pathlib import Path
 
@@ -68,3 +69,10 @@ class Translator:
         catalog = self.catalogs.get(self.language(language), {})
         template = catalog.get(key) or self.catalogs[PRIMARY][key]
         return template.format(**params).strip() if params else template.strip()
+
+
+@functools.cache
+def shipped() -> Translator:
+    """The catalogs shipped in bot/locales, read once: for what is rendered outside a chat
+    (reports, charts, workbooks, templates), whose callers hold no translator."""
+    return Translator.load()

@@ -11,14 +11,14 @@ confirms delivery; a reply lost to a crash is re-sent at the next start.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.clock import Clock, local_today, utc_now
 from bot.database import Database, insert_if_absent, is_unavailable
 from bot.flood import FloodGuard
 from bot.i18n import Translator
@@ -26,8 +26,9 @@ from bot.logs import describe
 from bot.models import Chat, ProcessedUpdate, SurveySession
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
+from bot.states import SessionStatus
 from handlers import router, survey
-from handlers._survey_store import ACTIVE, expire_idle_sessions
+from handlers._survey_store import expire_idle_sessions
 from handlers._throttle_store import forget_before as forget_attempts_before
 from handlers.messages import Context, Inbound, Outbound
 
@@ -35,12 +36,6 @@ log = logging.getLogger(__name__)
 
 # Platforms redeliver for at most a day (Telegram keeps updates 24 h); keys are kept longer.
 UPDATE_KEY_RETENTION = timedelta(days=7)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -141,7 +136,7 @@ class InboundProcessor:
                 update(SurveySession)
                 .where(
                     SurveySession.chat_id == chat_id.scalar_subquery(),
-                    SurveySession.status == ACTIVE,
+                    SurveySession.status == SessionStatus.ACTIVE,
                     SurveySession.reply_pending.is_(True),
                 )
                 .values(reply_pending=False)
@@ -157,7 +152,7 @@ class InboundProcessor:
                 .join(SurveySession, SurveySession.chat_id == Chat.id)
                 .where(
                     Chat.channel == channel,
-                    SurveySession.status == ACTIVE,
+                    SurveySession.status == SessionStatus.ACTIVE,
                     SurveySession.reply_pending.is_(True),
                 )
             )
@@ -184,5 +179,5 @@ class InboundProcessor:
                     ProcessedUpdate.processed_at < now - UPDATE_KEY_RETENTION
                 )
             )
-            await forget_attempts_before(session, now.astimezone(self.settings.zone).date())
+            await forget_attempts_before(session, local_today(now, self.settings))
             return result.rowcount or 0

@@ -12,13 +12,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from bot.database import Database
+from bot.database import Database, LockKey, transaction_lock
 
 ROOT = Path(__file__).resolve().parent.parent
-MIGRATION_LOCK_KEY = 0x51_7A_5B_07  # arbitrary, constant: "SIPAS bot migrations"
 
 
 def alembic_config(url: str) -> Config:
@@ -45,14 +43,9 @@ async def _run_locked(database: Database, action: str, revision: str) -> None:
         getattr(command, action)(config, revision)
 
     async with database.engine.connect() as connection:
-        if database.is_sqlite:
-            # Opens the transaction (BEGIN IMMEDIATE) now, so Alembic runs every
-            # revision inside it instead of committing, and unlocking, after each.
-            await connection.execute(text("SELECT 1"))
-        else:
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-            )
+        # Also opens the transaction (on SQLite BEGIN IMMEDIATE) now, so Alembic runs
+        # every revision inside it instead of committing, and unlocking, after each.
+        await transaction_lock(connection, LockKey.MIGRATIONS)
         await connection.run_sync(apply)
         await connection.commit()
 

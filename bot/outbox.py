@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.database import insert_if_absent
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
+from bot.states import OutboxKind, OutboxRoute, OutboxStatus
 from handlers.messages import Outbound
 
 if TYPE_CHECKING:
@@ -50,19 +51,6 @@ if TYPE_CHECKING:
     from bot.settings import OutboxSettings
 
 log = logging.getLogger(__name__)
-
-APOLOGY = "apology"
-INVITATION = "invitation"
-
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-COUNTER = "counter"  # undeliverable by chat or ZNS: handed over at the counter
-
-ROUTE_CHAT = "chat"
-ROUTE_ZNS = "zns"
-ROUTE_COUNTER = "counter"
 
 # Exception class names that mean "retrying will not help" (PTB's, Zalo clients').
 _PERMANENT = {"Forbidden", "BadRequest", "InvalidToken", "ChatNotFound", "PermanentError"}
@@ -81,7 +69,7 @@ async def enqueue(
             "kind": kind,
             "ref_id": ref_id,
             "dossier_id": dossier_id,
-            "status": PENDING,
+            "status": OutboxStatus.PENDING,
             "attempts": 0,
             "uncertain": 0,
             "next_attempt_at": now,
@@ -235,8 +223,11 @@ class OutboxSender:
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         async with self.database.transaction() as session:
             due = or_(
-                and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
-                and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+                and_(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= now,
+                ),
+                and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
             )
             rows = (
                 await session.scalars(
@@ -250,14 +241,14 @@ class OutboxSender:
             loaded = await self._prefetch(session, rows)  # noqa: F841 - kept alive
             jobs = []
             for row in rows:
-                reclaimed = row.status == SENDING
+                reclaimed = row.status == OutboxStatus.SENDING
                 if reclaimed:
                     # Its sender died after claiming it: it may have been sent already.
                     row.uncertain += 1
                     log.warning(
                         "outbox %d: lease expired, sending again (possible duplicate)", row.id
                     )
-                row.status, row.lease_until = SENDING, lease
+                row.status, row.lease_until = OutboxStatus.SENDING, lease
                 row.attempts += 1
                 job = await self._resolve(session, row)
                 job.reclaimed = reclaimed
@@ -280,7 +271,7 @@ class OutboxSender:
             if chat_ids:
                 query = select(Chat).where(Chat.id.in_(chat_ids))
                 loaded += (await session.scalars(query)).all()
-        notice_ids = [row.ref_id for row in rows if row.kind == APOLOGY]
+        notice_ids = [row.ref_id for row in rows if row.kind == OutboxKind.APOLOGY]
         if notice_ids:
             query = select(ApologyNotice).where(ApologyNotice.id.in_(notice_ids))
             loaded += (await session.scalars(query)).all()
@@ -292,23 +283,23 @@ class OutboxSender:
         chat = await session.get(Chat, dossier.chat_id) if dossier and dossier.chat_id else None
         renderer = self.renderers.get(row.kind)
         if renderer is None:
-            return _Job(row.id, ROUTE_COUNTER, reason=f"no renderer for {row.kind!r}")
+            return _Job(row.id, OutboxRoute.COUNTER, reason=f"no renderer for {row.kind!r}")
         language = chat.language if chat is not None else None
         rendered = await renderer(session, row, dossier, language or self.default_language)
         if rendered is None:
-            return _Job(row.id, ROUTE_COUNTER, reason="nothing to send any more")
+            return _Job(row.id, OutboxRoute.COUNTER, reason="nothing to send any more")
         if rendered.chat is not None:
             channel, chat_key = rendered.chat
             if channel not in self.channels:
-                return _Job(row.id, ROUTE_COUNTER, reason=f"channel {channel} is not running")
-            return _Job(row.id, ROUTE_CHAT, channel, chat_key, rendered=rendered)
+                return _Job(row.id, OutboxRoute.COUNTER, reason=f"channel {channel} is not running")
+            return _Job(row.id, OutboxRoute.CHAT, channel, chat_key, rendered=rendered)
         if chat is not None and chat.channel in self.channels:
-            return _Job(row.id, ROUTE_CHAT, chat.channel, chat.chat_key, rendered=rendered)
+            return _Job(row.id, OutboxRoute.CHAT, chat.channel, chat.chat_key, rendered=rendered)
         if dossier is not None and dossier.phone and self.zns is not None and rendered.zns_fields:
-            return _Job(row.id, ROUTE_ZNS, "zns", phone=dossier.phone, rendered=rendered)
+            return _Job(row.id, OutboxRoute.ZNS, "zns", phone=dossier.phone, rendered=rendered)
         return _Job(
             row.id,
-            ROUTE_COUNTER,
+            OutboxRoute.COUNTER,
             rendered=rendered,
             reason=None if rendered.counter_fallback else "no chat linked",
         )
@@ -364,10 +355,10 @@ class OutboxSender:
             await self._deliver(job, report)
 
     async def _deliver(self, job: _Job, report: SendReport) -> None:
-        if job.route == ROUTE_COUNTER:
-            status = COUNTER if job.reason is None else FAILED
+        if job.route == OutboxRoute.COUNTER:
+            status = OutboxStatus.COUNTER if job.reason is None else OutboxStatus.FAILED
             await self._record(job, status=status, reason=job.reason)
-            if status == COUNTER:
+            if status == OutboxStatus.COUNTER:
                 report.counter += 1
             else:
                 report.failed += 1
@@ -386,7 +377,7 @@ class OutboxSender:
                     continue
                 await self._failed(job, error, report)
                 return
-            await self._record(job, status=SENT)
+            await self._record(job, status=OutboxStatus.SENT)
             report.sent += 1
             if job.reclaimed:
                 report.uncertain += 1
@@ -395,7 +386,7 @@ class OutboxSender:
 
     async def _send(self, job: _Job) -> None:
         assert job.rendered is not None
-        if job.route == ROUTE_CHAT:
+        if job.route == OutboxRoute.CHAT:
             assert job.channel is not None and job.chat_key is not None
             await self.channels[job.channel].send(job.chat_key, job.rendered.replies)
         else:
@@ -416,7 +407,7 @@ class OutboxSender:
             row.lease_until = None
             row.uncertain += int(uncertain)
             if permanent or row.attempts >= self.settings.max_attempts:
-                row.status = FAILED
+                row.status = OutboxStatus.FAILED
                 report.failed += 1
                 log.warning("outbox %d: giving up after %d attempts", job.id, row.attempts)
             else:
@@ -424,7 +415,7 @@ class OutboxSender:
                     self.settings.backoff_seconds * 2 ** (row.attempts - 1),
                     self.settings.backoff_max_seconds,
                 )
-                row.status = PENDING
+                row.status = OutboxStatus.PENDING
                 row.next_attempt_at = self.clock() + timedelta(seconds=delay)
                 report.retried += 1
 
@@ -442,7 +433,9 @@ class OutboxSender:
                 "channel": job.channel,
                 "last_error": reason,
                 "lease_until": None,
-                "sent_at": self.clock() if status in (SENT, COUNTER) else None,
+                "sent_at": self.clock()
+                if status in (OutboxStatus.SENT, OutboxStatus.COUNTER)
+                else None,
             }
         )
         if len(self._outcomes) >= 50:

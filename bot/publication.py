@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import local_today
 from bot.database import Database
 from bot.models import PooledResponse
 from bot.responses import NewResponse, store_responses
@@ -97,7 +98,7 @@ async def publish_pool(session: AsyncSession, *, before: date) -> int:
 
 
 def local_day(now: datetime, settings: Settings) -> date:
-    return now.astimezone(settings.zone).date()
+    return local_today(now, settings)
 
 
 async def publish_due(

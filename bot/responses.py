@@ -31,9 +31,9 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.database import bulk_insert, execute_many, month_of, returns_batch_ids_in_order, upsert
 from bot.models import (
     ROLLUP_CELL,
     Response,
@@ -166,19 +166,12 @@ class Tally:
             self.add_moments(rename(key), scope, sums)
 
 
-def month_of(column: Any, dialect_name: str) -> ColumnElement[str]:
-    """The month of a date column as "YYYY-MM", the way the rollups key it."""
-    if dialect_name == "postgresql":
-        return func.to_char(column, "YYYY-MM")
-    return func.strftime("%Y-%m", column)
-
-
-def raw_dimensions(dialect_name: str) -> dict[str, ColumnElement[Any]]:
+def raw_dimensions() -> dict[str, ColumnElement[Any]]:
     """The cell's dimensions computed from `responses`, by rollup column name."""
     r = _RESPONSES.c
     return {
         "questionnaire": r.questionnaire,
-        "month": month_of(r.response_date, dialect_name),
+        "month": month_of(r.response_date),
         "agency_id": r.agency_id,
         "service_key": func.coalesce(r.service_id, 0),
         "level": r.level,
@@ -281,7 +274,7 @@ def raw_moments(
 
 
 def rollup_rebuild_statements(
-    dialect_name: str, questionnaires: Mapping[str, Questionnaire] | None = None
+    questionnaires: Mapping[str, Questionnaire] | None = None,
 ) -> list[Executable]:
     """Statements that empty the rollups and count every stored response into them again.
 
@@ -295,7 +288,7 @@ def rollup_rebuild_statements(
         delete(RollupItem.__table__),
         delete(RollupMoments.__table__),
     ]
-    dims = list(raw_dimensions(dialect_name).values())
+    dims = list(raw_dimensions().values())
     for questionnaire in questionnaires.values():
         where = [_RESPONSES.c.questionnaire == questionnaire.id]
         factors = criterion_factors(questionnaire)
@@ -318,47 +311,16 @@ async def rebuild_rollups(
     session: AsyncSession, questionnaires: Mapping[str, Questionnaire] | None = None
 ) -> None:
     """Recount the rollups from the stored answers (see `rollup_rebuild_statements`)."""
-    for statement in rollup_rebuild_statements(_dialect(session), questionnaires):
+    for statement in rollup_rebuild_statements(questionnaires):
         await session.execute(statement)
 
 
 # --------------------------------------------------------------------------- storing
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
-
-
-async def _executemany(
-    session: AsyncSession, statement: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """Run one statement for many rows of plain ints, strings and NULLs.
-
-    The statement is compiled once and the tuples go to the driver's executemany as
-    they are: SQLAlchemy's per-row parameter processing would cost more than the
-    database's work on bulk loads (tens of millions of answers).
-    """
-    if not rows:
-        return
-    connection = await session.connection()
-    compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
-    positions = [columns.index(name) for name in compiled.positiontup]
-    if positions != list(range(len(columns))):
-        rows = [tuple(row[p] for p in positions) for row in rows]
-    await connection.exec_driver_sql(compiled.string, rows)
-
-
 async def _insert_answers(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
-    """Insert (response_id, item_id, value, text) rows; by COPY on PostgreSQL, where it is
-    several times faster than a batched INSERT. The response rows were inserted first,
-    so the driver connection is inside this session's transaction."""
-    columns = ("response_id", "item_id", "value", "text")
-    if _dialect(session) != "postgresql" or len(rows) < 1000:
-        await _executemany(session, insert(_ANSWERS), columns, rows)
-        return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(_ANSWERS.name, records=rows, columns=columns)
+    """Insert (response_id, item_id, value, text) rows, after their response rows."""
+    await bulk_insert(session, _ANSWERS, ("response_id", "item_id", "value", "text"), rows)
 
 
 async def add_counts(
@@ -373,14 +335,9 @@ async def add_counts(
     if not rows:
         return
     rows.sort(key=lambda row: row[: len(keys)])
-    module = postgresql if _dialect(session) == "postgresql" else sqlite
-    statement = module.insert(table)
     counters = [column.name for column in table.columns if column.name not in keys]
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + statement.excluded[name] for name in counters},
-    )
-    await _executemany(session, statement, [*keys, *counters], rows)
+    statement = upsert(session, table, keys, increment=counters)
+    await execute_many(session, statement, [*keys, *counters], rows)
 
 
 async def _apply(session: AsyncSession, tally: Tally) -> None:
@@ -472,7 +429,7 @@ async def _insert_responses(session: AsyncSession, responses: Sequence[NewRespon
         }
         for response in responses
     ]
-    if _dialect(session) == "sqlite" and len(rows) > 1:
+    if not returns_batch_ids_in_order(session) and len(rows) > 1:
         first = (await session.scalar(select(func.coalesce(func.max(_RESPONSES.c.id), 0)))) + 1
         ids = list(range(first, first + len(rows)))
         await session.execute(

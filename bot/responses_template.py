@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from bot.i18n import shipped
 from bot.questionnaire import GATE_NO, Question, QuestionKind, Questionnaire
 from bot.responses_import import FORM_COLUMNS
 
@@ -175,32 +176,14 @@ def _instructions(
     meta: list[tuple[str, str]],
     lang: str,
 ) -> None:
-    vi = lang == "vi"
-    lines = (
-        [
-            f"Mẫu nhập phiếu khảo sát giấy — {questionnaire.id}",
-            "Mỗi dòng của trang 'Phiếu' là một phiếu. Các cột bắt buộc: Mã phiếu, Mã cơ quan, "
-            "Ngày khảo sát, Kênh.",
-            "Câu hỏi: chọn 1–5 (1 Rất không hài lòng … 5 Rất hài lòng) hoặc 'Không ý kiến'; "
-            "để trống câu người dân không trả lời.",
-            "Nếu 'Có góp ý, phản ánh, kiến nghị' là 'Không', các câu của yếu tố 5 được bỏ qua.",
-            "Nhập lại cùng Mã phiếu của cùng cơ quan sẽ thay phiếu cũ, không tính hai lần.",
-            "Nhập: python -m bot responses import <tệp>.xlsx",
-            "Dòng ví dụ (không nhập):",
-        ]
-        if vi
-        else [
-            f"Paper form import template — {questionnaire.id}",
-            "Each row of the 'Forms' sheet is one form. Required columns: Form id, Agency code, "
-            "Date, Channel.",
-            "Questions: choose 1–5 (1 very dissatisfied … 5 very satisfied) or 'No opinion'; "
-            "leave a question empty when it was not answered.",
-            "When 'Gave feedback or complained' is 'No', the factor 5 questions are ignored.",
-            "Importing the same form id of the same agency again replaces it, never doubles it.",
-            "Import: python -m bot responses import <file>.xlsx",
-            "Example row (not imported):",
-        ]
-    )
+    words = shipped()
+    lines = [
+        words(lang, "paper_template_title", questionnaire=questionnaire.id),
+        *(
+            words(lang, f"paper_template_{part}")
+            for part in ("rows", "answers", "gate", "again", "import", "example")
+        ),
+    ]
     for line in lines:
         sheet.append([line])
     sheet["A1"].font = Font(bold=True, size=13)

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.boundary import ascii_int
+from bot.clock import WEEKDAYS
+from bot.states import DigestFrequency
 
 LANGUAGES = ("vi", "en")
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,100}$")
@@ -431,7 +433,6 @@ class OutboxSettings(BaseSettings):
         return self.rate_share * self.platform_rates.get(platform, 1.0)
 
 
-_WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 LINK_SECRET_MIN = 32
 
 
@@ -441,7 +442,7 @@ class OfficialSettings(BaseSettings):
     model_config = _section_config("OFFICIALS_")
 
     invite_days: float = Field(default=7.0, gt=0, le=90)
-    digest_frequency: str = "weekly"
+    digest_frequency: str = DigestFrequency.WEEKLY
     digest_weekday: int = 1  # ISO, 1 = Monday; "mon".."sun" accepted
     digest_month_day: int = Field(default=1, ge=1, le=28)
     digest_time: str = "08:00"
@@ -460,15 +461,15 @@ class OfficialSettings(BaseSettings):
     @classmethod
     def _frequency(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in ("weekly", "monthly", "off"):
+        if value not in tuple(DigestFrequency):
             raise ValueError("must be weekly, monthly or off")
         return value
 
     @field_validator("digest_weekday", mode="before")
     @classmethod
     def _weekday(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower()[:3] in _WEEKDAYS:
-            return _WEEKDAYS[value.strip().lower()[:3]]
+        if isinstance(value, str) and value.strip().lower()[:3] in WEEKDAYS:
+            return WEEKDAYS[value.strip().lower()[:3]]
         number = ascii_int(value, 1) if isinstance(value, str) else value
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 7:
             raise ValueError("must be a weekday: 1-7 (1 = Monday) or mon..sun")

@@ -14,8 +14,7 @@ taken it earlier); time paused for a supplement does not count.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import holidays
 from sqlalchemy import select
@@ -23,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import CalendarDay
 
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _ONE_DAY = timedelta(days=1)
 # A deadline further than this is a data error, not a reason to loop for ever.
 _MAX_DAYS = 3660
@@ -81,11 +79,10 @@ class WorkCalendar:
             day += _ONE_DAY
         return count
 
-    def deadline(
-        self, received_at: datetime, working_days: int, pauses: Iterable[Pause] = ()
-    ) -> date:
-        """The result date of a procedure taking `working_days`, received at `received_at`."""
-        received = self.next_working_day(local_date(received_at))
+    def deadline(self, received_on: date, working_days: int, pauses: Iterable[Pause] = ()) -> date:
+        """The result date of a procedure taking `working_days`, received on the local day
+        `received_on` (in the TIMEZONE setting: `bot.clock.local_date`)."""
+        received = self.next_working_day(received_on)
         return self.extend(self.add_working_days(received, working_days), pauses)
 
     def extend(self, due: date, pauses: Iterable[Pause], *, since: date | None = None) -> date:
@@ -100,13 +97,6 @@ class WorkCalendar:
                 continue
             due = self.add_working_days(due, self.working_days_between(start, end))
         return due
-
-
-def local_date(moment: datetime, zone: ZoneInfo = ZONE) -> date:
-    """The calendar date of an instant in Vietnam."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(zone).date()
 
 
 async def load_calendar(session: AsyncSession) -> WorkCalendar:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from sqlalchemy import and_, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import local_date
 from bot.codes import normalise_code
 from bot.database import insert_if_absent, install_secret
 from bot.models import (
@@ -23,16 +24,10 @@ from bot.models import (
     SurveySession,
 )
 from bot.responses import add_counts
+from bot.states import SessionOutcome, SessionStatus
 from bot.textnorm import fold
 
-ACTIVE = "active"
-ENDED = "ended"  # an ended session's status until it is deleted, in the same transaction
 # How a session ended, as counted in `survey_funnel` (see bot/models.py).
-COMPLETED = "completed"
-CANCELLED = "cancelled"
-EXPIRED = "expired"
-RESTARTED = "restarted"
-REFUSED = "refused"
 MAX_LISTED = 8
 
 FunnelKey = tuple[date, int, int, str, str, str, int, str]
@@ -49,7 +44,7 @@ class SurveyStore:
         return await self.session.scalar(
             select(SurveySession).where(
                 SurveySession.chat_id == chat_id,
-                SurveySession.status == literal_column(f"'{ACTIVE}'"),
+                SurveySession.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
             )
         )
 
@@ -189,7 +184,7 @@ async def expire_idle_sessions(
     which sat next to the chat id, are gone with the row.
     """
     s = SurveySession.__table__.c
-    idle_now = (s.status == ACTIVE, s.updated_at < now - idle)
+    idle_now = (s.status == SessionStatus.ACTIVE, s.updated_at < now - idle)
     # Lock their chats first, as every message does (in id order: no deadlock), so a
     # citizen returning right now is either applied before (and the session no longer
     # idle) or after (and finds it ended), never in the middle of the delete.
@@ -219,10 +214,10 @@ async def expire_idle_sessions(
         return 0
     counts = Counter(
         funnel_key(
-            row.updated_at.astimezone(zone).date(),
+            local_date(row.updated_at, zone),
             row,
             channels[row.chat_id],
-            EXPIRED,
+            SessionOutcome.EXPIRED,
         )
         for row in ended
     )

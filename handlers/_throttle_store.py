@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.database import upsert
 from bot.models import ChatAttempt
 
 START_CODE = "start_code"  # a start code that matched nothing
@@ -34,17 +34,13 @@ async def attempts(session: AsyncSession, chat_id: int, kind: str, day: date) ->
 
 async def count_attempt(session: AsyncSession, chat_id: int, kind: str, day: date) -> int:
     """Add one attempt; the chat's count for the day afterwards."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(_TABLE)
-        .values(chat_id=chat_id, kind=kind, day=day, count=1)
-        .on_conflict_do_update(
-            index_elements=[_TABLE.c.chat_id, _TABLE.c.kind, _TABLE.c.day],
-            set_={"count": _TABLE.c.count + 1},
-        )
-        .returning(_TABLE.c.count)
-    )
+    statement = upsert(
+        session,
+        _TABLE,
+        ["chat_id", "kind", "day"],
+        {"chat_id": chat_id, "kind": kind, "day": day, "count": 1},
+        increment=["count"],
+    ).returning(_TABLE.c.count)
     return (await session.execute(statement)).scalar_one()
 
 

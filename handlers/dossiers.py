@@ -17,10 +17,10 @@ import hmac
 from sqlalchemy import func, select
 
 from bot import metrics
+from bot.clock import local_today
 from bot.models import Chat, Dossier, DossierLinkFailure, StartCode
+from bot.states import DossierState
 from handlers.messages import Context, Inbound, Outbound
-
-RETURNED = 10
 
 
 def _t(ctx: Context, chat: Chat, key: str, **params: object) -> str:
@@ -28,7 +28,7 @@ def _t(ctx: Context, chat: Chat, key: str, **params: object) -> str:
 
 
 def _today(ctx: Context):
-    return ctx.now.astimezone(ctx.settings.zone).date()
+    return local_today(ctx.now, ctx.settings)
 
 
 def _format(day) -> str:
@@ -55,7 +55,7 @@ def status_text(dossier: Dossier, chat: Chat, ctx: Context) -> str:
 
 async def _invitation(dossier: Dossier, chat: Chat, ctx: Context) -> str | None:
     """The survey invitation for a returned dossier whose code is still unused."""
-    if dossier.state != RETURNED:
+    if dossier.state != DossierState.RETURNED:
         return None
     code = await ctx.session.scalar(
         select(StartCode.code).where(
@@ -82,7 +82,7 @@ async def link_by_start_code(code: StartCode, chat: Chat, ctx: Context) -> list[
     if dossier is None or dossier.purged_at is not None:
         return None
     _link(dossier, chat, ctx)
-    if dossier.state == RETURNED:
+    if dossier.state == DossierState.RETURNED:
         return None
     return [
         Outbound(_t(ctx, chat, "hoso_linked")),

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 from bot import metrics
 from bot.boundary import EARLIEST, LATEST, ascii_int
+from bot.clock import WEEKDAYS as _WEEKDAYS
 from bot.dossiers.apologies import code_list
 from bot.models import Chat, Official
 from bot.officials import access, content, late, links
@@ -44,13 +45,6 @@ _PERIOD_WORDS = {
     "year": YEAR,
     "nam": YEAR,
     "năm": YEAR,
-}
-_WEEKDAYS = {
-    **{name: number for number, name in enumerate(("mon", "tue", "wed", "thu", "fri"), 1)},
-    "sat": 6,
-    "sun": 7,
-    **{f"t{number}": number - 1 for number in range(2, 8)},  # thứ 2 (Monday) .. thứ 7
-    "cn": 7,
 }
 _TIME = re.compile(r"^([0-9]{1,2})[:h]([0-9]{2})?$")  # ASCII digits only: not "²" nor "٣"
 

@@ -18,21 +18,16 @@ from datetime import date, timedelta
 
 from bot import metrics
 from bot.boundary import ascii_int, check_text
+from bot.clock import local_date, local_today
 from bot.codes import normalise_code, used_stamp
 from bot.models import Agency, Chat, Service, SurveySession
 from bot.publication import hold_response
 from bot.questionnaire import Question, QuestionKind, Questionnaire
 from bot.settings import LANGUAGES
+from bot.states import SessionOutcome, SessionStatus
 from handlers import _throttle_store, dossiers
 from handlers._survey_store import (
-    ACTIVE,
-    CANCELLED,
-    COMPLETED,
-    ENDED,
-    EXPIRED,
     MAX_LISTED,
-    REFUSED,
-    RESTARTED,
     SurveyStore,
 )
 from handlers.answers import is_skip, parse_typed_answer
@@ -142,7 +137,7 @@ class _Conversation:
 
     @property
     def today(self):
-        return self.ctx.now.astimezone(self.ctx.settings.zone).date()
+        return local_today(self.ctx.now, self.ctx.settings)
 
     @property
     def questionnaire(self) -> Questionnaire:
@@ -158,19 +153,21 @@ class _Conversation:
         """End the session; it leaves only a count in the funnel (see `self.ended`)."""
         session = self.session
         assert session is not None
-        last_active = session.updated_at if outcome == EXPIRED else self.ctx.now
-        self.ended.append((session, outcome, last_active.astimezone(self.ctx.settings.zone).date()))
-        session.status = ENDED  # frees the chat's one active slot before a new session
+        last_active = session.updated_at if outcome == SessionOutcome.EXPIRED else self.ctx.now
+        self.ended.append((session, outcome, local_date(last_active, self.ctx.settings.zone)))
+        session.status = (
+            SessionStatus.ENDED
+        )  # frees the chat's one active slot before a new session
         session.answers = session.history = session.offered = None
         session.reply_pending = False
         self.session = None
 
     def _open(self, phase: str) -> SurveySession:
         if self.session is not None:
-            self._close(RESTARTED)
+            self._close(SessionOutcome.RESTARTED)
         session = SurveySession(
             chat_id=self.chat.id,
-            status=ACTIVE,
+            status=SessionStatus.ACTIVE,
             phase=phase,
             questionnaire=self.ctx.settings.survey.questionnaire,
             step=0,
@@ -195,7 +192,7 @@ class _Conversation:
         self.session = await self.store.active_session(self.chat.id)
         idle = timedelta(days=self.ctx.settings.survey.idle_days)
         if self.session is not None and self.ctx.now - self.session.updated_at > idle:
-            self._close(EXPIRED)
+            self._close(SessionOutcome.EXPIRED)
             self.say("expired")
 
         if self._question_unseen(inbound):
@@ -268,7 +265,7 @@ class _Conversation:
             if self.session is None:
                 self.say("nothing_to_cancel")
             else:
-                self._close(CANCELLED)
+                self._close(SessionOutcome.CANCELLED)
                 self.say("cancelled")
         elif command == "back":
             await self._back()
@@ -600,7 +597,7 @@ class _Conversation:
             )
             refusal = "already_answered"
         if not allowed:
-            self._close(REFUSED)
+            self._close(SessionOutcome.REFUSED)
             self.say(refusal)
             return
         # Into the pool, not `responses`: it is stored with its day's shuffled batch, by
@@ -615,7 +612,7 @@ class _Conversation:
             channel_kind=self.chat.channel,
             answers=kept,
         )
-        self._close(COMPLETED)
+        self._close(SessionOutcome.COMPLETED)
         self.say("thanks")
 
     # -- prompts -----------------------------------------------------------------------

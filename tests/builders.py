@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -18,6 +19,8 @@ from bot.questionnaire import load_questionnaires
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
 from handlers.messages import Inbound, InboundKind, Outbound
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the TIMEZONE default, which the tests keep
 
 QUESTIONNAIRES = load_questionnaires()
 TRANSLATOR = Translator.load()

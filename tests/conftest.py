@@ -77,6 +77,7 @@ async def migrated_database(request, empty_database_url):
 @pytest.fixture
 async def database(migrated_database: Database) -> Database:
     """The backend's migrated database, emptied before each test."""
+    await migrated_database.leadership.release()  # a test's tick may have taken it
     async with migrated_database.transaction() as session:
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(delete(table))

@@ -12,7 +12,8 @@ from bot.dossiers.jobs import run_due
 from bot.dossiers.store import Outcome, upsert_dossiers
 from bot.models import ApologyNotice, Dossier, OutboxMessage
 from bot.settings import DossierSettings, OutboxSettings, Settings, SurveySettings, TelegramSettings
-from bot.workdays import ZONE, WorkCalendar
+from bot.workdays import WorkCalendar
+from tests.builders import ZONE
 
 CALENDAR = WorkCalendar()
 PHONE = "0912345678"  # stored as 84912345678; last four 5678
@@ -64,6 +65,7 @@ async def upsert(
             list(enumerate(records)),
             now=now,
             calendar=CALENDAR,
+            zone=ZONE,
             scope_agency_id=scope,
         )
 

@@ -13,8 +13,7 @@ from bot.officials import access
 from bot.responses import store_response
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
-from bot.workdays import ZONE
-from tests.builders import seed_catalog
+from tests.builders import ZONE, seed_catalog
 
 Q = "sipas-2017"
 F1_TO_F4 = [

@@ -16,6 +16,7 @@ from telegram.constants import ChatType
 
 from bot.channels._telegram_http import PLACEHOLDER_TOKEN, make_request
 from bot.channels._telegram_update import CHANNEL, MAX_TEXT, TelegramUpdate
+from bot.i18n import shipped
 from bot.logs import SecretRedactor
 from bot.settings import TelegramSettings
 from handlers.messages import Inbound, InboundKind, Outbound
@@ -35,24 +36,11 @@ _GUARDED_LOGGERS = (
     "bot.channels.telegram",
 )
 _redactor: SecretRedactor | None = None
+COMMAND_NAMES = ("start", "back", "skip", "lang", "help", "cancel")
 
-COMMANDS = {
-    "vi": [
-        ("start", "Bắt đầu hoặc tiếp tục khảo sát"),
-        ("back", "Sửa câu trả lời trước"),
-        ("skip", "Bỏ qua câu không bắt buộc"),
-        ("lang", "Đổi ngôn ngữ: /lang vi hoặc /lang en"),
-        ("help", "Hướng dẫn"),
-        ("cancel", "Dừng khảo sát"),
-    ],
-    "en": [
-        ("start", "Start or resume the survey"),
-        ("back", "Change the previous answer"),
-        ("skip", "Skip an optional question"),
-        ("lang", "Change language: /lang vi or /lang en"),
-        ("help", "Help"),
-        ("cancel", "Stop the survey"),
-    ],
+COMMANDS = {  # the command menu; its descriptions are `command_<name>` in bot/locales
+    lang: [(name, shipped()(lang, f"command_{name}")) for name in COMMAND_NAMES]
+    for lang in ("vi", "en")
 }
 
 

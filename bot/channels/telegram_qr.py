@@ -18,9 +18,9 @@ from PIL import Image, ImageDraw, ImageFont
 from telegram.error import TelegramError
 
 from bot.cli import UsageError
+from bot.clock import utc_now
 from bot.codes import normalise_code
 from bot.database import Database
-from bot.inbound import utc_now
 from bot.models import StartCode
 from bot.settings import Settings
 

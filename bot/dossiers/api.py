@@ -36,11 +36,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.boundary import BoundaryError, parse_json
+from bot.clock import utc_now
 from bot.database import Database, is_unavailable
 from bot.dossiers.keys import verify_key
-from bot.dossiers.records import local_zone
 from bot.dossiers.store import Outcome, upsert_dossiers
-from bot.inbound import utc_now
 from bot.models import Dossier
 from bot.settings import Settings
 from bot.workdays import load_calendar
@@ -109,15 +108,15 @@ class DossierApi:
         now = self.clock()
         try:
             async with self.database.transaction() as session:
-                with local_zone(self.settings.zone):
-                    outcomes = await upsert_dossiers(
-                        session,
-                        list(enumerate(records)),
-                        now=now,
-                        calendar=await load_calendar(session),
-                        scope_agency_id=scope,
-                        code_length=self.settings.survey.code_length,
-                    )
+                outcomes = await upsert_dossiers(
+                    session,
+                    list(enumerate(records)),
+                    now=now,
+                    calendar=await load_calendar(session),
+                    zone=self.settings.zone,
+                    scope_agency_id=scope,
+                    code_length=self.settings.survey.code_length,
+                )
                 dates = await _dates(session, outcomes)
         except Exception as error:
             if is_unavailable(error):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from string import Template
@@ -46,15 +46,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.database import insert_ignoring_duplicates
-from bot.dossiers.records import OPEN_STATES
-from bot.dossiers.store import DONE
+from bot.clock import local_date
+from bot.database import LockKey, insert_ignoring_duplicates, transaction_lock
 from bot.models import (
     Agency,
     AgencyNoticeSettings,
@@ -64,11 +62,11 @@ from bot.models import (
     OutboxMessage,
     StartCode,
 )
-from bot.outbox import APOLOGY, INVITATION, PENDING, Rendered
-from bot.workdays import WorkCalendar, local_date
+from bot.outbox import Rendered
+from bot.states import OPEN_STATES, DossierState, OutboxKind, OutboxStatus
+from bot.workdays import WorkCalendar
 from handlers.messages import Outbound
 
-SCAN_LOCK_KEY = 0x51_7A_5C_A9  # arbitrary, constant: "apology scan"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 ENGLISH_TEMPLATE = "en"
 _MONTHS_EN = (
@@ -98,14 +96,14 @@ async def scan(
     now: datetime,
     *,
     calendar: WorkCalendar,
+    zone: tzinfo,
     new_date_working_days: int,
     template: str,
 ) -> ScanReport:
-    """Issue the apology notices and escalations that are due at `now`."""
-    if session.bind.dialect.name == "postgresql":
-        # Scanners queue up, so the per-agency numbering sees every earlier notice.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
-    today = local_date(now)
+    """Issue the apology notices and escalations that are due at `now` (days in `zone`)."""
+    # Scanners queue up, so the per-agency numbering sees every earlier notice.
+    await transaction_lock(session, LockKey.APOLOGY_SCAN)
+    today = local_date(now, zone)
     default_new_date = calendar.add_working_days(today, new_date_working_days)
     ready = calendar.next_working_day(today)  # a finished dossier's result: from now on
     notices = await _issue_notices(session, now, today, default_new_date, ready, template)
@@ -130,7 +128,7 @@ async def _issue_notices(
     template: str,
 ) -> int:
     # State 9 has a watch date only when it was finished late (`store.track`).
-    late = and_(_late(today, 0, OPEN_STATES | {DONE}), Dossier.due_date.is_not(None))
+    late = and_(_late(today, 0, OPEN_STATES | {DossierState.DONE}), Dossier.due_date.is_not(None))
     parent = aliased(Agency)
     # The last number each agency gave this year, computed once: a correlated lookup per
     # row would walk, on PostgreSQL, every index entry this very statement inserts.
@@ -153,7 +151,7 @@ async def _issue_notices(
             and_(Dossier.agency_new_date > today, Dossier.agency_new_date > Dossier.due_date),
             Dossier.agency_new_date,
         ),
-        (Dossier.state == DONE, literal(ready, Date)),
+        (Dossier.state == DossierState.DONE, literal(ready, Date)),
         else_=literal(default_new_date, Date),
     )
     columns = {
@@ -199,10 +197,10 @@ async def _issue_notices(
         ApologyNotice.dossier_id == Dossier.id, ApologyNotice.due_date == Dossier.due_date
     )
     outbox_columns = {
-        "kind": literal(APOLOGY, String),
+        "kind": literal(OutboxKind.APOLOGY, String),
         "ref_id": ApologyNotice.id,
         "dossier_id": ApologyNotice.dossier_id,
-        "status": literal(PENDING, String),
+        "status": literal(OutboxStatus.PENDING, String),
         "attempts": literal(0, Integer),
         "uncertain": literal(0, Integer),
         "next_attempt_at": literal(now, OutboxMessage.next_attempt_at.type),
@@ -412,7 +410,7 @@ def renderers(translator, template_dir: str | None = None) -> dict[str, Any]:
         )
         return Rendered([Outbound(words)])
 
-    return {APOLOGY: apology, INVITATION: invitation}
+    return {OutboxKind.APOLOGY: apology, OutboxKind.INVITATION: invitation}
 
 
 # -- agencies whose notices would go unsigned ------------------------------------------

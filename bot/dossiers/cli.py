@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import and_, select
 
 from bot.cli import UsageError
+from bot.clock import local_today, utc_now
 from bot.database import Database
 from bot.dossiers.apologies import load_template, notice_template_for, shipped_templates
 from bot.dossiers.importer import default_progress, import_dossiers
@@ -36,10 +37,9 @@ from bot.dossiers.keys import ApiKeyError, create_key, revoke_key
 from bot.dossiers.listing import FORMATS as LIST_FORMATS
 from bot.dossiers.listing import ListFilters, listed, show_text, write_list
 from bot.dossiers.purge import purge
-from bot.dossiers.records import STATES, local_zone
+from bot.dossiers.records import STATES
 from bot.dossiers.reschedule import Rescheduled, dossier_history, reschedule_for_day
 from bot.dossiers.store import lock_writes
-from bot.inbound import utc_now
 from bot.models import (
     Agency,
     AgencyNoticeSettings,
@@ -48,16 +48,16 @@ from bot.models import (
     CalendarDay,
     OutboxMessage,
 )
-from bot.outbox import APOLOGY, COUNTER, FAILED, PENDING, SENDING, SENT
 from bot.settings import Settings
+from bot.states import OutboxKind, OutboxStatus
 from bot.tabular import DAY_FORMATS, MOMENT_FORMATS, LazyHelp, TableError
 from bot.textnorm import fold
 from bot.workdays import WorkCalendar, load_calendar
 
 STATUS_FILTERS = {
-    "pending": (PENDING, SENDING),
-    "sent": (SENT,),
-    "undeliverable": (COUNTER, FAILED),
+    "pending": (OutboxStatus.PENDING, OutboxStatus.SENDING),
+    "sent": (OutboxStatus.SENT,),
+    "undeliverable": (OutboxStatus.COUNTER, OutboxStatus.FAILED),
 }
 
 
@@ -69,14 +69,14 @@ async def cmd_import(args, settings: Settings, database: Database) -> int:
     if not path.is_file():  # noqa: ASYNC240 - a command line, nothing else waits on it
         raise UsageError(f"{path}: no such file")
     try:
-        with local_zone(settings.zone):
-            result = await import_dossiers(
-                database,
-                path,
-                now=args.clock(),
-                code_length=settings.survey.code_length,
-                progress=default_progress(path),
-            )
+        result = await import_dossiers(
+            database,
+            path,
+            now=args.clock(),
+            zone=settings.zone,
+            code_length=settings.survey.code_length,
+            progress=default_progress(path),
+        )
     except TableError as error:
         raise UsageError(str(error)) from None
     for outcome in result.outcomes:
@@ -124,7 +124,7 @@ def import_columns_help() -> str:
 
 async def cmd_list(args, settings: Settings, database: Database) -> int:
     zone = settings.zone
-    today = _day(args.as_of) if args.as_of else utc_now().astimezone(zone).date()
+    today = _day(args.as_of) if args.as_of else local_today(utc_now(), zone)
     filters = ListFilters(agency=args.agency, state=args.state, overdue=args.overdue)
     async with database.transaction() as session:
         if args.agency and not await session.scalar(
@@ -146,7 +146,7 @@ async def cmd_show(args, settings: Settings, database: Database) -> int:
             session,
             args.code,
             calendar=await load_calendar(session),
-            today=utc_now().astimezone(zone).date(),
+            today=local_today(utc_now(), zone),
             zone=zone,
             history=args.history,
         )
@@ -167,7 +167,7 @@ async def cmd_scan(args, settings: Settings, database: Database) -> int:
 
 async def cmd_purge(args, settings: Settings, database: Database) -> int:
     async with database.transaction() as session:
-        report = await purge(session, utc_now(), settings.dossier.retention_days)
+        report = await purge(session, utc_now(), settings.dossier.retention_days, settings.zone)
     print(
         f"personal data removed from {report.dossiers} dossiers and {report.notices} notices; "
         f"{report.link_failures} old link attempts deleted"
@@ -218,7 +218,9 @@ async def cmd_key_revoke(args, settings: Settings, database: Database) -> int:
 
 
 async def cmd_apologies_list(args, settings: Settings, database: Database) -> int:
-    joined = and_(OutboxMessage.kind == APOLOGY, OutboxMessage.ref_id == ApologyNotice.id)
+    joined = and_(
+        OutboxMessage.kind == OutboxKind.APOLOGY, OutboxMessage.ref_id == ApologyNotice.id
+    )
     query = (
         select(ApologyNotice, Agency.code, OutboxMessage)
         .join(Agency, Agency.id == ApologyNotice.agency_id)
@@ -241,7 +243,7 @@ async def cmd_apologies_list(args, settings: Settings, database: Database) -> in
         route = (message.route or "") if message else ""
         if message and message.uncertain:
             route += " (possible duplicate)"
-        if message and message.status == FAILED and message.last_error:
+        if message and message.status == OutboxStatus.FAILED and message.last_error:
             route += f" {message.last_error[:60]}"
         if notice.reason is None:
             route += " [reason missing: the template's general sentence]"
@@ -346,6 +348,14 @@ def _print_moves(moves: Rescheduled) -> None:
         print(f"{moves.kept} apologised dossiers keep the new date given in their notice")
 
 
+async def _reschedule(session, day: date, before: WorkCalendar, zone, reason: str) -> Rescheduled:
+    """Move the open dossiers around `day` from the calendar `before` to the one stored now."""
+    after = await load_calendar(session)
+    return await reschedule_for_day(
+        session, day, before, after, now=utc_now(), zone=zone, reason=reason
+    )
+
+
 async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
     """Add or change a local exception, and move the open dossiers it falls inside."""
     day = _day(args.date)
@@ -362,9 +372,7 @@ async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
         reason = f"calendar: {day.isoformat()} {_kind(args.working)} added"
         if was is not None:
             reason = f"calendar: {day.isoformat()} {_kind(was)} -> {_kind(args.working)}"
-        moves = await reschedule_for_day(
-            session, day, before, await load_calendar(session), now=utc_now(), reason=reason
-        )
+        moves = await _reschedule(session, day, before, settings.zone, reason)
     print(f"{day}: {_kind(args.working)}")
     _print_moves(moves)
     return 0
@@ -382,9 +390,7 @@ async def cmd_calendar_remove(args, settings: Settings, database: Database) -> i
         reason = f"calendar: {day.isoformat()} {_kind(row.working)} removed"
         await session.delete(row)
         await session.flush()
-        moves = await reschedule_for_day(
-            session, day, before, await load_calendar(session), now=utc_now(), reason=reason
-        )
+        moves = await _reschedule(session, day, before, settings.zone, reason)
     print(f"{args.date}: back to the national calendar")
     _print_moves(moves)
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
@@ -55,6 +55,7 @@ async def import_dossiers(
     path: Path,
     *,
     now: datetime,
+    zone: tzinfo,
     code_length: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
@@ -70,6 +71,7 @@ async def import_dossiers(
                 chunk,
                 now=now,
                 calendar=await load_calendar(session),
+                zone=zone,
                 code_length=code_length,
                 cells=True,
             )

@@ -3,7 +3,7 @@
 One ticking job calls `run_due(now)`: what is due is read from the database (late
 dossiers by their watch date, closed dossiers past retention), so a missed tick is
 caught up at the next one and tests drive it with any clock. With several bot
-processes on PostgreSQL only the holder of an advisory lock ticks; every process
+processes on PostgreSQL only the leader (`bot.database.Leadership`) ticks; every process
 runs an outbox sender, and they share rows through `FOR UPDATE SKIP LOCKED`.
 """
 
@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
-
+from bot.clock import utc_now
 from bot.database import Database
 from bot.dossiers.apologies import (
     agencies_without_signer,
@@ -27,13 +25,11 @@ from bot.dossiers.apologies import (
     scan,
 )
 from bot.dossiers.purge import purge
-from bot.inbound import utc_now
 from bot.outbox import OutboxSender, ZnsGateway
 from bot.settings import Settings
 from bot.workdays import load_calendar
 
 log = logging.getLogger(__name__)
-LEADER_LOCK_KEY = 0x51_7A_71_C4  # arbitrary, constant: "scheduled ticks"
 
 
 @dataclass(frozen=True)
@@ -43,28 +39,6 @@ class TickReport:
     purged: int
 
 
-@asynccontextmanager
-async def leadership(database: Database) -> AsyncIterator[bool]:
-    """True for the one process that may tick now (always true on SQLite: one writer)."""
-    if database.is_sqlite:
-        yield True
-        return
-    async with database.engine.connect() as connection:
-        held = bool(
-            await connection.scalar(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
-            )
-        )
-        try:
-            yield held
-        finally:
-            if held:
-                await connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
-                )
-            await connection.commit()
-
-
 async def run_due(database: Database, settings: Settings, now: datetime) -> TickReport:
     """Issue due apology notices and escalations, then purge expired personal data."""
     async with database.transaction() as session:
@@ -72,11 +46,12 @@ async def run_due(database: Database, settings: Settings, now: datetime) -> Tick
             session,
             now,
             calendar=await load_calendar(session),
+            zone=settings.zone,
             new_date_working_days=settings.dossier.new_date_working_days,
             template=settings.dossier.apology_template,
         )
     async with database.transaction() as session:
-        purged = await purge(session, now, settings.dossier.retention_days)
+        purged = await purge(session, now, settings.dossier.retention_days, settings.zone)
     if report.notices or report.escalations or purged.dossiers:
         log.info(
             "dossiers: %d apology notices, %d escalations, %d dossiers purged",
@@ -90,11 +65,10 @@ async def run_due(database: Database, settings: Settings, now: datetime) -> Tick
 async def tick(
     database: Database, settings: Settings, clock: Callable[[], datetime] = utc_now
 ) -> TickReport | None:
-    """One tick: `run_due` if this process holds the lock, else nothing."""
-    async with leadership(database) as leader:
-        if not leader:
-            return None
-        return await run_due(database, settings, clock())
+    """One tick: `run_due` if this process leads, else nothing."""
+    if not await database.leadership.check():
+        return None
+    return await run_due(database, settings, clock())
 
 
 class _ZnsAdapter:
@@ -185,3 +159,4 @@ class DossierWork:
         self._stop.set()
         if self._task is not None:
             await self._task
+        await self.database.leadership.release()

@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dossiers.records import FINISHED_STATES, OPEN_STATES, STATES
+from bot.clock import local_date
+from bot.dossiers.records import STATES
 from bot.dossiers.store import pauses_of
 from bot.models import Agency, ApologyNotice, Dossier, Escalation, OutboxMessage, StartCode
-from bot.outbox import APOLOGY, COUNTER, FAILED, SENT
+from bot.states import FINISHED_STATES, OPEN_STATES, OutboxKind, OutboxStatus
 from bot.workdays import WorkCalendar
 
 FORMATS = ("table", "csv", "json")
@@ -67,7 +68,7 @@ def dossier_dates(dossier: Dossier, calendar: WorkCalendar, today: date, zone: Z
         overdue = owed < today and not stopped
         late_days = calendar.working_days_between(owed, today) if overdue else 0
     elif owed is not None and dossier.state in FINISHED_STATES and dossier.finished_at:
-        late_days = calendar.working_days_between(owed, dossier.finished_at.astimezone(zone).date())
+        late_days = calendar.working_days_between(owed, local_date(dossier.finished_at, zone))
     return Dates(
         received_at=dossier.received_at.astimezone(zone),
         appointment=dossier.appointment_date,
@@ -255,12 +256,12 @@ def _delivery(message: OutboxMessage | None, zone: ZoneInfo) -> str:
     if message is None:
         return "not in the outbox"
     attempts = f"{message.attempts} attempt{'s' if message.attempts != 1 else ''}"
-    if message.status == SENT:
+    if message.status == OutboxStatus.SENT:
         via = f"{message.route} ({message.channel})" if message.channel else message.route
         text = f"sent by {via} at {_moment(message.sent_at, zone)}"
-    elif message.status == COUNTER:
+    elif message.status == OutboxStatus.COUNTER:
         text = f"for the counter (no chat, no ZNS) since {_moment(message.sent_at, zone)}"
-    elif message.status == FAILED:
+    elif message.status == OutboxStatus.FAILED:
         text = f"failed after {attempts}"
     else:
         text = f"{message.status}, {attempts}, next {_moment(message.next_attempt_at, zone)}"
@@ -300,7 +301,7 @@ async def show_text(
         + (f" ({dossier.field})" if dossier.field else ""),
     ]
     if dossier.purged_at is not None:
-        lines.append(f"  citizen       erased {_day(dossier.purged_at.astimezone(zone).date())}")
+        lines.append(f"  citizen       erased {_day(local_date(dossier.purged_at, zone))}")
     else:
         lines.append(f"  citizen       {dossier.citizen_name or '-'}")
         lines.append(f"  phone         {dossier.phone or '-'}")
@@ -369,7 +370,8 @@ async def show_text(
             select(ApologyNotice, OutboxMessage)
             .outerjoin(
                 OutboxMessage,
-                (OutboxMessage.kind == APOLOGY) & (OutboxMessage.ref_id == ApologyNotice.id),
+                (OutboxMessage.kind == OutboxKind.APOLOGY)
+                & (OutboxMessage.ref_id == ApologyNotice.id),
             )
             .where(ApologyNotice.dossier_id == dossier.id)
             .order_by(ApologyNotice.id)

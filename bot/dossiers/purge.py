@@ -10,13 +10,13 @@ attempts (which name a chat) are kept only for the day they are counted in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import local_date
 from bot.models import ApologyNotice, Dossier, DossierLinkFailure
-from bot.workdays import local_date
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,9 @@ class PurgeReport:
     link_failures: int
 
 
-async def purge(session: AsyncSession, now: datetime, retention_days: int) -> PurgeReport:
+async def purge(
+    session: AsyncSession, now: datetime, retention_days: int, zone: tzinfo
+) -> PurgeReport:
     cutoff = now - timedelta(days=retention_days)
     due = (
         select(Dossier.id)
@@ -47,7 +49,7 @@ async def purge(session: AsyncSession, now: datetime, retention_days: int) -> Pu
     )
     failures = await session.execute(
         delete(DossierLinkFailure)
-        .where(DossierLinkFailure.day < local_date(now) - timedelta(days=1))
+        .where(DossierLinkFailure.day < local_date(now, zone) - timedelta(days=1))
         .execution_options(synchronize_session=False)
     )
     return PurgeReport(dossiers.rowcount or 0, notices.rowcount or 0, failures.rowcount or 0)

@@ -30,28 +30,24 @@ from pydantic import (
 
 from bot.boundary import SafeText, SaneDate, SaneDateTime, StrictCount, ascii_int, describe_errors
 from bot.phones import normalise_phone
+from bot.states import DossierState
 from bot.tabular import DAY_FORMATS, MOMENT_FORMATS, parse_moment_text
-from bot.workdays import ZONE
 
-LOCAL_ZONE: ContextVar[tzinfo] = ContextVar("dossier_local_zone", default=ZONE)
+LOCAL_ZONE: ContextVar[tzinfo] = ContextVar("dossier_local_zone")
 
 STATES = {
-    1: "Mới đăng ký",
-    2: "Được tiếp nhận",
-    3: "Không được tiếp nhận",
-    4: "Đang xử lý",
-    5: "Yêu cầu bổ sung giấy tờ",
-    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    7: "Công dân yêu cầu rút hồ sơ",
-    8: "Dừng xử lý",
-    9: "Đã xử lý xong",
-    10: "Đã trả kết quả",
+    DossierState.NEW: "Mới đăng ký",
+    DossierState.RECEIVED: "Được tiếp nhận",
+    DossierState.NOT_RECEIVED: "Không được tiếp nhận",
+    DossierState.PROCESSING: "Đang xử lý",
+    DossierState.SUPPLEMENT: "Yêu cầu bổ sung giấy tờ",
+    DossierState.FINANCIAL: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    DossierState.WITHDRAWN: "Công dân yêu cầu rút hồ sơ",
+    DossierState.STOPPED: "Dừng xử lý",
+    DossierState.DONE: "Đã xử lý xong",
+    DossierState.RETURNED: "Đã trả kết quả",
 }
-OPEN_STATES = frozenset({1, 2, 4, 5, 6})  # the result is still owed: can become late
-FINISHED_STATES = frozenset({9, 10})
-CLOSED_STATES = frozenset({3, 7, 8, 10})  # nothing left to do: the retention clock runs
-SUPPLEMENT = 5
-RETURNED = 10
+"""The state names the one-stop systems show (the CLI's listings show them too)."""
 
 # canonical name -> accepted spreadsheet headers (folded: no accents, '_' for spaces)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -210,15 +206,18 @@ def _phone(value: Any) -> str:
 
 
 def _zone() -> tzinfo:
-    return LOCAL_ZONE.get()
+    try:
+        return LOCAL_ZONE.get()
+    except LookupError:
+        raise RuntimeError("parse records inside local_zone(settings.zone)") from None
 
 
 @contextmanager
 def local_zone(zone: tzinfo) -> Iterator[None]:
     """Read times written without a zone as local time in `zone` (the TIMEZONE setting).
 
-    `parse_record` is called deep inside the shared upsert; the API and the import set
-    the installation's zone around it, and Asia/Ho_Chi_Minh holds otherwise.
+    `parse_record` is called deep inside the shared upsert, which sets the zone it was
+    given around it; there is no default, so no caller can forget the setting.
     """
     token = LOCAL_ZONE.set(zone)
     try:

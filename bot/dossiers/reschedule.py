@@ -13,15 +13,16 @@ agency's promise to the citizen, given once, and the scan watches that date.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dossiers.records import OPEN_STATES
+from bot.clock import local_date
 from bot.dossiers.store import track
 from bot.models import Dossier, DossierEvent
-from bot.workdays import WorkCalendar, local_date
+from bot.states import OPEN_STATES
+from bot.workdays import WorkCalendar
 
 APPOINTMENT = "appointment_date"
 DUE = "due_date"
@@ -53,11 +54,12 @@ async def reschedule_for_day(
     after: WorkCalendar,
     *,
     now: datetime,
+    zone: tzinfo,
     reason: str,
 ) -> Rescheduled:
     """Move the open dossiers whose window contains `day` from `before` to `after`."""
     result = Rescheduled()
-    today = local_date(now)
+    today = local_date(now, zone)
     rows = await session.scalars(
         select(Dossier)
         .where(
@@ -79,7 +81,7 @@ async def reschedule_for_day(
         old_appointment, old_due = dossier.appointment_date, dossier.due_date
         if old_appointment is not None and old_appointment >= day:
             dossier.appointment_date = _moved_appointment(dossier, before, after)
-        track(dossier, after, today)
+        track(dossier, after, today, zone)
         if old_due == dossier.due_date and old_appointment == dossier.appointment_date:
             continue
         dossier.updated_at = now

@@ -22,34 +22,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import local_date
 from bot.codes import new_code
-from bot.database import is_unavailable
+from bot.database import LockKey, is_unavailable, transaction_lock
 from bot.dossiers.records import (
-    CLOSED_STATES,
-    FINISHED_STATES,
-    OPEN_STATES,
-    RETURNED,
     SERVICE_NAME_MAX,
-    SUPPLEMENT,
     RecordError,
+    local_zone,
     parse_record,
     raw_code,
 )
 from bot.logs import describe
 from bot.models import Agency, Dossier, Service, StartCode
-from bot.outbox import INVITATION, enqueue
+from bot.outbox import enqueue
+from bot.states import CLOSED_STATES, FINISHED_STATES, OPEN_STATES, DossierState, OutboxKind
 from bot.textnorm import fold
-from bot.workdays import Pause, WorkCalendar, local_date
+from bot.workdays import Pause, WorkCalendar
 
 log = logging.getLogger(__name__)
-WRITE_LOCK_KEY = 0x51_7A_D0_55  # arbitrary, constant: "dossier writes"
-DONE = 9  # done, the result not yet returned (records.STATES)
 # A receipt may be stamped by a clock a little ahead of ours; later than this it is wrong.
 RECEIPT_CLOCK_SKEW = timedelta(minutes=10)
 _TRACKED = (
@@ -120,13 +116,13 @@ def announced_in_advance(dossier: Dossier, calendar: WorkCalendar, today: date) 
     )
 
 
-def finished_late(dossier: Dossier, due: date | None) -> bool:
+def finished_late(dossier: Dossier, due: date | None, zone: tzinfo) -> bool:
     """Overdue is "finished after the appointment date"; on time is finished <= it."""
     finished = dossier.finished_at
-    return due is not None and finished is not None and local_date(finished) > due
+    return due is not None and finished is not None and local_date(finished, zone) > due
 
 
-def track(dossier: Dossier, calendar: WorkCalendar, today: date) -> None:
+def track(dossier: Dossier, calendar: WorkCalendar, today: date, zone: tzinfo) -> None:
     """Derive the due date and the watch date from the dossier's current facts.
 
     The clock is stopped by an open supplement pause that began on or before the
@@ -155,28 +151,34 @@ def track(dossier: Dossier, calendar: WorkCalendar, today: date) -> None:
         watch = target
         if dossier.stage == 0 and announced_in_advance(dossier, calendar, today):
             watch = min(watch, today - timedelta(days=1))
-    elif dossier.state == DONE and dossier.stage == 0 and finished_late(dossier, target):
+    elif (
+        dossier.state == DossierState.DONE
+        and dossier.stage == 0
+        and finished_late(dossier, target, zone)
+    ):
         watch = target
     dossier.watch_date = watch
 
 
-def apply_state(dossier: Dossier, state: int, at: datetime, *, auto_pauses: bool) -> None:
+def apply_state(
+    dossier: Dossier, state: int, at: datetime, *, auto_pauses: bool, zone: tzinfo
+) -> None:
     """Set the state and what follows from it: pauses, finishing, returning, closing."""
     old = dossier.state
     if state != old:
         if auto_pauses:
             pauses = pauses_of(dossier)
-            day = local_date(at)
-            if old == SUPPLEMENT:
+            day = local_date(at, zone)
+            if old == DossierState.SUPPLEMENT:
                 pauses = [(start, end if end else day) for start, end in pauses]
-            if state == SUPPLEMENT and all(end is not None for _, end in pauses):
+            if state == DossierState.SUPPLEMENT and all(end is not None for _, end in pauses):
                 pauses.append((day, None))
             _store_pauses(dossier, pauses)
         dossier.state = state
         dossier.state_changed_at = at
     if state in FINISHED_STATES and dossier.finished_at is None:
         dossier.finished_at = at
-    if state == RETURNED and dossier.returned_at is None:
+    if state == DossierState.RETURNED and dossier.returned_at is None:
         dossier.returned_at = at
     if state in CLOSED_STATES:
         dossier.closed_at = dossier.closed_at or at
@@ -199,8 +201,7 @@ def discard_unflushed(session: AsyncSession) -> None:
 
 async def lock_writes(session: AsyncSession) -> None:
     """Serialise dossier writers (SQLite already is, by `BEGIN IMMEDIATE`)."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+    await transaction_lock(session, LockKey.DOSSIER_WRITES)
 
 
 class _Batch:
@@ -213,11 +214,13 @@ class _Batch:
         calendar: WorkCalendar,
         scope: int | None,
         code_length: int,
+        zone: tzinfo,
     ):
         self.session = session
         self.code_length = code_length
         self.now = now
-        self.today = local_date(now)
+        self.zone = zone
+        self.today = local_date(now, zone)
         self.calendar = calendar
         self.scope = scope
         self.agencies: dict[str, int] = {}
@@ -278,8 +281,14 @@ class _Batch:
                     dossier_id=dossier.id,
                 )
             )
-        if dossier.state == RETURNED and old_state != RETURNED and dossier.chat_id is not None:
-            await enqueue(self.session, INVITATION, dossier.id, dossier_id=dossier.id, now=self.now)
+        if (
+            dossier.state == DossierState.RETURNED
+            and old_state != DossierState.RETURNED
+            and dossier.chat_id is not None
+        ):
+            await enqueue(
+                self.session, OutboxKind.INVITATION, dossier.id, dossier_id=dossier.id, now=self.now
+            )
 
     async def prefetch(self, parsed: list[dict[str, Any]]) -> None:
         codes = {values["code"] for values in parsed}
@@ -355,7 +364,9 @@ class _Batch:
             received = values.get("received_at") or (dossier and dossier.received_at)
             if received is None:
                 return None
-            appointment = self.calendar.deadline(received, values["processing_days"])
+            appointment = self.calendar.deadline(
+                local_date(received, self.zone), values["processing_days"]
+            )
         if appointment is None and dossier is not None:
             appointment = dossier.appointment_date
         if appointment is None:
@@ -420,7 +431,7 @@ class _Batch:
                 agency_id=agency_id,
                 procedure_name=values.get("procedure_name") or service.name,
                 received_at=values["received_at"],
-                received_on=local_date(values["received_at"]),
+                received_on=local_date(values["received_at"], self.zone),
                 state=0,
                 state_changed_at=values.get("state_changed_at", self.now),
                 stage=0,
@@ -438,12 +449,12 @@ class _Batch:
                 setattr(dossier, name, None)
         if "received_at" in values:
             dossier.received_at = values["received_at"]
-            dossier.received_on = local_date(values["received_at"])
+            dossier.received_on = local_date(values["received_at"], self.zone)
         if values.get("appointment_date") is not None:
             dossier.appointment_date = values["appointment_date"]
         elif values.get("processing_days") is not None:
             dossier.appointment_date = self.calendar.deadline(
-                dossier.received_at, values["processing_days"]
+                dossier.received_on, values["processing_days"]
             )
         if values.get("pauses") is not None:
             _store_pauses(dossier, values["pauses"])
@@ -456,8 +467,8 @@ class _Batch:
 
         state = values.get("state", dossier.state or 2)
         at = values.get("state_changed_at", self.now)
-        apply_state(dossier, state, at, auto_pauses=values.get("pauses") is None)
-        track(dossier, self.calendar, self.today)
+        apply_state(dossier, state, at, auto_pauses=values.get("pauses") is None, zone=self.zone)
+        track(dossier, self.calendar, self.today, self.zone)
 
         if created:
             self.session.add(dossier)
@@ -474,6 +485,7 @@ async def upsert_dossiers(
     *,
     now: datetime,
     calendar: WorkCalendar,
+    zone: tzinfo,
     scope_agency_id: int | None = None,
     code_length: int = 10,
     cells: bool = False,
@@ -483,6 +495,7 @@ async def upsert_dossiers(
     `records` are (reference, raw record) pairs: a row number or a list index.
     `scope_agency_id` limits writes to one agency's dossiers (an API key's).
     `cells`: the records are spreadsheet rows, not JSON (see `parse_record`).
+    `zone` (the TIMEZONE setting) reads times given without one and makes local days.
     A new dossier whose procedure is known gets a single-use start code, the
     survey/link code printed on its receipt.
     """
@@ -492,7 +505,8 @@ async def upsert_dossiers(
     seen: set[str] = set()
     for ref, raw in records:
         try:
-            values = parse_record(raw, cells=cells)
+            with local_zone(zone):
+                values = parse_record(raw, cells=cells)
         except RecordError as error:
             outcomes.append(Outcome(ref, raw_code(raw), "rejected", reasons=error.reasons))
             continue
@@ -504,7 +518,7 @@ async def upsert_dossiers(
         seen.add(values["code"])
         parsed.append((ref, values))
 
-    batch = _Batch(session, now, calendar, scope_agency_id, code_length)
+    batch = _Batch(session, now, calendar, scope_agency_id, code_length, zone)
     try:
         async with session.begin_nested():
             written = await batch.write(parsed, isolate=False)
@@ -514,7 +528,7 @@ async def upsert_dossiers(
         # Validation should have refused whatever failed: find it, keep the others.
         log.warning("dossier batch rolled back, retried record by record: %s", describe(error))
         discard_unflushed(session)
-        batch = _Batch(session, now, calendar, scope_agency_id, code_length)
+        batch = _Batch(session, now, calendar, scope_agency_id, code_length, zone)
         written = await batch.write(parsed, isolate=True)
     outcomes += [outcome for outcome, _ in written]
     accepted = [(outcome, dossier) for outcome, dossier in written if dossier is not None]

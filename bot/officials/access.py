@@ -30,7 +30,6 @@ ADMIN = "admin"
 OFFICIAL = "official"
 ROLES = (ADMIN, OFFICIAL)
 PROVINCE = "province"
-FREQUENCIES = ("weekly", "monthly", "off")
 CODE_LENGTH = 20  # 31-letter alphabet: about 99 bits
 
 # Which roles may use each chat command; checked on every call.

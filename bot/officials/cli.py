@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.clock import utc_now
 from bot.database import Database
-from bot.inbound import utc_now
 from bot.models import Agency, Chat, Official
 from bot.officials import access
 from bot.settings import Settings

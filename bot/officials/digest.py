@@ -34,11 +34,12 @@ from bot.rendering import render
 from bot.reports.build import ReportError
 from bot.reports.periods import Period
 from bot.settings import Settings
+from bot.states import OutboxKind
 from handlers.messages import Outbound, StoredFile
 
 log = logging.getLogger(__name__)
 
-DIGEST = "digest"  # outbox kind
+DIGEST = OutboxKind.DIGEST
 
 
 async def _official_language(session: AsyncSession, official: Official) -> str | None:

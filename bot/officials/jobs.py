@@ -2,8 +2,8 @@
 
 One APScheduler job calls `tick` every OFFICIALS_TICK_SECONDS; what is due comes from
 the database (`digest.run_due`), so a schedule changed in chat needs no restart and a
-missed tick is caught up once. On PostgreSQL only the holder of the advisory lock of
-`bot.dossiers.jobs.leadership` ticks; the digests go out through the same outbox
+missed tick is caught up once. On PostgreSQL only the leader (`bot.database.Leadership`,
+shared with the dossiers' tick) ticks; the digests go out through the same outbox
 sender as apology notices, which gets the digest renderer here.
 """
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from bot.clock import utc_now
 from bot.database import Database
-from bot.dossiers.jobs import leadership
 from bot.i18n import Translator
-from bot.inbound import utc_now
 from bot.officials.digest import renderers, run_due
 from bot.outbox import OutboxSender
 from bot.questionnaire import Questionnaire
@@ -31,15 +30,10 @@ async def tick(
     translator: Translator,
     clock: Callable[[], datetime] = utc_now,
 ) -> int | None:
-    """Queue the due digests if this process holds the lock; None if another one does.
-
-    The lock is shared with the dossiers' tick: when both fire together one of them
-    skips this round and the next round catches up (due work is read from the database).
-    """
-    async with leadership(database) as leader:
-        if not leader:
-            return None
-        return await run_due(database, settings, questionnaires, translator, clock())
+    """Queue the due digests if this process leads; None if another one does."""
+    if not await database.leadership.check():
+        return None
+    return await run_due(database, settings, questionnaires, translator, clock())
 
 
 class OfficialWork:

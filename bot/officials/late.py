@@ -18,14 +18,13 @@ from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dossiers.apologies import agencies_without_signer
-from bot.dossiers.records import OPEN_STATES
 from bot.models import ApologyNotice, Dossier, Escalation, OutboxMessage
 from bot.officials.access import Scope
-from bot.outbox import APOLOGY, COUNTER, FAILED, SENT
 from bot.reports.periods import Period
+from bot.states import OPEN_STATES, OutboxKind, OutboxStatus
 from bot.workdays import load_calendar
 
-UNDELIVERABLE = (FAILED, COUNTER)
+UNDELIVERABLE = (OutboxStatus.FAILED, OutboxStatus.COUNTER)
 
 
 def _in_scope(column, scope: Scope):
@@ -97,7 +96,7 @@ async def dossier_figures(
                 select(OutboxMessage.status, func.count())
                 .join(ApologyNotice, ApologyNotice.id == OutboxMessage.ref_id)
                 .where(
-                    OutboxMessage.kind == APOLOGY,
+                    OutboxMessage.kind == OutboxKind.APOLOGY,
                     in_period,
                     _in_scope(ApologyNotice.agency_id, scope),
                 )
@@ -110,7 +109,7 @@ async def dossier_figures(
         open_late=open_late or 0,
         escalations_new=escalations_new or 0,
         escalations_open=escalations_open or 0,
-        apologies_sent=statuses.get(SENT, 0),
+        apologies_sent=statuses.get(OutboxStatus.SENT, 0),
         apologies_undeliverable=sum(statuses.get(status, 0) for status in UNDELIVERABLE),
     )
 
@@ -168,7 +167,7 @@ async def overdue(session: AsyncSession, scope: Scope, today: date, limit: int =
     )
     late = [_listed(*row) for row in rows]
     undelivered = and_(
-        OutboxMessage.kind == APOLOGY,
+        OutboxMessage.kind == OutboxKind.APOLOGY,
         OutboxMessage.status.in_(UNDELIVERABLE),
         Dossier.closed_at.is_(None),
         Dossier.purged_at.is_(None),

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot.models import Official
 from bot.reports.periods import Period
+from bot.states import DigestFrequency
 
-WEEKLY, MONTHLY, OFF = "weekly", "monthly", "off"
+WEEKLY, MONTHLY, OFF = DigestFrequency.WEEKLY, DigestFrequency.MONTHLY, DigestFrequency.OFF
 
 
 def _at(day: date, minute: int, zone: ZoneInfo) -> datetime:

@@ -15,8 +15,9 @@ from datetime import date, datetime
 
 from aiohttp import web
 
+from bot.clock import utc_now
 from bot.database import Database
-from bot.inbound import utc_now
+from bot.i18n import shipped
 from bot.models import Official, OfficialDigest
 from bot.officials import access, content, links
 from bot.questionnaire import Questionnaire
@@ -41,6 +42,10 @@ def add_official_routes(
 ) -> None:
     secret = links.secret_of(settings)
 
+    def refused(status: int, key: str) -> web.Response:
+        # Whoever opens the link is not known yet: the installation's language.
+        return _refused(status, shipped()(settings.default_language, key))
+
     async def download(request: web.Request) -> web.Response:
         if secret is None:
             return _refused(404, "not found")
@@ -48,15 +53,15 @@ def add_official_routes(
             payload = links.verify(secret, request.match_info["token"], clock())
         except links.LinkError as error:
             if error.reason == "expired":
-                return _refused(410, "this link has expired")
-            return _refused(403, "this link is not valid")
+                return refused(410, "official_link_expired")
+            return refused(403, "official_link_invalid")
         kind = payload.get("k")
         if kind not in links.MEDIA_TYPES:
-            return _refused(403, "this link is not valid")
+            return refused(403, "official_link_invalid")
         try:
             body, name = await _file(database, settings, questionnaires, payload, kind)
         except PermissionError:
-            return _refused(403, "this link is not valid any more")
+            return refused(403, "official_link_revoked")
         return web.Response(
             body=body,
             content_type=links.MEDIA_TYPES[kind],

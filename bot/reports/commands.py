@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 
+from bot.clock import local_today, utc_now
 from bot.database import Database
 from bot.questionnaire import load_questionnaires
 from bot.reports.build import GROUPINGS, ReportError, ReportFilters, build_report
@@ -41,7 +41,7 @@ def _period(args: argparse.Namespace, settings: Settings) -> Period:
             return Period.parse(text)
     except ValueError as error:
         raise _usage(str(error)) from None
-    return Period.containing(datetime.now(settings.zone).date(), QUARTER)
+    return Period.containing(local_today(utc_now(), settings), QUARTER)
 
 
 def _grouping(text: str) -> tuple[str, ...]:

@@ -107,14 +107,13 @@ def _rollup_queries(
 
 
 def _raw_queries(
-    dialect: str,
     selection: Selection,
     ranges: list[tuple[Any, Any]],
     grouping: Sequence[str],
     questionnaire: Questionnaire,
 ) -> dict[str, Any]:
     r = Response.__table__.c
-    columns = raw_dimensions(dialect)
+    columns = raw_dimensions()
     dims = [columns[DIMENSIONS[name]] for name in grouping]
     where = [
         *_where(r, selection, columns["service_key"]),
@@ -152,11 +151,7 @@ async def count_groups(
             session, tally, _rollup_queries(selection, months, grouping, criteria), width
         )
     if ranges:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         await _add_rows(
-            session,
-            tally,
-            _raw_queries(dialect, selection, ranges, grouping, questionnaire),
-            width,
+            session, tally, _raw_queries(selection, ranges, grouping, questionnaire), width
         )
     return tally

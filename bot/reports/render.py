@@ -1,7 +1,7 @@
 """Reports as text for people (a terminal table) and as JSON and CSV for machines.
 
 Names of factors and criteria come from the questionnaire in the chosen language;
-the few headings are kept here in both languages, beside the layout they belong to.
+the few headings are in bot/locales (`report_…`), like every other text people read.
 """
 
 from __future__ import annotations
@@ -12,83 +12,15 @@ import json
 import unicodedata
 from typing import Any
 
-from bot.i18n import INDEX_DECIMALS, count, day, number
+from bot.i18n import INDEX_DECIMALS, count, day, number, shipped
 from bot.questionnaire import Questionnaire
 from bot.reports.build import Report, ReportGroup
 from scoring import GroupIndices
 
-HEADINGS: dict[str, dict[str, str]] = {
-    "vi": {
-        "title": "Báo cáo chỉ số hài lòng (SIPAS)",
-        "period": "Kỳ",
-        "previous": "kỳ trước",
-        "rule": "Cách tính",
-        "target": "Mục tiêu",
-        "filters": "Lọc",
-        "respondents": "Số phiếu",
-        "overall": "SIPAS",
-        "factor": "Yếu tố",
-        "criterion": "Tiêu chí",
-        "index": "Chỉ số",
-        "ci": "KTC 95%",
-        "valid": "Số trả lời",
-        "change": "Thay đổi",
-        "to_target": "So mục tiêu",
-        "flags": "Ghi chú",
-        "group": "Nhóm",
-        "small_sample": "mẫu nhỏ",
-        "below_target": "dưới mục tiêu",
-        "missing": "thiếu",
-        "none": "không có dữ liệu",
-        "agency": "Cơ quan",
-        "service": "Thủ tục",
-        "level": "Cấp",
-        "channel": "Kênh",
-        "month": "Tháng",
-        "by": "Theo",
-        "chart_title": "Chỉ số hài lòng theo yếu tố",
-        "this_period": "Kỳ này",
-        "mean_of_factors": "trung bình chỉ số các yếu tố (yếu tố = trung bình các tiêu chí)",
-        "pooled_share": "tỷ lệ hài lòng chung của mọi câu trả lời",
-    },
-    "en": {
-        "title": "Satisfaction index report (SIPAS)",
-        "period": "Period",
-        "previous": "previous",
-        "rule": "Rule",
-        "target": "Target",
-        "filters": "Filters",
-        "respondents": "Responses",
-        "overall": "SIPAS",
-        "factor": "Factor",
-        "criterion": "Criterion",
-        "index": "Index",
-        "ci": "95% CI",
-        "valid": "Valid n",
-        "change": "Change",
-        "to_target": "To target",
-        "flags": "Flags",
-        "group": "Group",
-        "small_sample": "small sample",
-        "below_target": "below target",
-        "missing": "missing",
-        "none": "no data",
-        "agency": "Agency",
-        "service": "Service",
-        "level": "Level",
-        "channel": "Channel",
-        "month": "Month",
-        "by": "By",
-        "chart_title": "Satisfaction index by factor",
-        "this_period": "This period",
-        "mean_of_factors": "mean of the factor indices (factor = mean of its criteria)",
-        "pooled_share": "share of satisfied answers, all answers pooled",
-    },
-}
-
 
 def heading(lang: str, key: str) -> str:
-    return HEADINGS.get(lang, HEADINGS["vi"])[key]
+    """A report heading (`report_<key>` in bot/locales), Vietnamese for an unknown language."""
+    return shipped()(lang, f"report_{key}")
 
 
 def target_text(target: float, lang: str) -> str:

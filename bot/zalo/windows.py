@@ -13,9 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.database import Database
+from bot.database import Database, upsert
 from bot.models import ZaloOAReplyWindow
 
 
@@ -32,13 +31,15 @@ class ReplyWindows:
         """The user wrote at `at`: a new window, unless a later message already opened one."""
         table = ZaloOAReplyWindow.__table__
         async with self.database.transaction() as session:
-            module = sqlite if self.database.is_sqlite else postgresql
-            statement = module.insert(table).values(user_id=user_id, opened_at=at, sent=0)
             await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.c.user_id],
-                    set_={"opened_at": statement.excluded.opened_at, "sent": 0},
-                    where=table.c.opened_at < statement.excluded.opened_at,
+                upsert(
+                    session,
+                    table,
+                    ["user_id"],
+                    {"user_id": user_id, "opened_at": at, "sent": 0},
+                    replace=["opened_at"],
+                    assign={"sent": 0},
+                    where=lambda new: table.c.opened_at < new.opened_at,
                 )
             )
 

@@ -65,7 +65,7 @@ def upgrade() -> None:
     from bot.responses import rollup_rebuild_statements
 
     bind = op.get_bind()
-    for statement in rollup_rebuild_statements(bind.dialect.name):
+    for statement in rollup_rebuild_statements():
         bind.execute(statement)
 
 

@@ -34,11 +34,11 @@ from sqlalchemy import func, select, text
 
 from bot.database import Database
 from bot.models import PooledResponse, Response
-from bot.workdays import ZONE
 from handlers._survey_store import SurveyStore
 from handlers.messages import Inbound
 from tests.builders import (
     QUESTIONNAIRES,
+    ZONE,
     Citizen,
     FakeClock,
     make_code,

@@ -23,9 +23,8 @@ from sqlalchemy import func, select
 from bot.boundary import EARLIEST, LATEST
 from bot.dossiers.keys import create_key, revoke_key
 from bot.models import Dossier, Service, StartCode
-from bot.workdays import ZONE
 from tests.bot.test_dossier_api import api, bearer
-from tests.builders import seed_catalog
+from tests.builders import ZONE, seed_catalog
 from tests.dossier_helpers import CALENDAR, record, vn_time
 
 PATH = "/api/v1/dossiers"
@@ -334,7 +333,7 @@ def assert_stored_as_given(field: str, value, row: Dossier) -> None:
     if field == "processing_days":
         days = _whole(value)
         assert days is not None and 0 <= days <= 365
-        assert row.appointment_date == CALENDAR.deadline(row.received_at, days)
+        assert row.appointment_date == CALENDAR.deadline(row.received_on, days)
         return
     if field in DATES:
         assert isinstance(value, str) and value.isascii()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.dossiers.importer import import_dossiers
 from bot.models import Dossier, StartCode
-from tests.builders import seed_catalog
+from tests.builders import ZONE, seed_catalog
 from tests.dossier_helpers import dossier, vn_time
 
 HEADER = (
@@ -35,6 +35,7 @@ async def test_csv_rows_are_upserted_and_bad_rows_reported(database, tmp_path):
         database,
         path,
         now=vn_time(2027, 2, 2),
+        zone=ZONE,
         code_length=10,
         progress=lambda done, total: seen.append((done, total)),
     )
@@ -57,7 +58,9 @@ async def test_csv_rows_are_upserted_and_bad_rows_reported(database, tmp_path):
     paused = await dossier(database, "HS-4")
     assert paused.pauses == [["2027-02-02", None]] and paused.watch_date is None
 
-    again = await import_dossiers(database, path, now=vn_time(2027, 2, 3), code_length=10)
+    again = await import_dossiers(
+        database, path, zone=ZONE, now=vn_time(2027, 2, 3), code_length=10
+    )
     assert again.summary() == "0 created, 0 updated, 2 unchanged, 2 rejected"
     async with database.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Dossier)) == 2
@@ -74,7 +77,9 @@ async def test_xlsx_with_processing_days(database, tmp_path):
     path = tmp_path / "hoso.xlsx"
     workbook.save(path)
     # Imported at 11:00, after the receipt (a receipt ahead of the clock is refused).
-    result = await import_dossiers(database, path, now=vn_time(2027, 2, 3, 11), code_length=10)
+    result = await import_dossiers(
+        database, path, zone=ZONE, now=vn_time(2027, 2, 3, 11), code_length=10
+    )
     assert result.summary() == "1 created, 0 updated, 0 unchanged, 0 rejected"
     imported = await dossier(database, "X-1")
     assert imported.appointment_date == date(2027, 2, 15)
@@ -107,7 +112,9 @@ async def test_xlsx_cells_are_read_as_excel_gives_them_and_checked_like_json(dat
         sheet.append(row)
     path = tmp_path / "hoso.xlsx"
     workbook.save(path)
-    result = await import_dossiers(database, path, now=vn_time(2027, 2, 2), code_length=10)
+    result = await import_dossiers(
+        database, path, zone=ZONE, now=vn_time(2027, 2, 2), code_length=10
+    )
     assert [(o.ref, o.status) for o in result.outcomes] == [
         (2, "created"),
         (3, "created"),
@@ -158,7 +165,9 @@ async def test_csv_reads_the_time_formats_of_one_stop_exports(database, tmp_path
         "B-3,DNAI-XTEST,HT-KS,03/02/2027 10:00,03/02/2027,,4,03/02/2027-x,\n",
         encoding="utf-8",
     )
-    result = await import_dossiers(database, path, now=vn_time(2027, 2, 13), code_length=10)
+    result = await import_dossiers(
+        database, path, zone=ZONE, now=vn_time(2027, 2, 13), code_length=10
+    )
     assert result.summary() == "7 created, 0 updated, 0 unchanged, 3 rejected"
     for code in ("T-1", "T-2", "T-3", "T-4", "T-5"):
         stored = await dossier(database, code)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.dossiers.jobs import DossierWork, leadership, tick
+from bot.database import Database
+from bot.dossiers.jobs import DossierWork, tick
 from tests.builders import TRANSLATOR, FakeClock, seed_catalog
 from tests.dossier_helpers import dossier_settings, notices, record, upsert, vn_time
 
@@ -15,10 +16,13 @@ async def test_only_the_lock_holder_ticks(database, backend):
     settings = dossier_settings(database)
     clock = FakeClock(vn_time(2027, 2, 4))
     if backend == "postgresql":
-        async with leadership(database) as leader:  # another process holds the lock
-            assert leader
+        other = Database(database.url)  # another process leads
+        try:
+            assert await other.leadership.check()
             assert await tick(database, settings, clock) is None
-        assert await notices(database) == []
+            assert await notices(database) == []
+        finally:
+            await other.dispose()  # gives the lock up
     report = await tick(database, settings, clock)
     assert report is not None and report.notices == 1
     # A missed tick is caught up by the next one, from the database, and only once.

@@ -19,8 +19,7 @@ from bot.dossiers.apologies import renderers
 from bot.dossiers.listing import ListFilters, initials, listed, masked_phone
 from bot.outbox import OutboxSender
 from bot.settings import OutboxSettings
-from bot.workdays import ZONE
-from tests.builders import TRANSLATOR, FakeClock, seed_catalog
+from tests.builders import TRANSLATOR, ZONE, FakeClock, seed_catalog
 from tests.dossier_helpers import CALENDAR, dossier_settings, scan_at, vn_time
 
 # Vietnamese headers and the time formats one-stop exports write. LATE is received on

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import string
 from datetime import date
+from pathlib import Path
 
 from bot import i18n
 from bot.i18n import Translator
@@ -39,3 +42,60 @@ def test_numbers_follow_each_languages_conventions():
 
 def test_dates_are_written_day_first():
     assert i18n.day(date(2027, 2, 3)) == "03/02/2027"
+
+
+# Files whose Vietnamese strings are data, not copy: the column headers and state names
+# of the one-stop systems' exports and of the paper-form files, which are matched as
+# written; and operator-facing command-line help. The report workbook's labels are still
+# to move (bot/reports/workbook.py).
+_DATA_VOCABULARY = {
+    "bot/dossiers/records.py",
+    "bot/responses_import.py",
+    "bot/responses_template.py",
+    "bot/reports/commands.py",
+    "bot/reports/workbook.py",
+}
+_VIETNAMESE = re.compile(
+    r"[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.I
+)
+
+
+def _sentences(path: Path) -> list[tuple[int, str]]:
+    """String literals (docstrings aside) of three words or more with Vietnamese letters."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {  # of modules, classes, functions and attributes alike
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and _VIETNAMESE.search(node.value)
+        and len(node.value.split()) >= 3
+    ]
+
+
+def test_no_vietnamese_copy_is_written_in_the_code():
+    root = Path(__file__).resolve().parents[2]
+    found = [
+        f"{path.relative_to(root)}:{line}: {text[:60]}"
+        for package in ("bot", "handlers")
+        for path in sorted((root / package).rglob("*.py"))
+        if str(path.relative_to(root)) not in _DATA_VOCABULARY
+        for line, text in _sentences(path)
+    ]
+    assert found == [], "move these to bot/locales/{vi,en}.yaml:\n" + "\n".join(found)
+
+
+def test_report_headings_and_the_command_menu_come_from_both_catalogs():
+    from bot.channels._telegram_api import COMMANDS
+    from bot.reports.render import heading
+
+    assert heading("vi", "ci") == "KTC 95%" and heading("en", "ci") == "95% CI"
+    assert heading("fr", "title") == heading("vi", "title")
+    assert dict(COMMANDS["vi"])["skip"] == "Bỏ qua câu không bắt buộc"
+    assert dict(COMMANDS["en"])["skip"] == "Skip an optional question"

@@ -19,7 +19,7 @@ from bot.models import (
     SurveySession,
 )
 from bot.models import Response as ResponseRow
-from bot.workdays import ZONE
+from tests.builders import ZONE
 
 DAY_ONE, DAY_TWO = date(2026, 11, 23), date(2026, 11, 24)
 PER_DAY = 30

@@ -12,7 +12,6 @@ from sqlalchemy import update
 
 from bot.database import Database
 from bot.dossiers.apologies import renderers
-from bot.dossiers.jobs import leadership
 from bot.models import Official
 from bot.officials import schedule
 from bot.officials.digest import run_due
@@ -22,8 +21,7 @@ from bot.outbox import OutboxSender
 from bot.reports import Period, ReportFilters, build_report
 from bot.reports.render import to_json
 from bot.settings import OutboxSettings
-from bot.workdays import ZONE
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, Citizen, FakeClock, make_processor
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, ZONE, Citizen, FakeClock, make_processor
 from tests.dossier_helpers import record, scan_at, upsert, vn_time
 from tests.officials_helpers import (
     STP_SCOPE,
@@ -174,10 +172,10 @@ async def test_two_tickers_create_one_digest(database, backend):
         if backend == "postgresql":
             # Only the holder of the advisory lock ticks.
             settings = officials_settings(database)
-            async with leadership(other) as leader:
-                assert leader
-                later = FakeClock(vn(2026, 11, 30, 8))
-                assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) is None
+            assert await other.leadership.check()
+            later = FakeClock(vn(2026, 11, 30, 8))
+            assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) is None
+            await other.leadership.release()
             assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) == 2
     finally:
         await other.dispose()

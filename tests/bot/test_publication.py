@@ -11,8 +11,8 @@ from bot.database import Database
 from bot.models import PooledResponse, Response, RollupItem, RollupMoments, RollupResponses
 from bot.publication import JOB_ID, publish_due, schedule_publication
 from bot.responses import rebuild_rollups
-from bot.workdays import ZONE
 from tests.builders import (
+    ZONE,
     Citizen,
     FakeClock,
     make_code,

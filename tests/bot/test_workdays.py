@@ -6,9 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.clock import local_date
 from bot.database import Database
 from bot.models import CalendarDay
-from bot.workdays import WorkCalendar, load_calendar, local_date
+from bot.workdays import WorkCalendar, load_calendar
+from tests.builders import ZONE
 
 CAL = WorkCalendar()
 
@@ -47,14 +49,16 @@ def test_culture_day_24_november_from_2026_only():
 
 def test_receipt_not_counted_and_receipt_on_a_day_off_moves_to_monday():
     friday = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)  # 16:00 in Vietnam, Friday
-    assert CAL.deadline(friday, 1) == date(2026, 3, 9)  # Monday
+    assert CAL.deadline(local_date(friday, ZONE), 1) == date(2026, 3, 9)  # Monday
     saturday = datetime(2026, 3, 7, 2, 0, tzinfo=UTC)
-    assert CAL.deadline(saturday, 1) == date(2026, 3, 10)  # counts as received Monday
+    assert CAL.deadline(local_date(saturday, ZONE), 1) == date(
+        2026, 3, 10
+    )  # counts as received Monday
 
 
 def test_the_day_is_the_vietnamese_one():
     # 18:30 UTC on 3 Feb is 01:30 on 4 Feb in Vietnam.
-    assert local_date(datetime(2027, 2, 3, 18, 30, tzinfo=UTC)) == date(2027, 2, 4)
+    assert local_date(datetime(2027, 2, 3, 18, 30, tzinfo=UTC), ZONE) == date(2027, 2, 4)
 
 
 def test_supplement_pause_stops_the_clock():

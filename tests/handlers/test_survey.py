@@ -16,10 +16,10 @@ from bot.models import (
     SurveyFunnel,
     SurveySession,
 )
-from bot.workdays import ZONE
 from tests.builders import (
     QUESTIONNAIRES,
     TRANSLATOR,
+    ZONE,
     Citizen,
     FakeClock,
     make_code,

@@ -133,7 +133,8 @@ async def test_exports_and_digests_reach_zalo_as_signed_expiring_links(database)
         # Four days later the export link has expired; the Monday digest falls due and
         # goes through the outbox, with fresh links to its own stored files.
         clock.now = vn(2026, 11, 30, 8)
-        assert (await fetch(url))[0] == 410
+        status, _, body = await fetch(url)
+        assert (status, body.decode()) == (410, "Liên kết này đã hết hạn.")
         assert await run_due(database, settings, QUESTIONNAIRES, TRANSLATOR, clock()) == 1
         sender = OutboxSender(
             database,
