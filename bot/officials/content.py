@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import i18n
+from bot.clock import local_today
 from bot.dossiers.apologies import agencies_without_signer, code_list
 from bot.i18n import Translator
 from bot.models import Official
@@ -226,7 +227,7 @@ async def compose(
 ) -> Digest:
     """A digest read in the session: text, numbers, and its files as descriptions."""
     report = await scope_report(session, questionnaires, settings, scope, period)
-    today = now.astimezone(settings.zone).date()
+    today = local_today(now, settings)
     dossiers = await late.dossier_figures(session, scope, period, today, settings.zone)
     unsigned = await agencies_without_signer(session, scope.agency_ids)
     responded = report.total.indices.respondents > 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.clock import local_date
 from bot.models import Official
 from bot.reports.periods import Period
 from bot.states import DigestFrequency
@@ -100,7 +101,7 @@ def due_digest(official: Official, now: datetime, zone: ZoneInfo) -> Due | None:
     )
     if at is None or (official.schedule_from is not None and at < official.schedule_from):
         return None
-    period = covered_period(official.digest_frequency, at.astimezone(zone).date())
+    period = covered_period(official.digest_frequency, local_date(at, zone))
     return Due(
         official.id,
         official.digest_frequency,
@@ -121,4 +122,4 @@ def upcoming_period(official: Official, now: datetime, zone: ZoneInfo) -> tuple[
         now,
         zone,
     )
-    return frequency, covered_period(frequency, at.astimezone(zone).date())
+    return frequency, covered_period(frequency, local_date(at, zone))
