@@ -14,7 +14,7 @@ from bot.responses import store_response
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
 from bot.workdays import ZONE
-from tests.builders import seed_catalog
+from tests.builders import QUESTIONNAIRES, seed_catalog
 
 Q = "sipas-2017"
 F1_TO_F4 = [
@@ -94,6 +94,7 @@ async def respond(database: Database, ids: dict[str, int], agency: str, day: dat
     async with database.transaction() as session:
         await store_response(
             session,
+            QUESTIONNAIRES,
             questionnaire=Q,
             agency_id=ids[agency],
             service_id=None,
