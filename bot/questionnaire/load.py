@@ -17,10 +17,10 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from bot.questionnaire.fields import is_identifier
 from bot.questionnaire.model import (
     MAX_OPTION_VALUE,
     QUESTIONNAIRE_DIR,
-    Aggregation,
     Factor,
     Option,
     Question,
@@ -39,7 +39,6 @@ from bot.questionnaire.schema import (
     QuestionSpec,
     ScaleSpec,
     TextSpec,
-    is_identifier,
     validate,
 )
 
@@ -183,8 +182,6 @@ def _problem(error: ErrorDetails, place: _Place) -> str:
         return f"max_length must be a positive whole number, got {given!r}"
     if field in _LIST_WORDING and (kind in ("list_type", "too_short") or field == "skip_if_no"):
         return _LIST_WORDING[field]
-    if field == "aggregation":
-        return f"unknown aggregation {given!r} (expected one of: {_join(Aggregation)})"
     if kind in ("union_tag_invalid", "union_tag_not_found") and isinstance(place.node, dict):
         raw_kind = place.node.get("kind")
         return f"unknown kind {raw_kind!r} (expected one of: {_join(QuestionKind)})"

@@ -6,152 +6,42 @@ raised as pydantic errors whose location and type `load.py` turns into a sentenc
 check across fields carries the location it blames in its context (``at``).
 
 Translations are checked against the file's own ``languages``, so they are validated
-first and handed to the rest as validation context (see `validate`).
+first and handed to the rest as validation context (see `validate`). The checked
+scalars (ids, translations, labels) are in `fields.py`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
-    ValidationInfo,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from bot.questionnaire.fields import (
+    AggregationRule,
+    Identifier,
+    Languages,
+    Source,
+    Translations,
+    check_labels,
+    problem,
+)
 from bot.questionnaire.model import (
     GATE_NO,
     GATE_WORDS,
     GATE_YES,
-    MAX_ID_LENGTH,
     MAX_OPTION_VALUE,
     NO_OPINION,
     SCALE_VALUES,
-    Aggregation,
     QuestionKind,
 )
-from bot.textnorm import fold
-
-_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_NUMBER_PATTERN = re.compile(r"[0-9]+")
-
-
-def problem(kind: str, message: str, at: tuple[Any, ...] | None = None) -> PydanticCustomError:
-    """A schema error with a finished message; ``at`` overrides the location pydantic has."""
-    # The message is passed as context, not as the template, so braces in a label stay.
-    return PydanticCustomError(kind, "{message}", {"message": message, "at": at})
-
-
-def _join(values: Iterable[str]) -> str:
-    return ", ".join(values)
-
-
-# ------------------------------------------------------------------ checked scalars
-
-
-def is_identifier(value: Any) -> bool:
-    """An id the database can store and a person can type: what `Identifier` accepts."""
-    return (
-        isinstance(value, str)
-        and _ID_PATTERN.fullmatch(value) is not None
-        and len(value) <= MAX_ID_LENGTH
-    )
-
-
-def _identifier(value: Any) -> str:
-    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
-        raise problem(
-            "identifier",
-            f"must be letters, digits, '.', '_' or '-' (quote it in YAML), got {value!r}",
-        )
-    if len(value) > MAX_ID_LENGTH:
-        raise problem("identifier", f"{value!r} is longer than {MAX_ID_LENGTH} characters")
-    return value
-
-
-def _translations(value: Any, info: ValidationInfo) -> dict[str, str]:
-    """Exactly the file's languages, each a non-empty text (trimmed)."""
-    languages: tuple[str, ...] = (info.context or {}).get("languages", ())
-    if not isinstance(value, Mapping):
-        raise problem("translation", f"expected translations {_join(languages)}, got {value!r}")
-    for lang in value:
-        if lang not in languages:
-            raise problem(
-                "translation", f"unknown language {lang!r} (languages are {_join(languages)})"
-            )
-    result: dict[str, str] = {}
-    for lang in languages:
-        text = value.get(lang)
-        if text is None or (isinstance(text, str) and not text.strip()):
-            raise problem("translation", f"missing {lang!r} translation")
-        if not isinstance(text, str):
-            raise problem(
-                "translation", f"{lang!r} translation must be text (quote it in YAML), got {text!r}"
-            )
-        result[lang] = text.strip()
-    return result
-
-
-def _languages(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value:
-        raise problem("languages", "'languages' must be a non-empty list, e.g. [vi, en]")
-    for lang in value:
-        if not isinstance(lang, str) or not lang:
-            raise problem("languages", f"languages: bad language code {lang!r}")
-    if len(set(value)) != len(value):
-        raise problem("languages", "languages: a language is listed twice")
-    if value[0] != "vi":
-        raise problem("languages", "languages: 'vi' is required and must come first")
-    return value
-
-
-def _source(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise problem("source", "'source' must be text naming where the wording comes from")
-    return value.strip()
-
-
-Identifier = Annotated[str, BeforeValidator(_identifier)]
-Translations = Annotated[dict[str, str], BeforeValidator(_translations)]
-Languages = Annotated[list[str], BeforeValidator(_languages)]
-Source = Annotated[str, BeforeValidator(_source)]
-
-
-def check_labels(
-    labelled: Iterable[tuple[int, Mapping[str, str]]],
-    extra: Mapping[int, frozenset[str]] | None = None,
-) -> None:
-    """Every label must be matchable when typed: it has letters or digits, is not a bare
-    number, and differs from every other value's label once case and accents are ignored."""
-    owner: dict[str, tuple[int, str]] = {}
-    for value, words in (extra or {}).items():
-        for word in words:
-            owner[word] = (value, word)
-    for value, labels in labelled:
-        for label in labels.values():
-            folded = fold(label)
-            if not folded:
-                raise problem("label", f"label {label!r} has no letters or digits")
-            if _NUMBER_PATTERN.fullmatch(folded):
-                raise problem(
-                    "label", f"label {label!r} is a bare number, confusable with an option number"
-                )
-            other = owner.setdefault(folded, (value, label))
-            if other[0] != value:
-                raise problem(
-                    "label",
-                    f"labels {other[1]!r} (value {other[0]}) and {label!r} (value {value}) "
-                    "are the same once case and accents are ignored",
-                )
-
 
 # ------------------------------------------------------------------------- models
 
@@ -294,7 +184,7 @@ class QuestionnaireSpec(Spec):
     verified: bool = True
     title: Translations
     source: Source
-    aggregation: Aggregation = Field(strict=False)  # a plain string in the file
+    aggregation: AggregationRule
     scale: ScaleSpec
     factors: list[FactorSpec] = Field(min_length=1)
     questions: list[AnyQuestion] = Field(min_length=1)

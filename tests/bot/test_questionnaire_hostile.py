@@ -126,7 +126,12 @@ def test_a_value_of_the_wrong_type_is_refused_naming_place_and_field(
 # -------------------------------------------------------------------- extra keys
 
 keys = st.one_of(
-    st.text(st.characters(min_codepoint=33, max_codepoint=0x24F), min_size=1, max_size=8),
+    # printable: YAML itself folds control characters such as NEL into a space
+    st.text(
+        st.characters(min_codepoint=33, max_codepoint=0x24F, exclude_categories=("Cc", "Z")),
+        min_size=1,
+        max_size=8,
+    ),
     st.integers(-5, 5),
     st.booleans(),
 ).filter(lambda key: key not in KNOWN_KEYS)
@@ -213,6 +218,12 @@ def _with(text: str) -> str:
     return yaml.safe_dump({k: v for k, v in BASE.items() if k != "questions"}) + text
 
 
+def _replacing(old: str, new: str) -> str:
+    text = yaml.safe_dump(BASE, allow_unicode=True, sort_keys=False)
+    assert old in text
+    return text.replace(old, new)
+
+
 HOSTILE_TEXT = [
     ("python object", "!!python/object/apply:os.system ['true']\n", "not valid YAML"),
     ("unhashable key", "? [a]\n: 1\n", "not valid YAML"),
@@ -226,6 +237,10 @@ HOSTILE_TEXT = [
     ("date id", "id: 2026-01-01\n", "questionnaire id must be letters"),
     ("huge", _with("questions: [{id: q, factor: F1, text: {vi: a, en: b}, optional: .inf}]\n"),
      "question q: 'optional' must be true or false, got inf"),
+    ("binary rule", _replacing("mean_of_factors", "!!binary bWVhbl9vZl9mYWN0b3Jz"),
+     "unknown aggregation b'mean_of_factors'"),
+    ("binary label", _replacing("en: Male", "en: !!binary TWFsZQ=="),
+     "question gender: option 1: label: 'en' translation must be text"),
     ("scalar file", "just text\n", "expected a mapping with keys id, languages"),
 ]  # fmt: skip
 
