@@ -147,6 +147,7 @@ def generate(count: int, agencies, services, seed: int):
 
 async def load(database: Database, count: int, batch: int, seed: int) -> None:
     agencies, services = await seed_catalogue(database)
+    questionnaires = load_questionnaires()
     started = time.perf_counter()
     pending: list[NewResponse] = []
     stored = 0
@@ -154,7 +155,7 @@ async def load(database: Database, count: int, batch: int, seed: int) -> None:
     async def flush() -> None:
         nonlocal stored
         async with database.transaction() as session:
-            await store_responses(session, pending)
+            await store_responses(session, pending, questionnaires)
         stored += len(pending)
         pending.clear()
         if stored % (batch * 20) == 0 or stored == count:

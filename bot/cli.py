@@ -108,13 +108,14 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
     dossier_work = DossierWork(database, settings, channels, processor.translator)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     scheduler.add_job(processor.expire_idle, "interval", hours=1, id="expire-idle-surveys")
-    schedule_publication(scheduler, database, settings)
+    schedule_publication(scheduler, database, settings, processor.questionnaires)
     scheduler.add_job(processor.forget_old_updates, "interval", hours=6, id="forget-old-updates")
     dossier_work.schedule(scheduler)
     OfficialWork(database, settings, processor.questionnaires, processor.translator).install(
         scheduler, dossier_work.sender
     )
-    await publish_due(database, settings)  # days that ended while the bot was stopped
+    # the days that ended while the bot was stopped:
+    await publish_due(database, settings, processor.questionnaires)
     scheduler.start()
     runner = None
     if (listen := settings.http_host_port) is not None:
@@ -221,7 +222,9 @@ async def cmd_responses_publish(args, settings: Settings, database: Database) ->
             "the day into batches by the time of publication and so weakens anonymity; "
             "add --force if that is really meant"
         )
-    published = await publish_due(database, settings, include_today=args.all_days)
+    published = await publish_due(
+        database, settings, load_questionnaires(), include_today=args.all_days
+    )
     print(f"{published} held chat responses published; {await held_count(database)} still held")
     return 0
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import local_today
 from bot.database import Database
 from bot.models import PooledResponse
+from bot.questionnaire import Questionnaire
 from bot.responses import NewResponse, store_responses
 from bot.settings import Settings
 
@@ -66,7 +67,9 @@ async def hold_response(
     )
 
 
-async def publish_pool(session: AsyncSession, *, before: date) -> int:
+async def publish_pool(
+    session: AsyncSession, questionnaires: Mapping[str, Questionnaire], *, before: date
+) -> int:
     """Store every pool row of a day before `before`, shuffled, and empty them from the pool.
 
     The rows are taken by one DELETE … RETURNING, so two processes publishing at once
@@ -93,7 +96,7 @@ async def publish_pool(session: AsyncSession, *, before: date) -> int:
         for questionnaire, agency_id, service_id, level, day, channel_kind, answers in taken
     ]
     secrets.SystemRandom().shuffle(batch)
-    await store_responses(session, batch)
+    await store_responses(session, batch, questionnaires)
     return len(batch)
 
 
@@ -104,6 +107,7 @@ def local_day(now: datetime, settings: Settings) -> date:
 async def publish_due(
     database: Database,
     settings: Settings,
+    questionnaires: Mapping[str, Questionnaire],
     now: datetime | None = None,
     *,
     include_today: bool = False,
@@ -118,7 +122,7 @@ async def publish_due(
     today = local_day(now or datetime.now(UTC), settings)
     before = today + timedelta(days=1) if include_today else today
     async with database.transaction() as session:
-        published = await publish_pool(session, before=before)
+        published = await publish_pool(session, questionnaires, before=before)
     if published:
         log.info("published %d held chat responses", published)
     return published
@@ -130,7 +134,12 @@ async def held_count(database: Database) -> int:
         return await session.scalar(select(func.count()).select_from(_POOL)) or 0
 
 
-def schedule_publication(scheduler: Any, database: Database, settings: Settings) -> None:
+def schedule_publication(
+    scheduler: Any,
+    database: Database,
+    settings: Settings,
+    questionnaires: Mapping[str, Questionnaire],
+) -> None:
     """Publish every hour at minute 1 of the scheduler's (local) clock, so a day's
     responses are in from 00:01 the next day; a missed hour is simply caught up."""
     scheduler.add_job(
@@ -138,7 +147,7 @@ def schedule_publication(scheduler: Any, database: Database, settings: Settings)
         "cron",
         minute=1,
         id=JOB_ID,
-        args=(database, settings),
+        args=(database, settings, questionnaires),
         coalesce=True,
         misfire_grace_time=3600,
     )

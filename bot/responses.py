@@ -12,7 +12,6 @@ so rollup and raw counting cannot drift apart.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,7 +41,7 @@ from bot.models import (
     RollupMoments,
     RollupResponses,
 )
-from bot.questionnaire import Questionnaire, load_questionnaires
+from bot.questionnaire import Questionnaire
 from scoring import OVERALL
 
 LEVELS = range(6)
@@ -84,14 +83,11 @@ def criterion_factors(questionnaire: Questionnaire) -> dict[str, str]:
     return {question.id: question.factor or "" for question in questionnaire.criteria()}
 
 
-@functools.cache
-def shipped_questionnaires() -> Mapping[str, Questionnaire]:
-    """The questionnaire files, read once per process (the write path needs the factors)."""
-    return load_questionnaires()
-
-
-def _factors_of(questionnaire_id: str) -> dict[str, str]:
-    questionnaire = shipped_questionnaires().get(questionnaire_id)
+def _factors_of(
+    questionnaires: Mapping[str, Questionnaire], questionnaire_id: str
+) -> dict[str, str]:
+    """The write path needs the factors: the rollups count per factor."""
+    questionnaire = questionnaires.get(questionnaire_id)
     if questionnaire is None:
         raise ValueError(f"unknown questionnaire {questionnaire_id!r}")
     return criterion_factors(questionnaire)
@@ -274,7 +270,7 @@ def raw_moments(
 
 
 def rollup_rebuild_statements(
-    questionnaires: Mapping[str, Questionnaire] | None = None,
+    questionnaires: Mapping[str, Questionnaire],
 ) -> list[Executable]:
     """Statements that empty the rollups and count every stored response into them again.
 
@@ -282,7 +278,6 @@ def rollup_rebuild_statements(
     after a questionnaire file moved a criterion to another factor. Responses of a
     questionnaire without a file cannot be classified and are left out, as from reports.
     """
-    questionnaires = shipped_questionnaires() if questionnaires is None else questionnaires
     statements: list[Executable] = [
         delete(RollupResponses.__table__),
         delete(RollupItem.__table__),
@@ -308,7 +303,7 @@ def rollup_rebuild_statements(
 
 
 async def rebuild_rollups(
-    session: AsyncSession, questionnaires: Mapping[str, Questionnaire] | None = None
+    session: AsyncSession, questionnaires: Mapping[str, Questionnaire]
 ) -> None:
     """Recount the rollups from the stored answers (see `rollup_rebuild_statements`)."""
     for statement in rollup_rebuild_statements(questionnaires):
@@ -373,8 +368,12 @@ def _cell_key(
     return (questionnaire, month_key(day), agency_id, service_id or 0, level, channel_kind)
 
 
-async def remove_responses(session: AsyncSession, response_ids: Sequence[int]) -> None:
-    """Delete responses and take their counts out of the rollups."""
+async def remove_responses(
+    session: AsyncSession,
+    response_ids: Sequence[int],
+    questionnaires: Mapping[str, Questionnaire],
+) -> None:
+    """Delete responses and take their counts out of the rollups (which need the factors)."""
     tally = Tally()
     r, a = _RESPONSES.c, _ANSWERS.c
     for start in range(0, len(response_ids), _BATCH):
@@ -400,7 +399,7 @@ async def remove_responses(session: AsyncSession, response_ids: Sequence[int]) -
         for response_id, questionnaire, *cell in stored:
             tally.add_response(
                 _cell_key(questionnaire, *cell),
-                _factors_of(questionnaire),
+                _factors_of(questionnaires, questionnaire),
                 answers.get(response_id, {}),
                 sign=-1,
             )
@@ -466,7 +465,11 @@ async def stored_forms(
     return found
 
 
-async def store_responses(session: AsyncSession, responses: Sequence[NewResponse]) -> list[int]:
+async def store_responses(
+    session: AsyncSession,
+    responses: Sequence[NewResponse],
+    questionnaires: Mapping[str, Questionnaire],
+) -> list[int]:
     """Insert completed responses with their answers and rollup counts; returns their ids.
 
     A response whose form (agency, questionnaire and `form_id`) is already stored
@@ -475,13 +478,14 @@ async def store_responses(session: AsyncSession, responses: Sequence[NewResponse
     """
     if not responses:
         return []
-    factors = {q: _factors_of(q) for q in {response.questionnaire for response in responses}}
+    used = {response.questionnaire for response in responses}
+    factors = {q: _factors_of(questionnaires, q) for q in used}
     forms = [form_key(response) for response in responses if response.form_id is not None]
     if len(set(forms)) != len(forms):
         raise ValueError("a form appears twice among the responses to store")
     replaced = [response_id for response_id, _ in await stored_forms(session, forms)]
     if replaced:
-        await remove_responses(session, replaced)
+        await remove_responses(session, replaced, questionnaires)
 
     ids = await _insert_responses(session, responses)
     await _insert_answers(
@@ -512,6 +516,7 @@ async def store_responses(session: AsyncSession, responses: Sequence[NewResponse
 
 async def store_response(
     session: AsyncSession,
+    questionnaires: Mapping[str, Questionnaire],
     *,
     questionnaire: str,
     agency_id: int,
@@ -534,5 +539,6 @@ async def store_response(
                 questionnaire, agency_id, service_id, level, day, channel_kind, answers, form_id
             )
         ],
+        questionnaires,
     )
     return response_id

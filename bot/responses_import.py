@@ -366,7 +366,9 @@ async def import_responses(
             earlier = {
                 form for _, form in await stored_forms(session, [form_key(r) for _, r in pending])
             }
-            await store_responses(session, [response for _, response in pending])
+            await store_responses(
+                session, [response for _, response in pending], context.questionnaires
+            )
         for number, response in pending:
             if form_key(response) in earlier:
                 report.replaced += 1

@@ -70,7 +70,7 @@ async def publish_held(database: Database, now: datetime | None = None) -> int:
         if latest is None:
             return 0
         now = datetime.combine(latest + timedelta(days=1), time(0, 30), tzinfo=settings.zone)
-    return await publish_due(database, settings, now)
+    return await publish_due(database, settings, QUESTIONNAIRES, now)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from bot.officials import access
 from bot.responses import store_response
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
-from tests.builders import ZONE, seed_catalog
+from tests.builders import QUESTIONNAIRES, ZONE, seed_catalog
 
 Q = "sipas-2017"
 F1_TO_F4 = [
@@ -93,6 +93,7 @@ async def respond(database: Database, ids: dict[str, int], agency: str, day: dat
     async with database.transaction() as session:
         await store_response(
             session,
+            QUESTIONNAIRES,
             questionnaire=Q,
             agency_id=ids[agency],
             service_id=None,

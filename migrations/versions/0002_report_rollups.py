@@ -62,10 +62,11 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
 
+    from bot.questionnaire import load_questionnaires
     from bot.responses import rollup_rebuild_statements
 
     bind = op.get_bind()
-    for statement in rollup_rebuild_statements():
+    for statement in rollup_rebuild_statements(load_questionnaires()):
         bind.execute(statement)
 
 

@@ -12,6 +12,7 @@ from bot.models import PooledResponse, Response, RollupItem, RollupMoments, Roll
 from bot.publication import JOB_ID, publish_due, schedule_publication
 from bot.responses import rebuild_rollups
 from tests.builders import (
+    QUESTIONNAIRES,
     ZONE,
     Citizen,
     FakeClock,
@@ -53,23 +54,26 @@ async def test_only_days_before_today_are_published_once_and_counted(database: D
     settings = make_settings(database)
     assert await count(database, PooledResponse) == 3
     # Still the same local day (23:59 in Vietnam, 16:59 UTC): nothing is published.
-    assert await publish_due(database, settings, datetime(2026, 11, 23, 23, 59, tzinfo=ZONE)) == 0
+    evening = datetime(2026, 11, 23, 23, 59, tzinfo=ZONE)
+    assert await publish_due(database, settings, QUESTIONNAIRES, evening) == 0
     assert await count(database, Response) == 0
     # A completion just after midnight belongs to the new day and stays held.
     clock.now = datetime(2026, 11, 24, 0, 10, tzinfo=ZONE)
     await complete(Citizen(processor, chat_key="late"), await make_code(database, catalog))
     # Two processes publish at once: each held response is stored once.
     now = datetime(2026, 11, 24, 0, 30, tzinfo=ZONE)
-    published = await asyncio.gather(*(publish_due(database, settings, now) for _ in range(2)))
+    published = await asyncio.gather(
+        *(publish_due(database, settings, QUESTIONNAIRES, now) for _ in range(2))
+    )
     assert sorted(published) == [0, 3]
     assert (await count(database, Response), await count(database, PooledResponse)) == (3, 1)
     # The write path kept the rollups exactly as a recount from the answers makes them.
     incremental = await rollups(database)
     assert incremental[0][0][-1] == 3  # three responses in the one cell
     async with database.transaction() as session:
-        await rebuild_rollups(session)
+        await rebuild_rollups(session, QUESTIONNAIRES)
     assert await rollups(database) == incremental
-    assert await publish_due(database, settings, now, include_today=True) == 1
+    assert await publish_due(database, settings, QUESTIONNAIRES, now, include_today=True) == 1
     assert await count(database, PooledResponse) == 0
 
 
@@ -78,8 +82,8 @@ async def test_publication_is_scheduled_every_hour_at_minute_one(database: Datab
 
     settings = make_settings(database)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
-    schedule_publication(scheduler, database, settings)
+    schedule_publication(scheduler, database, settings, QUESTIONNAIRES)
     job = scheduler.get_job(JOB_ID)
-    assert job is not None and job.args == (database, settings)
+    assert job is not None and job.args == (database, settings, QUESTIONNAIRES)
     after = datetime(2026, 11, 23, 23, 30, tzinfo=ZONE)
     assert job.trigger.get_next_fire_time(None, after) == datetime(2026, 11, 24, 0, 1, tzinfo=ZONE)

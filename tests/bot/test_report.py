@@ -73,6 +73,7 @@ async def store(database, ids, agency, day, answers, service=None, channel="tele
     async with database.transaction() as session:
         return await store_response(
             session,
+            QUESTIONNAIRES,
             questionnaire=Q,
             agency_id=ids[agency],
             service_id=ids[service] if service else None,
@@ -273,6 +274,7 @@ async def test_bulk_store_equals_one_by_one(database):
                 NewResponse(Q, ids["COMM"], None, "commune", day, "web", all_at(v))
                 for v in (5, 4, 1)
             ],
+            QUESTIONNAIRES,
         )
     assert len(set(stored)) == 3
     total = (await report(database, Period.month(2025, 7))).total
@@ -358,12 +360,12 @@ async def test_a_failed_bulk_store_leaves_nothing(database):
     ]
     with pytest.raises(RuntimeError):
         async with database.transaction() as session:
-            await store_responses(session, rows)
+            await store_responses(session, rows, QUESTIONNAIRES)
             raise RuntimeError("the import stops here")
     async with database.transaction() as session:
         for model in (Response, ResponseAnswer, RollupResponses, RollupItem):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
-        await store_responses(session, rows)
+        await store_responses(session, rows, QUESTIONNAIRES)
     total = (await report(database, Period.month(2025, 7))).total
     assert total.counts.respondents == 60
     assert total.indices.criterion("F4.3").valid_n == 60

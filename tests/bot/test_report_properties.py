@@ -30,7 +30,8 @@ from bot.responses import NewResponse, rebuild_rollups, store_response, store_re
 from bot.settings import ScoringSettings
 from scoring import OVERALL, GroupCounts, ItemCounts, RespondentMoments, compute
 
-QUESTIONNAIRE = load_questionnaires()["sipas-2017"]
+QUESTIONNAIRES = load_questionnaires()
+QUESTIONNAIRE = QUESTIONNAIRES["sipas-2017"]
 CRITERIA = {q.id: q.factor for q in QUESTIONNAIRE.criteria()}
 FACTORS = [f.id for f in QUESTIONNAIRE.factors]
 ROLLUPS = (RollupResponses, RollupItem, RollupMoments)
@@ -272,11 +273,12 @@ async def test_report_equals_reference_from_raw_answers(database, stored, reques
                 for raw in batch
             ]
             if number % 2:
-                await store_responses(session, rows)
+                await store_responses(session, rows, QUESTIONNAIRES)
             else:  # the chat path: one response at a time
                 for row in rows:
                     await store_response(
                         session,
+                        QUESTIONNAIRES,
                         questionnaire=row.questionnaire,
                         agency_id=row.agency_id,
                         service_id=row.service_id,
@@ -331,5 +333,5 @@ async def test_report_equals_reference_from_raw_answers(database, stored, reques
     # the rollups kept by the write path equal a rebuild from the stored answers
     kept = await _rollup_rows(database)
     async with database.transaction() as session:
-        await rebuild_rollups(session)
+        await rebuild_rollups(session, QUESTIONNAIRES)
     assert await _rollup_rows(database) == kept
