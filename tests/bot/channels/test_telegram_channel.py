@@ -557,3 +557,23 @@ async def test_a_flooding_chat_has_a_bounded_reply_queue_and_others_go_on(
     # test_delivery.py drives that with a held send).
     assert longest <= REPLY_QUEUE_LIMIT
     assert calm_latency < 1.0  # the calm chat is not behind the flood
+
+
+async def test_a_send_that_fails_once_with_500_is_retried_and_the_answers_are_the_given_ones(
+    database: Database,
+):
+    catalog = await seed_catalog(database)
+    code = await make_code(database, catalog)
+    answers = plan(gate=1, seed=3)
+    async with FakeTelegram() as fake, running_bot(database, fake, "webhook"):
+        user = fake.user(5201)
+        user.send(f"/start {code}")
+        await user.expect(prompt(0))
+        user.cursor -= 1  # answer_all starts from the question now shown
+        fake.fail_sends = 1  # the reply carrying question 2 fails once
+        started = time.monotonic()
+        await answer_all(user, answers)
+        took = time.monotonic() - started
+    assert [call.status for call in fake.calls if call.method == "sendMessage"].count(500) == 1
+    print(f"\nTelegram, one send failed (500): the survey took {took:.2f} s")
+    assert await stored_answers(database) == [answers]
