@@ -32,6 +32,7 @@ from bot.channels._telegram_api import (
     ALLOWED_UPDATES,
     CHANNEL,
     MAX_CAPTION,
+    MAX_TEXT,
     Press,
     Received,
     bot_commands,
@@ -57,7 +58,7 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 256 * 1024  # a Telegram update is a few KiB; anything larger is not one
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for updates
-CAPABILITIES = Capabilities(buttons=100, files=True, max_text=4096)
+CAPABILITIES = Capabilities(buttons=100, files=True, max_text=MAX_TEXT)
 
 
 def build(
