@@ -217,10 +217,10 @@ class ZaloOAChannel:
         self.zns = ChannelZns(self) if self.config.zns_template_id else None
 
     async def start(self) -> None:
-        """Seed the token row, get a token, re-send lost replies, then accept events.
+        """Seed the token row, get a token, queue the lost replies, then accept events.
 
-        Events are refused (503, so Zalo retries) until the lost replies are re-sent,
-        lest a chat get its current question twice.
+        Events are refused (503, so Zalo retries) until the lost replies are queued, so
+        that they reach a chat before the replies to whatever it sends next.
         """
         self.http = aiohttp.ClientSession()
         self.tokens = ZaloOATokens(
