@@ -3,21 +3,25 @@
 Each message is handled in a single transaction that (a) records its update
 key, so a redelivered update changes nothing, (b) locks the chat's row, so two
 messages of one chat are applied one after the other even across processes,
-and (c) lets the handler store the answer and the next step. Replies are
-returned to the adapter, which sends them only after the commit and then
-confirms delivery; a reply lost to a crash is re-sent at the next start.
+and (c) lets the handler store the answer and the next step. A message that
+produces replies also stores them on the chat with the next reply number
+(`reply_seq`); the delivery path (bot.delivery) sends them after the commit and
+records the number sent (`delivered_seq`), in this same transaction when the
+chat's next message comes first. What is committed but not recorded as sent is
+re-sent at the next start, whatever use case produced it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import metrics
+from bot import metrics, stored_replies
 from bot.clock import Clock, local_today, utc_now
 from bot.database import Database, insert_if_absent, is_unavailable
 from bot.flood import FloodGuard
@@ -43,6 +47,17 @@ class PendingReply:
     channel: str
     chat_key: str
     replies: list[Outbound]
+    seq: int
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What one message produced: its replies, their number (None: nothing to record,
+    or replies not stored), and whether the given sent number was recorded with it."""
+
+    replies: list[Outbound]
+    seq: int | None = None
+    recorded: bool = False
 
 
 async def lock_chat(session: AsyncSession, channel: str, chat_key: str, now: datetime) -> Chat:
@@ -75,22 +90,27 @@ class InboundProcessor:
         self.flood = FloodGuard(
             survey_settings.flood_messages, survey_settings.flood_window_seconds
         )
-        # Channels whose delivery confirms each reply once it is sent (and before the
-        # chat's next message is applied): there an unconfirmed reply was not seen.
-        self.confirms_on_send: set[str] = set()
 
-    def _context(self, session: AsyncSession, now: datetime, channel: str = "") -> Context:
+    def _context(self, session: AsyncSession, now: datetime, chat: Chat | None = None) -> Context:
         return Context(
             session,
             now,
             self.settings,
             self.questionnaires,
             self.translator,
-            confirms_on_send=channel in self.confirms_on_send,
+            reply_unconfirmed=chat is not None and chat.reply_seq > chat.delivered_seq,
         )
 
     async def process(self, inbound: Inbound) -> list[Outbound]:
+        """Apply one message and return its replies (see `take`)."""
+        return (await self.take(inbound)).replies
+
+    async def take(self, inbound: Inbound, sent: int | None = None) -> Taken:
         """Apply one message; an already applied update key yields no replies.
+
+        `sent`: the delivery path knows this chat's replies up to that number went out;
+        it is recorded first, so the handler sees the last reply as confirmed even if
+        the citizen answered it before the confirmation was written.
 
         A chat flooding the bot has its excess dropped here, before any database work,
         with no replies: the adapter still acknowledges it, so it is not redelivered.
@@ -98,29 +118,36 @@ class InboundProcessor:
         now = self.clock()
         if not self.flood.allow((inbound.channel, inbound.chat_key), now.timestamp()):
             metrics.increment("inbound_flood_dropped_total")
-            return []
+            return Taken([])
         try:
-            async with self.database.transaction() as session:
+            async with self.database.write_turn, self.database.transaction() as session:
                 if inbound.update_key is not None and not await insert_if_absent(
                     session,
                     ProcessedUpdate.__table__,
                     {"update_key": inbound.update_key, "processed_at": now},
                 ):
-                    return []
+                    return Taken([])
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
-                context = self._context(session, now, inbound.channel)
-                return await router.handle(inbound, chat, context)
+                if sent is not None and sent > chat.delivered_seq:
+                    chat.delivered_seq = min(sent, chat.reply_seq)
+                replies = await router.handle(inbound, chat, self._context(session, now, chat))
+                seq = None
+                if replies:
+                    chat.reply_seq += 1
+                    chat.last_replies = stored_replies.encode(replies)
+                    seq = chat.reply_seq
+            return Taken(replies, seq, recorded=sent is not None)
         except Exception as error:
             if is_unavailable(error):
                 raise  # the platform must deliver it again later
             # A message that breaks a handler must not be retried for ever, nor crash the
             # bot: it is logged (without its text), marked as seen, and politely answered.
             log.error("handling a %s message failed: %s", inbound.channel, describe(error))
-            return await self._give_up(inbound, now)
+            return Taken(await self._give_up(inbound, now))
 
     async def _give_up(self, inbound: Inbound, now: datetime) -> list[Outbound]:
         if inbound.update_key is not None:
-            async with self.database.transaction() as session:
+            async with self.database.write_turn, self.database.transaction() as session:
                 await insert_if_absent(
                     session,
                     ProcessedUpdate.__table__,
@@ -128,37 +155,66 @@ class InboundProcessor:
                 )
         return [Outbound(self.translator(None, "internal_error"))]
 
-    async def confirm_delivered(self, channel: str, chat_key: str) -> None:
-        """The replies reached the platform: nothing to re-send after a restart."""
-        async with self.database.transaction() as session:
-            chat_id = select(Chat.id).where(Chat.channel == channel, Chat.chat_key == chat_key)
+    async def record_delivered(self, channel: str, sent: Mapping[str, int]) -> None:
+        """Chats' replies up to these numbers were sent: one transaction for them all.
+
+        Idempotent and safe in any order: a number never moves back.
+        """
+        if not sent:
+            return
+        rows = [{"key": key, "seq": seq} for key, seq in sent.items()]
+        async with self.database.write_turn, self.database.transaction() as session:
+            chats = Chat.__table__.c
             await session.execute(
-                update(SurveySession)
+                update(Chat.__table__)
                 .where(
-                    SurveySession.chat_id == chat_id.scalar_subquery(),
-                    SurveySession.status == SessionStatus.ACTIVE,
-                    SurveySession.reply_pending.is_(True),
+                    chats.channel == channel,
+                    chats.chat_key == bindparam("key"),
+                    chats.delivered_seq < bindparam("seq"),
                 )
-                .values(reply_pending=False)
+                .values(delivered_seq=bindparam("seq")),
+                rows,
+            )
+
+    async def confirm_delivered(self, channel: str, chat_key: str) -> None:
+        """Everything committed for the chat was sent (tests and simple callers)."""
+        async with self.database.write_turn, self.database.transaction() as session:
+            await session.execute(
+                update(Chat)
+                .where(Chat.channel == channel, Chat.chat_key == chat_key)
+                .values(delivered_seq=Chat.reply_seq)
             )
 
     async def pending_replies(self, channel: str) -> list[PendingReply]:
-        """The current question for every chat whose last reply may not have been delivered."""
+        """The replies of every chat of the channel committed but not known to be sent.
+
+        A chat in the middle of a survey gets its current question from the survey
+        (with a line saying it is resumed), so a question that is no longer current is
+        never sent; any other chat gets its stored last replies as they were.
+        """
         now = self.clock()
         pending = []
         async with self.database.transaction() as session:
             chats = await session.scalars(
                 select(Chat)
-                .join(SurveySession, SurveySession.chat_id == Chat.id)
-                .where(
-                    Chat.channel == channel,
-                    SurveySession.status == SessionStatus.ACTIVE,
-                    SurveySession.reply_pending.is_(True),
-                )
+                .where(Chat.channel == channel, Chat.reply_seq > Chat.delivered_seq)
+                .order_by(Chat.id)
             )
             for chat in chats.all():
-                replies = await survey.resume(chat, self._context(session, now))
-                pending.append(PendingReply(chat.channel, chat.chat_key, replies))
+                active = await session.scalar(
+                    select(SurveySession.id).where(
+                        SurveySession.chat_id == chat.id,
+                        SurveySession.status == SessionStatus.ACTIVE,
+                    )
+                )
+                if active is not None:
+                    replies = await survey.resume(chat, self._context(session, now))
+                else:
+                    replies = stored_replies.decode(chat.last_replies)
+                if replies:
+                    pending.append(
+                        PendingReply(chat.channel, chat.chat_key, replies, chat.reply_seq)
+                    )
         return pending
 
     async def expire_idle(self) -> int:

@@ -127,6 +127,11 @@ class Chat(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     privacy_noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The delivery marker of any use case's replies: commits that produced replies, the
+    # last of them known sent, and that last reply list (bot.stored_replies) to re-send.
+    reply_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    delivered_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_replies: Mapped[str | None] = mapped_column(Text)
 
 
 class SurveySession(Base):
@@ -157,6 +162,7 @@ class SurveySession(Base):
     history: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     offered: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     nonce: Mapped[str] = mapped_column(String(12))
+    # Unused since migration 0012 (the re-send marker is on the chat); kept, not dropped.
     reply_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -50,8 +50,8 @@ class Choice:
 class Instruction:
     """How to answer a reply's choices, worded for each way a channel can show them.
 
-    The use case does not know the channel; the adapter, which knows whether it has
-    buttons and how many, appends the one line that is true there (bot.channels).
+    The use case does not know the channel; the delivery path, which knows whether the
+    channel has buttons and how many, appends the one line that is true there.
     """
 
     buttons: str  # every choice is a button
@@ -150,6 +150,6 @@ class Context:
     settings: Settings
     questionnaires: dict[str, Questionnaire]
     translator: Translator
-    # The channel confirms each reply as soon as it is sent (Zalo): a session's
-    # `reply_pending` then means its current question was not shown yet.
-    confirms_on_send: bool = False
+    # The chat's last reply is not known to have been sent (a failed or slow send):
+    # the citizen may not have seen the question it carries.
+    reply_unconfirmed: bool = False

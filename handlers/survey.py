@@ -159,7 +159,6 @@ class _Conversation:
             SessionStatus.ENDED
         )  # frees the chat's one active slot before a new session
         session.answers = session.history = session.offered = None
-        session.reply_pending = False
         self.session = None
 
     def _open(self, phase: str) -> SurveySession:
@@ -175,7 +174,6 @@ class _Conversation:
             history=[],
             offered=[],
             nonce=secrets.token_hex(3),
-            reply_pending=True,
             started_at=self.ctx.now,
             updated_at=self.ctx.now,
         )
@@ -215,16 +213,15 @@ class _Conversation:
 
         if self.session is not None:
             self.session.updated_at = self.ctx.now
-            self.session.reply_pending = True
         await self.store.end_sessions(self.ended, self.chat.channel)
         return self.replies
 
     def _question_unseen(self, inbound: Inbound) -> bool:
-        """An answer (typed or a button) while the reply carrying the current question is
-        unconfirmed, on a channel that confirms on send: the citizen has not seen that
-        question, so the answer belongs to an earlier one and is not applied to it."""
+        """An answer (typed or a button) while the chat's last reply, which carries the
+        current question, is not known to have been sent: the citizen may not have seen
+        that question, so the answer belongs to an earlier one and is not applied to it."""
         session = self.session
-        if not self.ctx.confirms_on_send or session is None or not session.reply_pending:
+        if not self.ctx.reply_unconfirmed or session is None:
             return False
         if session.phase != PHASE_QUESTIONS:
             return False

@@ -15,9 +15,3 @@ class Capabilities:
     buttons: int  # how many choices of one reply can be buttons (0: none, type the number)
     files: bool  # images and documents can be uploaded to the chat
     max_text: int  # the longest text one platform message may carry
-
-
-CONSOLE = Capabilities(buttons=0, files=False, max_text=100_000)
-TELEGRAM = Capabilities(buttons=100, files=True, max_text=4096)
-ZALO_BOT = Capabilities(buttons=0, files=False, max_text=2000)
-ZALO_OA = Capabilities(buttons=5, files=False, max_text=2000)

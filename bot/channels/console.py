@@ -1,7 +1,7 @@
 """A chat in the terminal: the embedded default when no platform is configured.
 
-Same handlers, same database as the real channels; choices are printed as
-lines and answered by typing, as on Zalo.
+Same handlers, same database and the same delivery path as the real channels;
+choices are printed as lines and answered by typing, as on Zalo Bot.
 """
 
 from __future__ import annotations
@@ -10,28 +10,47 @@ import asyncio
 import sys
 from typing import TextIO
 
-from bot.channels import handle_and_reply, numbered_text, resend_pending
-from bot.channels.capabilities import CONSOLE
+from bot.channels.capabilities import Capabilities
+from bot.delivery import Delivery
 from bot.inbound import InboundProcessor
-from bot.rendering import prepare
 from handlers.messages import Inbound, InboundKind, Outbound
 
 CHANNEL = "console"
 CHAT_KEY = "console"
+CAPABILITIES = Capabilities(buttons=0, files=False, max_text=100_000)
+
+
+class ConsoleAdapter:
+    name = CHANNEL
+    capabilities = CAPABILITIES
+
+    def __init__(self, stdout: TextIO):
+        self.stdout = stdout
+
+    async def deliver(self, chat_key: str, replies: list[Outbound], proactive: bool) -> None:
+        for reply in replies:
+            self.stdout.write(reply.text + "\n\n")
+        self.stdout.flush()
+
+    def transient(self, error: Exception) -> bool:
+        return False
+
+    async def chore(self, chat_key: str, chore: object) -> None:
+        return None
 
 
 async def run_console(
     processor: InboundProcessor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> None:
-    async def show(_chat_key: str, replies: list[Outbound]) -> None:
-        for reply in await prepare(replies, CONSOLE):
-            stdout.write(numbered_text(reply) + "\n\n")
-        stdout.flush()
-
-    await resend_pending(processor, CHANNEL, show)
-    while True:
-        line = await asyncio.to_thread(stdin.readline)
-        if not line:
-            return
-        text = line.rstrip("\r\n")
-        await handle_and_reply(processor, Inbound(CHANNEL, CHAT_KEY, InboundKind.TEXT, text), show)
+    delivery = Delivery(processor, ConsoleAdapter(stdout))
+    await delivery.start()
+    try:
+        while True:
+            await delivery.drain()  # the answer is on screen before the next line is read
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                return
+            text = line.rstrip("\r\n")
+            await delivery.take(Inbound(CHANNEL, CHAT_KEY, InboundKind.TEXT, text))
+    finally:
+        await delivery.stop()

@@ -7,13 +7,10 @@ offset passes an update only after its commit. PTB's Updater confirms offsets
 before the handlers run, so the polling loop here calls getUpdates itself; PTB
 is used for its client and types, not its Application.
 
-Updates of one chat are applied one at a time in arrival order (a lock per
-chat; the database also locks the chat's row); different chats run concurrently.
-Replies are sent after the commit by one worker per chat, in order, and the
-chat's delivery is confirmed (`processor.confirm_delivered`) only when nothing
-committed for that chat is still unsent, and only once the chat has been quiet
-for a few seconds (one transaction per pause, not per answer); what a crash
-loses is re-sent at the next start.
+Order per chat, sending after the commit, retries, confirmation and the re-send
+after a crash are the one delivery path's (bot.delivery); this module translates:
+updates to `Inbound`, shaped replies to Bot API calls, and a pressed button's
+chores (answering the query, removing the keyboard).
 """
 
 from __future__ import annotations
@@ -21,10 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from functools import partial
 
 from aiohttp import web
@@ -34,12 +28,11 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 
 from bot import metrics
 from bot.boundary import BoundaryError, describe_errors, parse_json, secret_equals
-from bot.channels import instructed
-from bot.channels._after_commit import REPLY_QUEUE_LIMIT
 from bot.channels._telegram_api import (
     ALLOWED_UPDATES,
     CHANNEL,
     MAX_CAPTION,
+    MAX_TEXT,
     Press,
     Received,
     bot_commands,
@@ -52,9 +45,9 @@ from bot.channels._telegram_api import (
 from bot.channels._telegram_flood import FloodControl, patiently, retry_seconds
 from bot.channels._telegram_update import TelegramUpdate
 from bot.channels._webhook import failed, ignored, unusable, validate
-from bot.channels.capabilities import TELEGRAM
+from bot.channels.capabilities import Capabilities
+from bot.delivery import Delivery
 from bot.inbound import InboundProcessor
-from bot.rendering import prepare
 from bot.settings import Settings, TelegramMode
 from bot.web import read_bounded
 from handlers.messages import Outbound
@@ -65,13 +58,7 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 256 * 1024  # a Telegram update is a few KiB; anything larger is not one
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for updates
-STOP_GRACE = 10.0  # seconds stop() waits for replies still being sent
-# A delivery is recorded (confirm_delivered, one transaction) once the chat has been
-# quiet this long; an answer that comes sooner makes it moot, as its own delivery will
-# be recorded. Most answers come within seconds, so this saves a transaction per answer;
-# the price is that a crash re-sends the current question to chats active just before.
-CONFIRM_WHEN_QUIET = 10.0
-CONFIRM_TICK = 1.0
+CAPABILITIES = Capabilities(buttons=100, files=True, max_text=MAX_TEXT)
 
 
 def build(
@@ -92,25 +79,9 @@ def build(
     return channel
 
 
-@dataclass
-class _Delivery:
-    replies: list[Outbound]
-    press: Press | None = None
-
-
-@dataclass
-class _Chat:
-    """One chat's turn to be processed, and its replies not yet delivered (oldest first)."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    queue: deque[_Delivery] = field(default_factory=deque)
-    worker: asyncio.Task | None = None
-    users: int = 0
-    confirm: bool = False
-
-
 class TelegramChannel:
     name = CHANNEL
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: Settings, processor: InboundProcessor, bot: Bot):
         self.settings = settings.telegram
@@ -123,18 +94,10 @@ class TelegramChannel:
             self.settings.global_rate,
             self.settings.bulk_rate,
         )
-        self._chats: dict[str, _Chat] = {}
-        # SQLite has one writer at a time, and a transaction that finds the file locked
-        # sleeps in SQLite's busy handler (1 ms, 2 ms, … 100 ms): queueing ours here
-        # instead keeps the waits short and in order. PostgreSQL needs no such turn.
-        self._database_turn: contextlib.AbstractAsyncContextManager = (
-            asyncio.Lock() if processor.database.is_sqlite else contextlib.nullcontext()
-        )
+        self.delivery = Delivery(processor, self)
         self._accepting = False
         self._closing = False
         self._poller: asyncio.Task | None = None
-        self._unconfirmed: dict[str, float] = {}  # chat -> when to record its delivery
-        self._confirmer: asyncio.Task | None = None
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -152,10 +115,7 @@ class TelegramChannel:
             )
         else:
             await patiently(partial(self.bot.delete_webhook, drop_pending_updates=False))
-        self._confirmer = asyncio.create_task(self._confirm_quiet_chats(), name="telegram-confirm")
-        resent = await self._resend_pending()
-        if resent:
-            log.info("re-sending the current question to %d chats", resent)
+        await self.delivery.start()  # lost replies queued before any new update is taken
         if self.settings.mode is TelegramMode.WEBHOOK:
             self._accepting = True
         else:
@@ -168,17 +128,7 @@ class TelegramChannel:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        workers = [chat.worker for chat in self._chats.values() if chat.worker is not None]
-        if workers:
-            _, late = await asyncio.wait(workers, timeout=STOP_GRACE)
-            for task in late:  # their replies stay pending: re-sent at the next start
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-        if self._confirmer is not None:
-            self._confirmer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._confirmer
-        await self._confirm(due_by=None)  # a clean stop leaves nothing to re-send
+        await self.delivery.stop()  # a clean stop leaves nothing to re-send
         await self.bot.shutdown()
 
     async def _register_commands(self) -> None:
@@ -294,140 +244,31 @@ class TelegramChannel:
             return min(unapplied)
         return max(update.update_id for update in updates) + 1
 
-    # -- one chat at a time ------------------------------------------------------------
-
-    def _chat(self, chat_key: str) -> _Chat:
-        chat = self._chats.get(chat_key)
-        if chat is None:
-            chat = self._chats[chat_key] = _Chat()
-        return chat
-
-    def _forget_if_idle(self, chat_key: str, chat: _Chat) -> None:
-        idle = chat.users == 0 and chat.worker is None and not chat.queue
-        if idle and self._chats.get(chat_key) is chat:
-            del self._chats[chat_key]
-
     async def _apply(self, received: Received) -> None:
-        """Commit one update; its replies wait in the chat's queue. Raises if not committed."""
-        chat_key = received.inbound.chat_key
-        chat = self._chat(chat_key)
-        chat.users += 1
-        try:
-            async with chat.lock:
-                async with self._database_turn:
-                    replies = await self.processor.process(received.inbound)
-                if replies or received.press is not None:
-                    self._enqueue(chat_key, chat, _Delivery(replies, received.press))
-        finally:
-            chat.users -= 1
-            self._forget_if_idle(chat_key, chat)
-
-    def _enqueue(self, chat_key: str, chat: _Chat, delivery: _Delivery) -> None:
-        """Queue one update's replies; past the limit the oldest unsent are dropped.
-
-        A chat that writes faster than its replies can go out (about one a second)
-        would otherwise grow its queue without bound. The dropped replies answer
-        updates the citizen has already moved past; the newest, the current
-        question, is always kept. Other chats have queues of their own.
-        """
-        chat.queue.append(delivery)
-        while len(chat.queue) > REPLY_QUEUE_LIMIT:
-            chat.queue.popleft()
-            metrics.increment("telegram_replies_dropped_total")
-        if chat.worker is None:
-            chat.worker = asyncio.create_task(self._drain(chat_key, chat))
-
-    async def _resend_pending(self) -> int:
-        """Queue the current question for chats whose last reply may have been lost.
-
-        Queued before any new update is taken, so it reaches the citizen before
-        the replies to whatever they send next.
-        """
-        pending = await self.processor.pending_replies(CHANNEL)
-        for item in pending:
-            self._enqueue(item.chat_key, self._chat(item.chat_key), _Delivery(item.replies))
-        return len(pending)
-
-    async def _drain(self, chat_key: str, chat: _Chat) -> None:
-        """Deliver the chat's queue in order; confirm once nothing committed is unsent."""
-        try:
-            while True:
-                while chat.queue:
-                    delivery = chat.queue.popleft()  # the worker itself marks the chat busy
-                    delivered = await self._deliver(chat_key, delivery)
-                    if delivery.replies:
-                        chat.confirm = delivered
-                if chat.confirm:
-                    chat.confirm = False
-                    self._unconfirmed[chat_key] = time.monotonic() + CONFIRM_WHEN_QUIET
-                return
-        finally:
-            chat.worker = None
-            self._forget_if_idle(chat_key, chat)
-
-    async def _confirm_quiet_chats(self) -> None:
-        while True:
-            await asyncio.sleep(CONFIRM_TICK)
-            await self._confirm(due_by=time.monotonic())
-
-    async def _confirm(self, due_by: float | None) -> None:
-        """Record the deliveries of chats quiet since (all of them if `due_by` is None).
-
-        Under the chat's lock, and only if nothing of the chat waits to be sent:
-        then every update it committed has had its replies delivered.
-        """
-        due = [k for k, at in self._unconfirmed.items() if due_by is None or at <= due_by]
-        for chat_key in due:
-            del self._unconfirmed[chat_key]
-            chat = self._chat(chat_key)
-            chat.users += 1
-            try:
-                async with chat.lock:
-                    if chat.queue or chat.worker is not None:
-                        continue  # that delivery will ask again
-                    try:
-                        async with self._database_turn:
-                            await self.processor.confirm_delivered(CHANNEL, chat_key)
-                    except Exception as error:  # noqa: BLE001 - only means a re-send later
-                        log.warning("could not record a delivery: %r", type(error))
-            finally:
-                chat.users -= 1
-                self._forget_if_idle(chat_key, chat)
+        """Commit one update through the delivery path. Raises if not committed."""
+        await self.delivery.take(received.inbound, received.press)
 
     # -- sending -------------------------------------------------------------------------
 
-    async def _deliver(self, chat_key: str, delivery: _Delivery) -> bool:
-        """Send one update's replies; False if they may not have reached the citizen.
+    def transient(self, error: Exception) -> bool:
+        """Network failures and timeouts may pass (429 is waited out in `patiently`);
+        Forbidden (blocked) and BadRequest would be refused again."""
+        return isinstance(error, NetworkError) and not isinstance(error, (Forbidden, BadRequest))
 
-        A pressed button's chores (answering the query, removing the keyboard) go
-        alongside the replies rather than before them: the next question arrives a
-        round trip sooner, which through a proxy to Telegram is a noticeable wait.
+    async def deliver(self, chat_key: str, replies: list[Outbound], proactive: bool) -> None:
+        """Shaped replies as messages; proactive ones (the outbox) at the bulk pace.
+
+        Those pass the bulk bucket before the overall one, so they join the overall
+        queue no faster than TELEGRAM_BULK_RATE and replies keep the rest.
         """
-        chat_id = int(chat_key)
-        chores = None
-        if delivery.press is not None:
-            chores = asyncio.gather(
-                self._answer(delivery.press), self._remove_keyboard(chat_id, delivery.press)
-            )
-        try:
-            return await self._send_replies(chat_key, chat_id, delivery.replies)
-        finally:
-            if chores is not None:
-                await chores
-
-    async def _send_replies(self, chat_key: str, chat_id: int, replies: list[Outbound]) -> bool:
+        pace = self.flood.bulk_message if proactive else self.flood.message
         for reply in replies:
-            try:
-                await self._send(chat_id, reply, partial(self.flood.message, chat_key))
-            except Forbidden:
-                log.info("a citizen has blocked the bot; their replies are dropped")
-                return True  # nothing to re-send: it would be refused again
-            except BadRequest as error:
-                log.error("Telegram refused a reply: %s", error)
-            except Exception as error:  # noqa: BLE001 - network down or a bug: re-send later
-                log.warning("a reply could not be sent (%r); re-sent at next start", error)
-                return False
-        return True
+            await self._send(int(chat_key), reply, partial(pace, chat_key))
+
+    async def chore(self, chat_key: str, chore: object) -> None:
+        """A pressed button's: stop its spinner and remove the pressed keyboard."""
+        assert isinstance(chore, Press)
+        await asyncio.gather(self._answer(chore), self._remove_keyboard(int(chat_key), chore))
 
     async def _answer(self, press: Press) -> None:
         """Stop the button's spinner. A query too old to answer is no matter."""
@@ -460,9 +301,8 @@ class TelegramChannel:
     async def _send(
         self, chat_id: int, reply: Outbound, pace: Callable[[], Awaitable[None]]
     ) -> None:
-        (reply,) = await prepare([reply], TELEGRAM)  # an attachment drawn, after the commit
         markup = keyboard(reply)
-        text = instructed(reply, len(reply.choices))  # every choice is an inline button
+        text = reply.text  # shaped: instruction appended, the choices are the buttons
         send = partial(patiently, pace=pace, giving_up=lambda: self._closing)
         if reply.image is not None or reply.file is not None:
             caption = text if len(text) <= MAX_CAPTION else None
@@ -499,11 +339,8 @@ class TelegramChannel:
     async def send(self, chat_key: str, replies: list[Outbound]) -> None:
         """Deliver proactive messages (the outbox: notices, invitations) at the bulk pace.
 
-        They pass the bulk bucket before the overall one, so they join the overall
-        queue no faster than TELEGRAM_BULK_RATE and replies keep the rest. A 429 is
-        waited out here, so a message of several parts is never restarted; Forbidden
-        (blocked), BadRequest and, after retries, NetworkError are raised for the
-        caller to record.
+        A 429 is waited out, so a message of several parts is never restarted;
+        Forbidden (blocked), BadRequest and, after retries, NetworkError are raised
+        for the caller to record.
         """
-        for reply in replies:
-            await self._send(int(chat_key), reply, partial(self.flood.bulk_message, chat_key))
+        await self.delivery.send(chat_key, replies)

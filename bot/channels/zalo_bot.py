@@ -26,8 +26,6 @@ from pydantic import Field, ValidationError, model_validator
 
 from bot import metrics
 from bot.boundary import BoundaryError, SafeText, parse_json, secret_equals
-from bot.channels import numbered_text, resend_pending
-from bot.channels._after_commit import AfterCommit
 from bot.channels._webhook import (
     MAX_ID,
     EventName,
@@ -37,13 +35,14 @@ from bot.channels._webhook import (
     ignored,
     validate,
 )
-from bot.channels.capabilities import ZALO_BOT
+from bot.channels.capabilities import Capabilities
+from bot.delivery import Delivery
 from bot.inbound import InboundProcessor
-from bot.rendering import prepare
 from bot.settings import Settings, ZaloBotMode
 from bot.web import read_bounded
 from bot.zalo.bot_api import ZaloBotApi, ZaloBotError
 from bot.zalo.retry import backoff_delay
+from bot.zalo.text import ZALO_TEXT_LIMIT
 from handlers.messages import Inbound, InboundKind, Outbound
 
 log = logging.getLogger(__name__)
@@ -54,6 +53,7 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_EVENT = "message.text.received"
 MAX_UPDATE_BYTES = 64 * 1024  # an update is well under 10 KiB (texts are at most 2,000)
 MAX_TEXT = 4096
+CAPABILITIES = Capabilities(buttons=0, files=False, max_text=ZALO_TEXT_LIMIT)
 
 
 class ZaloSender(Payload):
@@ -136,6 +136,7 @@ def may_pass(error: Exception) -> bool:
 
 class ZaloBotChannel:
     name = CHANNEL
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: Settings, processor: InboundProcessor):
         self.settings = settings
@@ -148,7 +149,7 @@ class ZaloBotChannel:
         self._secret = secret.get_secret_value() if secret is not None else None
         self.http: aiohttp.ClientSession | None = None
         self.api: ZaloBotApi | None = None
-        self.deliveries = AfterCommit(processor, CHANNEL, self.send, may_pass)
+        self.delivery = Delivery(processor, self)
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
 
@@ -173,7 +174,7 @@ class ZaloBotChannel:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.deliveries.drain()
+        await self.delivery.stop()
         if self.http is not None:
             await self.http.close()
         self.api = self.http = None
@@ -194,12 +195,10 @@ class ZaloBotChannel:
 
     async def _resend_pending(self) -> bool:
         try:
-            count = await resend_pending(self.processor, CHANNEL, self.send)
+            await self.delivery.start()
         except Exception as error:  # noqa: BLE001 - tried again
             log.warning("Zalo Bot: re-sending lost replies failed (%s)", error)
             return False
-        if count:
-            log.info("Zalo Bot: re-sent the current question to %d chats", count)
         return True
 
     async def _connect(self) -> bool:
@@ -258,8 +257,7 @@ class ZaloBotChannel:
         attempt = 0
         while True:
             try:
-                async with self.deliveries.slot(inbound.chat_key) as deliver:
-                    deliver(await self.processor.process(inbound))
+                await self.delivery.take(inbound)
                 return
             except Exception as error:  # noqa: BLE001 - retried only if not committed
                 if failed(CHANNEL, error) is None:
@@ -295,8 +293,7 @@ class ZaloBotChannel:
             ignored(CHANNEL)
             return web.json_response({"ok": True})
         try:
-            async with self.deliveries.slot(inbound.chat_key) as deliver:
-                deliver(await self.processor.process(inbound))
+            await self.delivery.take(inbound)
         except Exception as error:  # noqa: BLE001 - 503 only if not committed
             answer = failed(CHANNEL, error)
             if answer is not None:
@@ -306,13 +303,23 @@ class ZaloBotChannel:
     # -- sending -----------------------------------------------------------------------
 
     async def send(self, chat_key: str, replies: list[Outbound]) -> None:
-        """Each reply as text with numbered options (Zalo Bot has no buttons)."""
+        """Proactive messages (the outbox), through the delivery path's shaping."""
+        await self.delivery.send(chat_key, replies)
+
+    async def deliver(self, chat_key: str, replies: list[Outbound], proactive: bool) -> None:
+        """Each shaped reply as one text (no buttons: its choices are numbered lines)."""
         if self.api is None:
             raise ZaloBotError("sendMessage", None, "channel not started")
-        for reply in await prepare(replies, ZALO_BOT):  # attachments become links
+        for reply in replies:
             if reply.image is not None or reply.file is not None:
                 log.info("Zalo Bot: an image or file cannot be uploaded; its text is sent alone")
-            await self.api.send_message(chat_key, numbered_text(reply))
+            await self.api.send_message(chat_key, reply.text)
+
+    def transient(self, error: Exception) -> bool:
+        return may_pass(error)
+
+    async def chore(self, chat_key: str, chore: object) -> None:
+        return None
 
 
 def build(settings: Settings, processor: InboundProcessor, web_app: web.Application):

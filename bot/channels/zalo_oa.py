@@ -35,16 +35,14 @@ from pydantic import BeforeValidator, ValidationError
 
 from bot import metrics
 from bot.boundary import BoundaryError, SafeText, ascii_header, ascii_int, parse_json
-from bot.channels import instructed, numbered_text, resend_pending
-from bot.channels._after_commit import AfterCommit
 from bot.channels._webhook import MAX_ID, EventName, Payload, PlatformId, failed, ignored, validate
-from bot.channels.capabilities import ZALO_OA
+from bot.channels.capabilities import Capabilities
+from bot.delivery import Delivery, shaped
 from bot.inbound import InboundProcessor
-from bot.rendering import prepare
 from bot.settings import Settings
 from bot.web import read_bounded
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
-from bot.zalo.text import split_text
+from bot.zalo.text import ZALO_TEXT_LIMIT, split_text
 from bot.zalo.tokens import TokenUnavailable, ZaloOATokens
 from bot.zalo.windows import ReplyWindows
 from bot.zalo.zns import ZnsClient
@@ -56,7 +54,6 @@ CHANNEL = "zalo_oa"
 WEBHOOK_PATH = "/zalo-oa/webhook"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 MAX_BUTTONS = 5
-TYPED_EXTRAS = 2  # a Likert question's "no opinion" and "skip" beyond its five levels
 BUTTON_TITLE_LIMIT = 100  # [S]
 TICK_SECONDS = 60.0
 MAX_EVENT_BYTES = 64 * 1024  # an event is well under 10 KiB (texts are at most 2,000)
@@ -66,6 +63,8 @@ _TIMESTAMP_FIELD = re.compile(rb'"timestamp"\s*:\s*(?:"([0-9]{1,16})"|([0-9]{1,1
 _TIMESTAMP_CANDIDATES = 4
 # A survey button payload: kind.nonce.target[.value] (see handlers.survey).
 _BUTTON_PAYLOAD = re.compile(r"[a-z]\.[0-9A-Za-z]{1,16}\.[0-9]{1,10}(\.[0-9A-Za-z]{1,8})?")
+
+CAPABILITIES = Capabilities(buttons=MAX_BUTTONS, files=False, max_text=ZALO_TEXT_LIMIT)
 
 
 class OutsideReplyWindow(Exception):
@@ -160,14 +159,10 @@ def signed_timestamp(body: bytes, given: bytes | None, app_id: str, key: str) ->
 
 
 def render(reply: Outbound) -> tuple[str, list[Choice]]:
-    """The text to send and the choices that become buttons."""
-    choices = list(reply.choices)
-    if len(choices) <= MAX_BUTTONS:
-        return instructed(reply, len(choices)), choices
-    if len(choices) > MAX_BUTTONS + TYPED_EXTRAS:
-        return numbered_text(reply), []
-    typed = "\n".join(f"   {choice.label}" for choice in choices[MAX_BUTTONS:])
-    return f"{instructed(reply, MAX_BUTTONS)}\n{typed}", choices[:MAX_BUTTONS]
+    """The text to send and the choices that become buttons (as the delivery path
+    shapes them for this channel)."""
+    shown = shaped(reply, CAPABILITIES)
+    return shown.text, list(shown.choices)
 
 
 def _title(label: str) -> str:
@@ -198,6 +193,7 @@ class ChannelZns:
 
 class ZaloOAChannel:
     name = CHANNEL
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: Settings, processor: InboundProcessor):
         self.settings = settings
@@ -212,7 +208,7 @@ class ZaloOAChannel:
             self.config.reply_window_messages,
             processor.clock,
         )
-        self.deliveries = AfterCommit(processor, CHANNEL, self.send, may_pass)
+        self.delivery = Delivery(processor, self)
         self.http: aiohttp.ClientSession | None = None
         self.tokens: ZaloOATokens | None = None
         self.api: ZaloOAApi | None = None
@@ -221,10 +217,10 @@ class ZaloOAChannel:
         self.zns = ChannelZns(self) if self.config.zns_template_id else None
 
     async def start(self) -> None:
-        """Seed the token row, get a token, re-send lost replies, then accept events.
+        """Seed the token row, get a token, queue the lost replies, then accept events.
 
-        Events are refused (503, so Zalo retries) until the lost replies are re-sent,
-        lest a chat get its current question twice.
+        Events are refused (503, so Zalo retries) until the lost replies are queued, so
+        that they reach a chat before the replies to whatever it sends next.
         """
         self.http = aiohttp.ClientSession()
         self.tokens = ZaloOATokens(
@@ -243,7 +239,7 @@ class ZaloOAChannel:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.deliveries.drain()
+        await self.delivery.stop()
         if self.http is not None:
             await self.http.close()
         self.api = self.tokens = self.http = None
@@ -278,12 +274,10 @@ class ZaloOAChannel:
 
     async def _resend_pending(self) -> bool:
         try:
-            count = await resend_pending(self.processor, CHANNEL, self.send)
+            await self.delivery.start()
         except Exception as error:  # noqa: BLE001 - tried again at the next tick
             log.warning("Zalo OA: re-sending lost replies failed (%s)", error)
             return False
-        if count:
-            log.info("Zalo OA: re-sent the current question to %d chats", count)
         return True
 
     # -- receiving ---------------------------------------------------------------------
@@ -327,8 +321,7 @@ class ZaloOAChannel:
             return web.json_response({"error": 0})
         try:
             await self.windows.open(inbound.chat_key, min(event.sent_at, now))
-            async with self.deliveries.slot(inbound.chat_key) as deliver:
-                deliver(await self.processor.process(inbound))
+            await self.delivery.take(inbound)
         except Exception as error:  # noqa: BLE001 - 503 only if not committed
             answer = failed(CHANNEL, error)
             if answer is not None:
@@ -343,14 +336,24 @@ class ZaloOAChannel:
     # -- sending -----------------------------------------------------------------------
 
     async def send(self, chat_key: str, replies: list[Outbound]) -> None:
+        """Proactive messages (the outbox), through the delivery path's shaping."""
+        await self.delivery.send(chat_key, replies)
+
+    def transient(self, error: Exception) -> bool:
+        return may_pass(error)
+
+    async def chore(self, chat_key: str, chore: object) -> None:
+        return None
+
+    async def deliver(self, chat_key: str, replies: list[Outbound], proactive: bool) -> None:
         """Customer-service messages, if the user's free reply window holds them all."""
         if self.api is None:
             raise TokenUnavailable("channel not started")
         messages: list[tuple[str, list[Choice]]] = []
-        for reply in await prepare(replies, ZALO_OA):  # attachments become links
+        for reply in replies:
             if reply.image is not None or reply.file is not None:
                 log.info("Zalo OA: an image or file cannot be uploaded; its text is sent alone")
-            text, buttons = render(reply)
+            text, buttons = reply.text, list(reply.choices)
             pieces = split_text(text) or (["…"] if buttons else [])
             messages += [(piece, []) for piece in pieces[:-1]]
             if pieces:

@@ -89,22 +89,25 @@ def who_answered(answers: dict[str, Any]) -> int:
 class RecordingCitizen(Citizen):
     """A citizen whose update keys (global numbers, as Telegram's) are noted per citizen.
 
-    Delivery is not confirmed (that only clears the active session's pending flag),
-    which halves the transactions and keeps the test quick.
+    Delivery is confirmed as the delivery path does when the next message comes first:
+    the sent reply's number rides along in that message's own transaction, which
+    halves the transactions and keeps the test quick.
     """
 
     def __init__(self, processor, chat_key: str, keys: dict[str, int], number: int):
         super().__init__(processor, chat_key=chat_key)
         self.keys, self.number = keys, number
+        self.sent: int | None = None
 
     async def _send(self, kind, text_, update_key=None):
         key = f"telegram:{next(_keys)}"
         self.keys[key] = self.number
-        replies = await self.processor.process(
-            Inbound(self.channel, self.chat_key, kind, text_, key)
+        taken = await self.processor.take(
+            Inbound(self.channel, self.chat_key, kind, text_, key), self.sent
         )
-        self.replies = replies or self.replies
-        return replies
+        self.sent = taken.seq or self.sent
+        self.replies = taken.replies or self.replies
+        return taken.replies
 
 
 # --------------------------------------------------------------------------- reading

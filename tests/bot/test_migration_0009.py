@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot import migrate
 from bot.database import Database
 from bot.models import (
     Agency,
-    Chat,
     ResponseAnswer,
     Service,
     StartCode,
@@ -33,7 +32,13 @@ async def _seed_before_0009(database: Database) -> None:
     async with database.transaction() as session:
         session.add(Agency(id=1, code="A", name="A", name_folded="a", level="commune"))
         session.add(Service(id=1, code="S", name="S", name_folded="s", level="commune"))
-        session.add(Chat(id=1, channel="telegram", chat_key="42", created_at=at(DAY_ONE, 8)))
+        await session.execute(  # the 0008 schema: the model has columns added since
+            text(
+                "INSERT INTO chats (id, channel, chat_key, created_at) "
+                "VALUES (1, 'telegram', '42', :at)"
+            ),
+            {"at": at(DAY_ONE, 8)},
+        )
         await session.flush()
         session.add_all(
             [

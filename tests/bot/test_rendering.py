@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from bot.channels.capabilities import CONSOLE, TELEGRAM, ZALO_BOT
+from bot.channels.console import CAPABILITIES as CONSOLE
+from bot.channels.telegram import CAPABILITIES as TELEGRAM
+from bot.channels.zalo_bot import CAPABILITIES as ZALO_BOT
 from bot.inbound import InboundProcessor
 from bot.models import Chat, Official, OfficialDigest, OutboxMessage, ProcessedUpdate
 from bot.officials import links

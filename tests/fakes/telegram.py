@@ -104,6 +104,7 @@ class FakeTelegram:
         self.username = username
         self.flood_rate = flood_rate
         self.retry_after = retry_after
+        self.fail_sends = 0  # answer this many sendMessage calls with 500
         self.webhook_retry_delay = webhook_retry_delay
         self.max_connections = max_connections
         self._random = random.Random(seed)
@@ -254,6 +255,10 @@ class FakeTelegram:
         if handler is None:
             call.status = 404
             return _error(404, "Not Found: method not found")
+        if method == "sendMessage" and self.fail_sends:
+            self.fail_sends -= 1
+            call.status = 500
+            return _error(500, "Internal Server Error")
         if method in FLOOD_METHODS and (flooded := self._flood(int(params["chat_id"]), method)):
             call.status = 429
             return flooded

@@ -115,6 +115,7 @@ async def test_sigkill_in_the_middle_of_surveys_loses_and_doubles_nothing(
     assert finished_before_kill < CITIZENS  # the kill came in the middle
     redelivered = [u for u, n in fake.handed_out.items() if n > handed_out_before.get(u, 0) > 0]
     resumed = sum(TRANSLATOR("vi", "resumed") in m.text for m in fake.sent)
+    print(f"\n{mode}: after SIGKILL, {resumed} of {CITIZENS} chats got the survey resumed")
     assert redelivered or resumed, "the kill should have caught an update or a reply in flight"
     sent_updates = {f"telegram:{u}" for u in fake.confirmed}
     async with database.transaction() as session:

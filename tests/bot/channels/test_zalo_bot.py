@@ -339,7 +339,8 @@ async def test_a_send_that_fails_once_is_retried_and_the_answers_are_the_given_o
                 started = asyncio.get_running_loop().time()
                 await citizen.say(typed(question, answers[question.id]), following)
                 waits.append(asyncio.get_running_loop().time() - started)
-            await bot.bot.deliveries.drain()
+            await bot.bot.delivery.drain()
+            await bot.bot.delivery.flush()
             assert await bot.processor.pending_replies("zalo_bot") == []
     stored = await stored_responses(database)
     print(

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from bot import metrics
 from bot.channels.zalo_oa import OutsideReplyWindow, parse_event, render, signature
 from bot.database import Database
-from bot.models import Chat, ProcessedUpdate, SurveySession, ZaloOAReplyWindow, ZaloOAToken
+from bot.models import Chat, ProcessedUpdate, ZaloOAReplyWindow, ZaloOAToken
 from bot.settings import ZaloOASettings
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
 from bot.zalo.tokens import TokenUnavailable, ZaloOATokens
@@ -577,7 +577,7 @@ async def test_resending_lost_replies_goes_on_past_a_chat_outside_its_window(dat
             await first.say(await make_code(database, catalog), prompt(0))
             await last.say(await make_code(database, catalog), prompt(0))
         async with database.transaction() as session:  # as if the process died before sending
-            await session.execute(update(SurveySession).values(reply_pending=True))
+            await session.execute(update(Chat).values(delivered_seq=0))
         async with running(database, settings, clock):
             await first.expect(resumed)
             await last.expect(resumed)
