@@ -39,14 +39,14 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 from bot import migrate  # noqa: E402
 from bot.channels import telegram as telegram_channel  # noqa: E402
 from bot.database import Database  # noqa: E402
-from bot.dossiers.apologies import renderers, scan  # noqa: E402
 from bot.i18n import Translator  # noqa: E402
 from bot.inbound import InboundProcessor  # noqa: E402
 from bot.models import Agency, ApologyNotice, Chat, Dossier, OutboxMessage, Service  # noqa: E402
 from bot.outbox import OutboxSender  # noqa: E402
 from bot.settings import OutboxSettings, Settings, SurveySettings, TelegramSettings  # noqa: E402
 from bot.web import build_app  # noqa: E402
-from bot.workdays import WorkCalendar  # noqa: E402
+from handlers.dossiers.apologies import renderers, scan  # noqa: E402
+from handlers.dossiers.workdays import WorkCalendar  # noqa: E402
 from tests.builders import ZONE  # noqa: E402
 from tests.fakes.telegram import TOKEN, FakeTelegram  # noqa: E402
 

@@ -31,10 +31,11 @@ from bot.models import Chat, ProcessedUpdate, SurveySession
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
 from bot.states import SessionStatus
-from handlers import router, survey
-from handlers._survey_store import expire_idle_sessions
-from handlers._throttle_store import forget_before as forget_attempts_before
+from bot.throttle import forget_before as forget_attempts_before
+from handlers import router
 from handlers.messages import Context, Inbound, Outbound
+from handlers.survey import _conversation as survey
+from handlers.survey.store import expire_idle_sessions
 
 log = logging.getLogger(__name__)
 

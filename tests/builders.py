@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot.codes import create_codes
 from bot.database import Database
 from bot.i18n import Translator
 from bot.inbound import InboundProcessor
 from bot.models import Agency, PooledResponse, Service
-from bot.publication import publish_due
 from bot.questionnaire import load_questionnaires
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
 from handlers.messages import Inbound, InboundKind, Outbound
+from handlers.survey.codes import create_codes
+from handlers.survey.publication import publish_due
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the TIMEZONE default, which the tests keep
 
@@ -62,7 +62,7 @@ def make_processor(
 
 async def publish_held(database: Database, now: datetime | None = None) -> int:
     """Run the hourly publication at `now`, by default early on the day after the latest
-    held response: chat responses reach `responses` only then (bot.publication)."""
+    held response: chat responses reach `responses` only then (handlers.survey.publication)."""
     settings = make_settings(database)
     if now is None:
         async with database.transaction() as session:

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.database import Database
-from bot.dossiers.jobs import run_due
-from bot.dossiers.store import Outcome, upsert_dossiers
+from bot.jobs.dossiers import run_due
 from bot.models import ApologyNotice, Dossier, OutboxMessage
 from bot.settings import DossierSettings, OutboxSettings, Settings, SurveySettings, TelegramSettings
-from bot.workdays import WorkCalendar
+from handlers.dossiers.store import Outcome, upsert_dossiers
+from handlers.dossiers.workdays import WorkCalendar
 from tests.builders import ZONE
 
 CALENDAR = WorkCalendar()

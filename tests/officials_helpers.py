@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from bot.database import Database
 from bot.models import Agency, Official, OfficialDigest, OutboxMessage
-from bot.officials import access
-from bot.responses import store_response
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
+from handlers.officials import access
+from handlers.survey.responses import store_response
 from tests.builders import QUESTIONNAIRES, ZONE, seed_catalog
 
 Q = "sipas-2017"

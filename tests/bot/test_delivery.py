@@ -15,8 +15,8 @@ from bot.delivery import REPLY_QUEUE_LIMIT, Delivery, numbered_text, shaped
 from bot.inbound import InboundProcessor
 from bot.models import Agency, Chat
 from bot.stored_replies import decode, encode
-from handlers._survey_store import SurveyStore
 from handlers.messages import Choice, Inbound, InboundKind, Instruction, Outbound
+from handlers.survey.store import SurveyStore
 from tests.builders import (
     QUESTIONNAIRES,
     TRANSLATOR,

@@ -47,13 +47,13 @@ def test_dates_are_written_day_first():
 # Files whose Vietnamese strings are data, not copy: the column headers and state names
 # of the one-stop systems' exports and of the paper-form files, which are matched as
 # written; and operator-facing command-line help. The report workbook's labels are still
-# to move (bot/reports/workbook.py).
+# to move (handlers/reports/workbook.py).
 _DATA_VOCABULARY = {
-    "bot/dossiers/records.py",
-    "bot/responses_import.py",
-    "bot/responses_template.py",
-    "bot/reports/commands.py",
-    "bot/reports/workbook.py",
+    "handlers/dossiers/records.py",
+    "handlers/survey/forms_import.py",
+    "bot/rendering/forms_template.py",
+    "bot/cli/reports.py",
+    "handlers/reports/workbook.py",
 }
 _VIETNAMESE = re.compile(
     r"[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.I
@@ -93,7 +93,7 @@ def test_no_vietnamese_copy_is_written_in_the_code():
 
 def test_report_headings_and_the_command_menu_come_from_both_catalogs():
     from bot.channels._telegram_api import COMMANDS
-    from bot.reports.render import heading
+    from handlers.reports.render import heading
 
     assert heading("vi", "ci") == "KTC 95%" and heading("en", "ci") == "95% CI"
     assert heading("fr", "title") == heading("vi", "title")

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from bot.database import Database
-from bot.dossiers.keys import create_key
+from handlers.dossiers.keys import create_key
 from tests.bot.channels.telegram_harness import (
     Q2017,
     SECRET,

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.channels import telegram as telegram_channel
-from bot.dossiers.apologies import renderers
 from bot.inbound import InboundProcessor
 from bot.models import Chat, Dossier, OutboxMessage
 from bot.outbox import OutboxSender
 from bot.settings import OutboxSettings, Settings, SurveySettings, TelegramSettings
 from bot.web import build_app
+from handlers.dossiers.apologies import renderers
 from handlers.messages import Outbound
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, seed_catalog
 from tests.dossier_helpers import outbox, record, scan_at, upsert, vn_time

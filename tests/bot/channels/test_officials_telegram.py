@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.database import Database
-from bot.officials.digest import renderers, run_due
+from bot.jobs.digests import renderers, run_due
 from bot.outbox import OutboxSender
 from bot.settings import OutboxSettings
 from tests.bot.channels.telegram_harness import running_bot

@@ -16,12 +16,12 @@ from openpyxl import load_workbook
 
 from bot.channels import zalo_bot
 from bot.inbound import InboundProcessor
-from bot.officials import access, links
-from bot.officials.digest import renderers, run_due
-from bot.officials.web import add_official_routes
+from bot.jobs.digests import renderers, run_due
 from bot.outbox import OutboxSender
 from bot.settings import OfficialSettings, OutboxSettings
 from bot.web import build_app, start_server
+from bot.web.files import add_official_routes
+from handlers.officials import access, links
 from tests.bot.channels.zalo_harness import bot_settings, make_settings
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock
 from tests.fakes.zalo_bot import FakeZaloBot

@@ -15,8 +15,8 @@ from bot.database import Database
 from bot.models import ProcessedUpdate
 from bot.zalo.bot_api import ZaloBotApi, ZaloBotError
 from bot.zalo.text import split_text
-from handlers._survey_store import SurveyStore
 from handlers.messages import InboundKind, Outbound
+from handlers.survey.store import SurveyStore
 from tests.bot.channels.zalo_harness import (
     BOT_SECRET,
     Q2017,

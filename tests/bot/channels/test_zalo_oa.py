@@ -20,8 +20,8 @@ from bot.settings import ZaloOASettings
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
 from bot.zalo.tokens import TokenUnavailable, ZaloOATokens
 from bot.zalo.zns import PhoneNumberError, ZnsClient, ZnsConfigError, normalise_phone
-from handlers._survey_store import SurveyStore
 from handlers.messages import Choice, InboundKind, Outbound
+from handlers.survey.store import SurveyStore
 from tests.bot.channels.zalo_harness import (
     Q2017,
     THANKS,

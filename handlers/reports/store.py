@@ -1,0 +1,157 @@
+"""The database counts: report groups' answers and respondent moments, never single answers.
+
+Whole months come from the rollups that `handlers.survey.responses` keeps; the days of a period
+outside whole months are counted from `responses` + `response_answers` with the SQL
+`handlers.survey.responses` defines, grouped the same way. Both give additive `Tally` rows, keyed
+by the grouping's values, that are simply added together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Response, RollupItem, RollupMoments, RollupResponses
+from bot.questionnaire import Questionnaire
+from handlers.reports.periods import Period
+from handlers.survey.responses import (
+    LEVELS,
+    MOMENTS,
+    Tally,
+    criterion_factors,
+    raw_dimensions,
+    raw_item_counts,
+    raw_moments,
+    raw_response_counts,
+)
+
+DIMENSIONS: dict[str, str] = {
+    "agency": "agency_id",
+    "service": "service_key",
+    "level": "level",
+    "channel": "channel_kind",
+    "month": "month",
+}
+"""Report grouping name -> rollup column."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which responses count, in database ids; None means no restriction."""
+
+    questionnaire: str
+    agency_ids: tuple[int, ...] | None = None
+    service_ids: tuple[int, ...] | None = None
+    level: str | None = None
+    channel_kind: str | None = None
+
+
+def _where(columns: Any, selection: Selection, service_column: Any) -> list[ColumnElement[bool]]:
+    where = [columns.questionnaire == selection.questionnaire]
+    if selection.agency_ids is not None:
+        where.append(columns.agency_id.in_(selection.agency_ids))
+    if selection.service_ids is not None:
+        where.append(service_column.in_(selection.service_ids))
+    if selection.level is not None:
+        where.append(columns.level == selection.level)
+    if selection.channel_kind is not None:
+        where.append(columns.channel_kind == selection.channel_kind)
+    return where
+
+
+def _key(row: Sequence[Any], width: int) -> tuple[Any, ...]:
+    return tuple(row[:width])
+
+
+async def _add_rows(session: AsyncSession, tally: Tally, queries: dict[str, Any], width: int):
+    for row in await session.execute(queries["responses"]):
+        if row[width]:
+            tally.add_count(_key(row, width), row[width])
+    for row in await session.execute(queries["items"]):
+        tally.add_items(_key(row, width), row[width], [v or 0 for v in row[width + 1 :]])
+    for row in await session.execute(queries["moments"]):
+        if row[width + 1]:
+            tally.add_moments(_key(row, width), row[width], row[width + 1 :])
+
+
+def _rollup_queries(
+    selection: Selection, months: list[str], grouping: Sequence[str], criteria: list[str]
+) -> dict[str, Any]:
+    def base(table: Table) -> tuple[list[Any], list[ColumnElement[bool]]]:
+        c = table.c
+        dims = [c[DIMENSIONS[name]] for name in grouping]
+        return dims, [*_where(c, selection, c.service_key), c.month.in_(months)]
+
+    responses = RollupResponses.__table__
+    dims, where = base(responses)
+    count_query = select(*dims, func.sum(responses.c.responses)).where(*where).group_by(*dims)
+    items = RollupItem.__table__
+    dims, where = base(items)
+    item_query = (
+        select(*dims, items.c.item_id, *(func.sum(items.c[f"n{v}"]) for v in LEVELS))
+        .where(*where, items.c.item_id.in_(criteria))
+        .group_by(*dims, items.c.item_id)
+    )
+    moments = RollupMoments.__table__
+    dims, where = base(moments)
+    moment_query = (
+        select(*dims, moments.c.scope, *(func.sum(moments.c[name]) for name in MOMENTS))
+        .where(*where)
+        .group_by(*dims, moments.c.scope)
+    )
+    return {"responses": count_query, "items": item_query, "moments": moment_query}
+
+
+def _raw_queries(
+    selection: Selection,
+    ranges: list[tuple[Any, Any]],
+    grouping: Sequence[str],
+    questionnaire: Questionnaire,
+) -> dict[str, Any]:
+    r = Response.__table__.c
+    columns = raw_dimensions()
+    dims = [columns[DIMENSIONS[name]] for name in grouping]
+    where = [
+        *_where(r, selection, columns["service_key"]),
+        or_(*(r.response_date.between(start, end) for start, end in ranges)),
+    ]
+    factors = criterion_factors(questionnaire)
+    return {
+        "responses": raw_response_counts(dims, where),
+        "items": raw_item_counts(dims, factors, where),
+        "moments": raw_moments(dims, factors, where),
+    }
+
+
+async def count_groups(
+    session: AsyncSession,
+    questionnaire: Questionnaire,
+    period: Period,
+    selection: Selection,
+    grouping: Sequence[str],
+) -> Tally:
+    """Counts of the selected responses in `period`, keyed by the grouping's values.
+
+    Keys are tuples in `grouping` order: agency id, service id (0 = none), level,
+    channel kind, "YYYY-MM".
+    """
+    unknown = [name for name in grouping if name not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"cannot group by {', '.join(unknown)}")
+    tally = Tally()
+    months, ranges = period.split()
+    width = len(grouping)
+    if months:
+        criteria = list(criterion_factors(questionnaire))
+        await _add_rows(
+            session, tally, _rollup_queries(selection, months, grouping, criteria), width
+        )
+    if ranges:
+        await _add_rows(
+            session, tally, _raw_queries(selection, ranges, grouping, questionnaire), width
+        )
+    return tally

@@ -1,0 +1,153 @@
+"""The holding pool: a day's chat responses are stored only once the day is over, shuffled.
+
+A response written by the transaction that completes a survey would carry that
+transaction's traces: on PostgreSQL its id (xmin), which the same transaction leaves on
+the chat row it locked, and on both databases its place in the id and physical order,
+which follows the order in which citizens finished. So completion only puts the answers
+in `response_pool` (no chat, code or time finer than the day), and `publish_due`, in a
+transaction of its own, moves every pool row of the days before today into `responses`
+in a random order through the one write path (`handlers.survey.responses.store_responses`, which
+keeps the rollups right). Every published response then carries the publication's
+transaction id, shared with its whole batch, and sits in the order of a shuffle.
+README, "Anonymity", states what this protects against and what it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import local_today
+from bot.database import Database
+from bot.models import PooledResponse
+from bot.questionnaire import Questionnaire
+from bot.settings import Settings
+from handlers.survey.responses import NewResponse, store_responses
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "publish-responses"
+_POOL = PooledResponse.__table__
+_POOL_ID_BITS = 62  # positive in a signed 64-bit column on both databases
+
+
+async def hold_response(
+    session: AsyncSession,
+    *,
+    questionnaire: str,
+    agency_id: int,
+    service_id: int | None,
+    level: str,
+    day: date,
+    channel_kind: str,
+    answers: Mapping[str, int | str],
+) -> None:
+    """Put one completed chat response in the pool until its day is published.
+
+    The id is random, so the pool's own order (the rowid on SQLite) says nothing
+    about when it was completed.
+    """
+    await session.execute(
+        _POOL.insert().values(
+            id=secrets.randbits(_POOL_ID_BITS) or 1,
+            questionnaire=questionnaire,
+            agency_id=agency_id,
+            service_id=service_id,
+            level=level,
+            response_date=day,
+            channel_kind=channel_kind,
+            answers=dict(answers),
+        )
+    )
+
+
+async def publish_pool(
+    session: AsyncSession, questionnaires: Mapping[str, Questionnaire], *, before: date
+) -> int:
+    """Store every pool row of a day before `before`, shuffled, and empty them from the pool.
+
+    The rows are taken by one DELETE … RETURNING, so two processes publishing at once
+    cannot store a row twice: on PostgreSQL the second waits for the first and then
+    finds the rows gone.
+    """
+    taken = (
+        await session.execute(
+            delete(_POOL)
+            .where(_POOL.c.response_date < before)
+            .returning(
+                _POOL.c.questionnaire,
+                _POOL.c.agency_id,
+                _POOL.c.service_id,
+                _POOL.c.level,
+                _POOL.c.response_date,
+                _POOL.c.channel_kind,
+                _POOL.c.answers,
+            )
+        )
+    ).all()
+    batch = [
+        NewResponse(questionnaire, agency_id, service_id, level, day, channel_kind, answers)
+        for questionnaire, agency_id, service_id, level, day, channel_kind, answers in taken
+    ]
+    secrets.SystemRandom().shuffle(batch)
+    await store_responses(session, batch, questionnaires)
+    return len(batch)
+
+
+def local_day(now: datetime, settings: Settings) -> date:
+    return local_today(now, settings)
+
+
+async def publish_due(
+    database: Database,
+    settings: Settings,
+    questionnaires: Mapping[str, Questionnaire],
+    now: datetime | None = None,
+    *,
+    include_today: bool = False,
+) -> int:
+    """Publish the pool of every local day before today (TIMEZONE), in one transaction.
+
+    The bot runs it every hour and once at start; `now` is for tests (default: the clock).
+
+    `include_today` publishes today's pool too; only for an operator who knows why
+    (README, "Anonymity": it splits the day into batches by the time of publication).
+    """
+    today = local_day(now or datetime.now(UTC), settings)
+    before = today + timedelta(days=1) if include_today else today
+    async with database.transaction() as session:
+        published = await publish_pool(session, questionnaires, before=before)
+    if published:
+        log.info("published %d held chat responses", published)
+    return published
+
+
+async def held_count(database: Database) -> int:
+    """How many completed chat responses wait in the pool."""
+    async with database.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(_POOL)) or 0
+
+
+def schedule_publication(
+    scheduler: Any,
+    database: Database,
+    settings: Settings,
+    questionnaires: Mapping[str, Questionnaire],
+) -> None:
+    """Publish every hour at minute 1 of the scheduler's (local) clock, so a day's
+    responses are in from 00:01 the next day; a missed hour is simply caught up."""
+    scheduler.add_job(
+        publish_due,
+        "cron",
+        minute=1,
+        id=JOB_ID,
+        args=(database, settings, questionnaires),
+        coalesce=True,
+        misfire_grace_time=3600,
+    )

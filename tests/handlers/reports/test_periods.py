@@ -1,0 +1,80 @@
+"""Report periods: parsing, the previous period, and the split between whole months
+(read from the rollups) and the remaining days (counted from the answers)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from handlers.reports import Period
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "label"),
+    [
+        ("2025-07", date(2025, 7, 1), date(2025, 7, 31), "2025-07"),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "2024-02"),
+        ("2025-Q3", date(2025, 7, 1), date(2025, 9, 30), "2025-Q3"),
+        ("2025q4", date(2025, 10, 1), date(2025, 12, 31), "2025-Q4"),
+        ("2025", date(2025, 1, 1), date(2025, 12, 31), "2025"),
+        ("2025-01-15..2025-03-20", date(2025, 1, 15), date(2025, 3, 20), "2025-01-15..2025-03-20"),
+    ],
+)
+def test_parse(text, start, end, label):
+    period = Period.parse(text)
+    assert (period.start, period.end, period.label) == (start, end, label)
+
+
+@pytest.mark.parametrize("text", ["2025-13", "2025-Q5", "July", "2025-03-20..2025-01-15"])
+def test_parse_refuses(text):
+    with pytest.raises(ValueError):
+        Period.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "previous"),
+    [
+        ("2025-01", Period(date(2024, 12, 1), date(2024, 12, 31), "month")),
+        ("2025-03", Period(date(2025, 2, 1), date(2025, 2, 28), "month")),
+        ("2025-Q1", Period(date(2024, 10, 1), date(2024, 12, 31), "quarter")),
+        ("2025", Period(date(2024, 1, 1), date(2024, 12, 31), "year")),
+        ("2025-03-01..2025-03-10", Period(date(2025, 2, 19), date(2025, 2, 28))),
+    ],
+)
+def test_previous(text, previous):
+    assert Period.parse(text).previous() == previous
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months", "days"),
+    [
+        (date(2025, 4, 1), date(2025, 6, 30), ["2025-04", "2025-05", "2025-06"], []),
+        (
+            date(2025, 1, 31),
+            date(2025, 3, 1),
+            ["2025-02"],
+            [(date(2025, 1, 31), date(2025, 1, 31)), (date(2025, 3, 1), date(2025, 3, 1))],
+        ),
+        (date(2025, 1, 1), date(2025, 2, 15), ["2025-01"], [(date(2025, 2, 1), date(2025, 2, 15))]),
+        (date(2025, 1, 2), date(2025, 1, 31), [], [(date(2025, 1, 2), date(2025, 1, 31))]),
+        (date(2024, 12, 15), date(2025, 1, 14), [], [(date(2024, 12, 15), date(2025, 1, 14))]),
+    ],
+)
+def test_split(start, end, months, days):
+    assert Period(start, end).split() == (months, days)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("٢٠٢٥-07", "is not a period"),  # Arabic-Indic digits are not a year
+        ("２０２５", "is not a period"),
+        ("0001-01-01..0001-01-31", "periods lie between 2000 and 2100"),
+        ("9999-12", "periods lie between 2000 and 2100"),
+        ("1999-Q4", "periods lie between 2000 and 2100"),
+    ],
+)
+def test_a_period_is_ascii_digits_within_the_years_reports_cover(text, message):
+    with pytest.raises(ValueError, match=message):
+        Period.parse(text)
