@@ -19,8 +19,11 @@ CHAT_KEY = "console"
 
 
 async def run_console(
-    processor: InboundProcessor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    processor: InboundProcessor, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> None:
+    # The streams of the moment (not of import time), so a caller may have replaced them.
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+
     async def show(_chat_key: str, replies: list[Outbound]) -> None:
         for reply in replies:
             stdout.write(numbered_text(reply) + "\n\n")
