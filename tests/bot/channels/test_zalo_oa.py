@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from bot import metrics
+from bot.channels._after_commit import retry_delays
 from bot.channels.zalo_oa import OutsideReplyWindow, parse_event, render, signature
 from bot.database import Database
 from bot.models import Chat, ProcessedUpdate, SurveySession, ZaloOAReplyWindow, ZaloOAToken
@@ -454,6 +455,13 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
         with production_logging(settings, caplog.handler) as output:
             assert logging.getLogger().getEffectiveLevel() == logging.DEBUG
             async with running(database, settings, clock) as bot:
+                pauses: list[float] = []
+
+                async def pause(seconds: float) -> None:  # the retries' back-off, not waited
+                    pauses.append(seconds)
+                    await asyncio.sleep(0)
+
+                bot.oa.deliveries.sleep = pause
                 citizen = Citizen(fake, bot.oa_webhook, "8800007")
                 await citizen.say(code, prompt(0))
                 fake.revoke_access_tokens()
@@ -461,9 +469,12 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
                 fake.revoke_access_tokens()
                 fake.refresh_errors = 1
                 await citizen.send(fake.event("8800007", "4"))  # its replies fail: logged
-                await asyncio.sleep(0.2)
+                await bot.oa.deliveries.drain()  # every retry made, and given up
     logged = output.getvalue()
     assert "Service busy" in logged and fake.refresh_calls == 3
+    # Retried with the back-off, then given up (the attempts use up the reply window).
+    assert pauses and pauses == retry_delays()[: len(pauses)]
+    assert "it is sent again at the next start" in logged
     for secret in (SECRET_KEY, OA_SECRET_KEY, FIRST_REFRESH_TOKEN, *fake.issued):
         assert secret not in logged
         assert secret not in own_records(caplog)
