@@ -3,7 +3,11 @@
 `database` runs every test that uses it once per backend: SQLite (a file in a
 temporary folder) and PostgreSQL (a database this suite creates and drops).
 `TEST_DATABASES=sqlite` narrows the run on a machine without PostgreSQL;
-CI always runs both.
+CI always runs both. Under pytest-xdist each worker is its own session, so it
+migrates its own databases once (their names carry the worker's id).
+
+Every test runs under the loopback guard of `tests.netguard`: a connection or a
+name look-up anywhere but this machine fails the test.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from bot import migrate
 from bot.database import Database
 from bot.models import Base
 
+pytest_plugins = ("pytester", "tests.netguard")
+
 BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",")]
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -31,7 +37,8 @@ def _asyncpg_dsn(dsn: str, database: str) -> str:
 
 async def create_postgres_database(prefix: str = "sipas_test") -> str:
     """A new empty PostgreSQL database; returns its SQLAlchemy URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"{prefix}_{worker}_{uuid.uuid4().hex[:10]}"
     connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
