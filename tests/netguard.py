@@ -56,9 +56,9 @@ def _refuse(what: str) -> NonLoopbackAccess:
 
 
 def _check(sock: socket.socket, address: object, verb: str) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-        if not is_loopback(address[0]):
-            raise _refuse(f"{verb} {address[0]!r} port {address[1]!r}")
+    inet = sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple)
+    if inet and not is_loopback(address[0]):
+        raise _refuse(f"{verb} {address[0]!r} port {address[1]!r}")
 
 
 def _connect(self: socket.socket, address):
