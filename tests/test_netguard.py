@@ -13,7 +13,7 @@ import pytest
 
 from tests import netguard
 
-INNER = '''
+INNER = """
 import asyncio
 import socket
 
@@ -48,7 +48,7 @@ def test_loopback_is_open():
         for host in ("127.0.0.1", "localhost"):
             with socket.create_connection((host, port), timeout=5):
                 pass
-'''
+"""
 
 
 @pytest.mark.parametrize(
