@@ -17,7 +17,6 @@ import uuid
 
 import asyncpg
 import pytest
-from sqlalchemy import delete
 
 from bot import migrate
 from bot.database import Database
@@ -81,12 +80,24 @@ async def migrated_database(request, empty_database_url):
     await database.dispose()
 
 
+# Every table emptied, children first, in one script: one round trip instead of one per
+# table (29 of them: 15-60 ms a test on PostgreSQL, where TRUNCATE takes longer still).
+EMPTY_ALL = "".join(f'DELETE FROM "{t.name}";' for t in reversed(Base.metadata.sorted_tables))
+
+
+async def empty_database(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        if database.is_sqlite:
+            await driver.executescript(f"BEGIN;{EMPTY_ALL}COMMIT;")
+        else:
+            await driver.execute(EMPTY_ALL)  # several statements: one implicit transaction
+
+
 @pytest.fixture
 async def database(migrated_database: Database) -> Database:
     """The backend's migrated database, emptied before each test."""
-    async with migrated_database.transaction() as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(delete(table))
+    await empty_database(migrated_database)
     return migrated_database
 
 
