@@ -52,10 +52,11 @@ async def test_replies_keep_their_order_and_a_failed_one_stays_pending(database:
     code = await make_code(database, catalog)
     processor = make_processor(database)
     order: list[str] = []
+    first_goes_out = asyncio.Event()
 
     async def send(chat_key: str, replies: list[Outbound]) -> None:
         if len(order) == 0:
-            await asyncio.sleep(0.1)  # the first delivery is slow …
+            await first_goes_out.wait()  # the first delivery is slow …
         order.append((replies[0] if len(order) else replies[-1]).text.splitlines()[0])
         if len(order) == 3:
             raise ConnectionError("platform down")
@@ -66,6 +67,8 @@ async def test_replies_keep_their_order_and_a_failed_one_stays_pending(database:
             deliver(await processor.process(text("c1", words, key)))
     async with after.slot("c1"):
         pass  # a message that failed to commit releases its place empty
+    assert order == []
+    first_goes_out.set()
     await after.drain()
     # The answers came before question 1 went out: each is refused and it is asked again.
     assert order == ["Câu 1/29", NOT_SHOWN, NOT_SHOWN]
@@ -96,7 +99,10 @@ async def test_a_flooding_chat_keeps_a_bounded_queue_and_never_holds_up_another(
     assert len(chat.waiting) == REPLY_QUEUE_LIMIT  # the first is being sent, 16 wait
     async with after.slot("calm") as deliver:
         deliver([Outbound("hello")])
-    await asyncio.sleep(0.05)
+    for _ in range(100):  # a few turns of the loop, the flood's sending still held
+        if sent["calm"]:
+            break
+        await asyncio.sleep(0)
     assert sent["calm"] == ["hello"]  # not behind the flood
     release.set()
     await after.drain()
