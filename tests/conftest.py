@@ -72,12 +72,29 @@ async def empty_database_url(request, tmp_path_factory):
         await drop_postgres_database(url)
 
 
+@pytest.fixture(scope="session")
+async def migrated_databases(empty_database_url):
+    """One migrated database per backend, made on first use and kept for the session."""
+    made: dict[str, Database] = {}
+
+    async def get(backend: str) -> Database:
+        if backend not in made:
+            database = Database(await empty_database_url(backend))
+            await migrate.upgrade(database)
+            made[backend] = database
+        return made[backend]
+
+    yield get
+    for database in made.values():
+        await database.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-async def migrated_database(request, empty_database_url):
-    database = Database(await empty_database_url(request.param))
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
+async def migrated_database(request, migrated_databases) -> Database:
+    """The backend's migrated database. pytest drops a parametrized session fixture when
+    the next test wants the other parameter, as happens all the time under pytest-xdist;
+    the databases themselves stay in `migrated_databases`, so a switch migrates nothing."""
+    return await migrated_databases(request.param)
 
 
 # Every table emptied, children first, in one script: one round trip instead of one per
