@@ -21,9 +21,10 @@ run: install
 	$(PY) -m bot services import --if-empty bot/data/sample_services.csv
 	$(PY) -m bot run
 
-# The whole suite, on SQLite and PostgreSQL (TEST_DATABASES=sqlite for SQLite only).
+# The whole suite, on SQLite and PostgreSQL (TEST_DATABASES=sqlite for SQLite only), on
+# every core: each pytest-xdist worker migrates databases of its own once.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
 
 lint: install
 	$(VENV)/bin/ruff check .

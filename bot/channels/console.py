@@ -40,8 +40,10 @@ class ConsoleAdapter:
 
 
 async def run_console(
-    processor: InboundProcessor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    processor: InboundProcessor, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> None:
+    # The streams of the moment (not of import time), so a caller may have replaced them.
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     delivery = Delivery(processor, ConsoleAdapter(stdout))
     await delivery.start()
     try:

@@ -31,6 +31,7 @@ from tests.bot.channels.telegram_harness import (
 )
 from tests.bot.channels.telegram_harness import prompt as telegram_prompt
 from tests.builders import make_code, seed_catalog
+from tests.cli_helpers import run_cli
 from tests.fakes import zalo_bot as zalo_fake
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.officials_helpers import invite
@@ -72,12 +73,12 @@ async def until(predicate, within: float = 15) -> None:
 
 
 async def run_command(env: dict[str, str], log: Path, *argv: str) -> None:
-    with log.open("ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *argv, env=env, cwd=log.parent, stdout=output,
-            stderr=output,
-        )  # fmt: skip
-    assert await asyncio.wait_for(process.wait(), 60) == 0, "the command failed"
+    """A command as `main` in-process (in a thread: it has its own event loop), its
+    output added to the log."""
+    result = await asyncio.to_thread(run_cli, log.parent, *argv, env=env)
+    with log.open("a", encoding="utf-8") as output:
+        output.write(result.stdout + result.stderr)
+    assert result.returncode == 0, "the command failed"
 
 
 async def test_every_path_at_debug_logs_no_personal_value(database: Database, tmp_path):

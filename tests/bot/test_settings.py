@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bot.settings import ConfigError, TelegramMode, load_settings, normalise_database_url
+from tests.cli_helpers import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD_TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 
 
@@ -93,20 +90,8 @@ def test_database_urls_are_normalised(given, expected):
 
 
 def test_the_command_line_stops_with_one_line_and_no_traceback(tmp_path):
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": "12345:short",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {"TELEGRAM_BOT_TOKEN": "12345:short", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = run_cli(tmp_path, "migrate", env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "configuration error: TELEGRAM_BOT_TOKEN: malformed token: the secret after ':' has "

@@ -1,28 +1,18 @@
 """The embedded default: import the sample catalogue, create a code, and take the whole
-survey in the console chat through a pipe, all by the real command line."""
+survey in the console chat through standard input, all by the command line's `main`."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli_helpers import Result, run_cli
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def run_bot(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_bot(cwd: Path, *args: str, stdin: str | None = None) -> Result:
+    return run_cli(cwd, *args, env={"LOG_LEVEL": "WARNING"}, stdin=stdin)
 
 
 def count(cwd: Path, table: str) -> int:

@@ -51,7 +51,11 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning"),
+    # Under pytest-xdist (--dist loadgroup) one worker runs the module: one whole summary.
+    pytest.mark.xdist_group("webhook_fuzz"),
+]
 
 
 # -- the bot under test --------------------------------------------------------------------

@@ -174,14 +174,14 @@ async def test_forged_or_missing_secret_is_rejected_and_nothing_stored(database:
     await seed_catalog(database)
     async with FakeZaloBot() as fake:
         settings = make_settings(database, bot=bot_settings(fake, "webhook"))
-        async with running(database, settings):
+        async with running(database, settings) as bot:
             before = metrics.value("zalo_bot_webhook_rejected_total")
             update = fake.text_update("5550002", "/start")
             assert await fake.post_webhook(update, secret="not-the-secret-at-all") == 403
             assert await fake.post_webhook(update, secret=BOT_SECRET[:-1]) == 403
             assert await fake.post_webhook(update, secret="") == 403
             assert metrics.value("zalo_bot_webhook_rejected_total") == before + 3
-            await asyncio.sleep(0.05)
+            await bot.bot.deliveries.drain()  # no reply under way either
             assert fake.sent["5550002"] == []
             assert await nothing_stored(database)
             assert await fake.post_webhook(update) == 200  # the same update, properly sent
@@ -226,12 +226,12 @@ async def test_a_lost_reply_is_sent_again_at_the_next_start(database: Database):
     code = await make_code(database, catalog)
     async with FakeZaloBot() as fake:
         settings = make_settings(database, bot=bot_settings(fake, "webhook"))
-        async with running(database, settings):
+        async with running(database, settings) as bot:
             citizen = Citizen(fake, "5550005", webhook=True)
             await citizen.say(code, prompt(0))
             fake.fail_sends, fake.fail_status = 1, 403  # a refusal: not retried
             assert await fake.post_webhook(fake.text_update("5550005", "5")) == 200
-            await asyncio.sleep(0.2)
+            await bot.bot.deliveries.drain()  # the delivery ended (no retry under way)
             assert not any(prompt(1) in text for text in fake.sent["5550005"])
         async with running(database, settings):  # a restart
             await citizen.expect(prompt(1))
@@ -244,14 +244,14 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
         settings = make_settings(database, bot=bot_settings(fake, "webhook"))
         with production_logging(settings, caplog.handler) as output:
             assert logging.getLogger().getEffectiveLevel() == logging.DEBUG
-            async with running(database, settings):
+            async with running(database, settings) as bot:
                 citizen = Citizen(fake, "5550006", webhook=True)
                 await citizen.say(code, prompt(0))
                 update = fake.text_update("5550006", "5")
                 assert await fake.post_webhook(update, secret="wrong!!!") == 403
                 fake.fail_sends = 1
                 assert await fake.post_webhook(update) == 200
-                await asyncio.sleep(0.2)
+                await bot.bot.deliveries.drain()  # the failed send and its retry
             # A server that is not there: aiohttp's errors would name the URL, token included.
             async with FakeZaloBot() as gone:
                 port = gone.port

@@ -1,5 +1,5 @@
-"""`python -m bot report` and `responses import` as an official runs them (a subprocess on
-a temporary SQLite file): every format opens and holds the hand-computed figures.
+"""`python -m bot report` and `responses import` as an official runs them (`main` in-process
+on a temporary SQLite file): every format opens and holds the hand-computed figures.
 
 Two forms in July 2025: P1 answers 5 everywhere, P2 answers 1, both say "no" to the
 feedback gate. So every F1-F4 criterion is 1 of 2 satisfied (50 %), F5 is missing,
@@ -11,14 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 from openpyxl import load_workbook
+
+from tests.cli_helpers import Result, run_cli
 
 ROOT = Path(__file__).resolve().parents[3]
 CRITERIA = [
@@ -29,22 +28,9 @@ CRITERIA = [
 ]
 
 
-def bot(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SCORING_", "SURVEY_", "TELEGRAM_", "ZALO_"))
-    }
-    env["DATABASE_URL"] = f"sqlite:///{workdir / 'bot.db'}"
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=workdir,  # no .env of the developer's
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def bot(workdir: Path, *args: str) -> Result:
+    """The command in `workdir` (no .env of the developer's), on its own SQLite file."""
+    return run_cli(workdir, *args, env={"DATABASE_URL": f"sqlite:///{workdir / 'bot.db'}"})
 
 
 @pytest.fixture(scope="module")
