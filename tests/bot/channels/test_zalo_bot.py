@@ -181,7 +181,7 @@ async def test_forged_or_missing_secret_is_rejected_and_nothing_stored(database:
             assert await fake.post_webhook(update, secret=BOT_SECRET[:-1]) == 403
             assert await fake.post_webhook(update, secret="") == 403
             assert metrics.value("zalo_bot_webhook_rejected_total") == before + 3
-            await bot.bot.deliveries.drain()  # no reply under way either
+            await bot.bot.delivery.drain()  # no reply under way either
             assert fake.sent["5550002"] == []
             assert await nothing_stored(database)
             assert await fake.post_webhook(update) == 200  # the same update, properly sent
@@ -231,7 +231,7 @@ async def test_a_lost_reply_is_sent_again_at_the_next_start(database: Database):
             await citizen.say(code, prompt(0))
             fake.fail_sends, fake.fail_status = 1, 403  # a refusal: not retried
             assert await fake.post_webhook(fake.text_update("5550005", "5")) == 200
-            await bot.bot.deliveries.drain()  # the delivery ended (no retry under way)
+            await bot.bot.delivery.drain()  # the delivery ended (no retry under way)
             assert not any(prompt(1) in text for text in fake.sent["5550005"])
         async with running(database, settings):  # a restart
             await citizen.expect(prompt(1))
@@ -251,7 +251,7 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
                 assert await fake.post_webhook(update, secret="wrong!!!") == 403
                 fake.fail_sends = 1
                 assert await fake.post_webhook(update) == 200
-                await bot.bot.deliveries.drain()  # the failed send and its retry
+                await bot.bot.delivery.drain()  # the failed send and its retry
             # A server that is not there: aiohttp's errors would name the URL, token included.
             async with FakeZaloBot() as gone:
                 port = gone.port

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from bot.channels._after_commit import retry_delays
+from bot.delivery import retry_delays
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -186,7 +186,7 @@ async def test_forged_signature_is_rejected_and_nothing_stored(database: Databas
                 not_json = await http.post(bot.oa_webhook, data=b"{", headers={})
                 assert not_json.status == 401
             assert metrics.value("zalo_oa_webhook_rejected_total") == before + 7
-            await bot.oa.deliveries.drain()  # no reply under way either
+            await bot.oa.delivery.drain()  # no reply under way either
             assert fake.messages["8800002"] == []
             assert await nothing_stored(database)
             assert await count_rows(database, ZaloOAReplyWindow) == 0
@@ -495,7 +495,7 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
                     pauses.append(seconds)
                     await asyncio.sleep(0)
 
-                bot.oa.deliveries.sleep = pause
+                bot.oa.delivery.sleep = pause
                 citizen = Citizen(fake, bot.oa_webhook, "8800007")
                 await citizen.say(code, prompt(0))
                 fake.revoke_access_tokens()
@@ -503,7 +503,7 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
                 fake.revoke_access_tokens()
                 fake.refresh_errors = 1
                 await citizen.send(fake.event("8800007", "4"))  # its replies fail: logged
-                await bot.oa.deliveries.drain()  # every retry made, and given up
+                await bot.oa.delivery.drain()  # every retry made, and given up
     logged = output.getvalue()
     assert "Service busy" in logged and fake.refresh_calls == 3
     # Retried with the back-off, then given up (the attempts use up the reply window).
