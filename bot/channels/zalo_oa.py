@@ -370,10 +370,19 @@ class ZaloOAChannel:
                 self.config.reply_window_hours,
             )
             raise OutsideReplyWindow("outside the free reply window")
-        for text, buttons in messages:
-            await self.api.send_cs(
-                chat_key, text, [(_title(choice.label), choice.payload) for choice in buttons]
-            )
+        sent = 0
+        try:
+            for text, buttons in messages:
+                await self.api.send_cs(
+                    chat_key, text, [(_title(choice.label), choice.payload) for choice in buttons]
+                )
+                sent += 1
+        except (TokenUnavailable, ZaloOAError) as error:
+            # Not sent for sure (no token, or Zalo refused it with a code): its credits come
+            # back. A network error may have delivered it, so those stay used.
+            if isinstance(error, TokenUnavailable) or error.code is not None:
+                await self.windows.give_back(chat_key, len(messages) - sent)
+            raise
 
 
 def build(settings: Settings, processor: InboundProcessor, web_app: web.Application):

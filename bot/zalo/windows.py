@@ -58,6 +58,17 @@ class ReplyWindows:
             )
             return result.rowcount == 1
 
+    async def give_back(self, user_id: str, count: int) -> None:
+        """Return credits taken for replies that certainly did not reach Zalo (no token,
+        or refused), so that retrying them does not use up the citizen's window."""
+        window = ZaloOAReplyWindow
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(window)
+                .where(window.user_id == user_id, window.sent >= count)
+                .values(sent=window.sent - count)
+            )
+
     async def forget_closed(self) -> int:
         """Delete windows that closed long ago (the table stays as small as the active users)."""
         async with self.database.transaction() as session:

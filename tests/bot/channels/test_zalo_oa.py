@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from bot.delivery import retry_delays
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from bot import metrics
 from bot.channels.zalo_oa import OutsideReplyWindow, parse_event, render, signature
 from bot.database import Database
+from bot.delivery import retry_delays
 from bot.models import Chat, ProcessedUpdate, ZaloOAReplyWindow, ZaloOAToken
 from bot.settings import ZaloOASettings
 from bot.zalo.oa_api import ZaloOAApi, ZaloOAError
@@ -506,7 +506,7 @@ async def test_no_token_or_secret_in_logs_at_debug(database: Database, caplog):
                 await bot.oa.delivery.drain()  # every retry made, and given up
     logged = output.getvalue()
     assert "Service busy" in logged and fake.refresh_calls == 3
-    # Retried with the back-off, then given up (the attempts use up the reply window).
+    # Retried with the back-off (no token: the window keeps its credits), then given up.
     assert pauses and pauses == retry_delays()[: len(pauses)]
     assert "it is sent again at the next start" in logged
     for secret in (SECRET_KEY, OA_SECRET_KEY, FIRST_REFRESH_TOKEN, *fake.issued):
