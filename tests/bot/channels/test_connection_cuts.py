@@ -24,7 +24,6 @@ from bot.models import ProcessedUpdate, Response
 from tests.bot.channels import zalo_harness
 from tests.bot.channels.telegram_harness import answer_all, plan, running_bot, stored_answers
 from tests.builders import make_code, seed_catalog
-from tests.conftest import POSTGRES_ADMIN_DSN
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.zalo_bot import FakeZaloBot
 
@@ -36,25 +35,43 @@ pytestmark = [
 
 
 class Cutter:
-    """Terminates every backend of one database from an admin connection, now and then."""
+    """Terminates every backend of one database from an admin connection, now and then,
+    each time at a moment a transaction of the bot is open (so the cut lands inside it,
+    not only on idle pooled connections)."""
 
     def __init__(self, database: Database, cuts: int, every: float):
         self.name = database.engine.url.database
+        # The cuts come from a connection to the bot's own database, which can lock its tables.
+        self.dsn = database.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
         self.cuts, self.every = cuts, every
         self.terminated = 0
+        self.in_flight = 0  # cuts that caught a transaction open
         self._task: asyncio.Task | None = None
 
     async def _run(self) -> None:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+        admin = await asyncpg.connect(self.dsn)
         try:
             for _ in range(self.cuts):
                 await asyncio.sleep(self.every)
-                killed = await admin.fetchval(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
-                    self.name,
-                )
+                async with admin.transaction():
+                    # Hold the chats table for a moment: the bot's transactions, which all
+                    # lock their chat's row, wait on it, so the cut lands inside them.
+                    await admin.execute("LOCK TABLE chats IN ACCESS EXCLUSIVE MODE")
+                    await asyncio.sleep(0.05)
+                    active = await admin.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND "
+                        "state IN ('active', 'idle in transaction') AND pid <> pg_backend_pid()",
+                        self.name,
+                    )
+                    killed = await admin.fetchval(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        self.name,
+                    )
                 self.terminated += killed
+                self.in_flight += bool(active and killed)
         finally:
             await admin.close()
 
@@ -102,9 +119,12 @@ async def test_telegram_webhook_loses_and_doubles_nothing_when_connections_are_c
             assert cutter.done and cutter.terminated >= 6
         statuses = fake.webhook_statuses
         assert set(statuses) <= {200, 503}, sorted(set(statuses))
-        assert 503 in statuses  # the cuts did hit queries in flight
+        assert cutter.in_flight >= 1 and 503 in statuses  # the cuts hit transactions in flight
         assert fake.pending == {}
-        print(f"\ntelegram webhook under cuts: {len(statuses)} POSTs, {statuses.count(503)} x 503")
+        print(
+            f"\ntelegram webhook under cuts: {len(statuses)} POSTs, {statuses.count(503)} x 503, "
+            f"{cutter.in_flight} cuts in flight"
+        )
         confirmed = len(set(fake.confirmed))
         assert confirmed == len(fake.confirmed)  # each update acknowledged once
     assert sorted(await stored_answers(database), key=str) == sorted(plans, key=str)
@@ -163,8 +183,11 @@ async def test_zalo_bot_webhook_loses_and_doubles_nothing_when_connections_are_c
                 await asyncio.gather(*(citizen(i) for i in range(CITIZENS)))
             assert cutter.done and cutter.terminated >= 6
     assert set(statuses) <= {200, 503}, sorted(set(statuses))
-    assert 503 in statuses  # the cuts did hit queries in flight
-    print(f"\nzalo bot webhook under cuts: {len(statuses)} POSTs, {statuses.count(503)} x 503")
+    assert cutter.in_flight >= 1 and 503 in statuses  # the cuts hit transactions in flight
+    print(
+        f"\nzalo bot webhook under cuts: {len(statuses)} POSTs, {statuses.count(503)} x 503, "
+        f"{cutter.in_flight} cuts in flight"
+    )
     stored = sorted((r["answers"] for r in await zalo_harness.stored_responses(database)), key=str)
     assert stored == sorted(plans, key=str)
     assert await update_keys(database, "zalo_bot:") == len(posted)  # each stored once
