@@ -79,7 +79,7 @@ def test_json(workdir):
     assert (f51["has_data"], f51["valid_n"], f51["index"]) == (False, 0, None)
 
 
-SCHEMA = json.loads((ROOT / "bot" / "rendering" / "report.schema.json").read_text("utf-8"))
+SCHEMA = json.loads((ROOT / "handlers" / "reports" / "report.schema.json").read_text("utf-8"))
 
 
 @pytest.mark.parametrize(
