@@ -58,15 +58,12 @@ async def scan(
     template: str,
 ) -> ScanReport:
     """Issue the apology notices and escalations that are due at `now` (days in `zone`)."""
+    await store.lock_scan(session)
     today = local_date(now, zone)
-    notices, escalations = await store.issue_due(
-        session,
-        now,
-        today,
-        default_new_date=calendar.add_working_days(today, new_date_working_days),
-        ready=calendar.next_working_day(today),  # a finished dossier's result: from now on
-        template=template,
-    )
+    default_new_date = calendar.add_working_days(today, new_date_working_days)
+    ready = calendar.next_working_day(today)  # a finished dossier's result: from now on
+    notices = await store.issue_notices(session, now, today, default_new_date, ready, template)
+    escalations = await store.escalate(session, now, today)
     return ScanReport(notices, escalations)
 
 

@@ -6,19 +6,22 @@
 - `_calendar`: local days off and the date changes they cause;
 - `_listing`: what `dossiers list` and `show` read;
 - `_keys`: API keys and agencies by code;
+- `_outbox`: the room's rows in the outbox (the sender is machinery);
 - `_purge`: the retention purge.
 """
 
 from handlers.dossiers.store._apologies import (
     agencies_without_signer,
     agency_by_id,
-    issue_due,
+    escalate,
+    issue_notices,
+    lock_scan,
     notice_by_id,
     notice_settings,
     notices_with_delivery,
     unused_start_code,
 )
-from handlers.dossiers.store._batch import RECEIPT_CLOCK_SKEW, Outcome, queue_message
+from handlers.dossiers.store._batch import RECEIPT_CLOCK_SKEW, Outcome
 from handlers.dossiers.store._calendar import (
     add_event,
     dossier_history,
@@ -43,6 +46,7 @@ from handlers.dossiers.store._listing import (
     notices_of,
     start_code_of,
 )
+from handlers.dossiers.store._outbox import queue_message
 from handlers.dossiers.store._purge import delete_link_failures_before, erase_closed_before
 from handlers.dossiers.store._upsert import lock_writes, stored_dates, upsert_dossiers
 
@@ -63,7 +67,9 @@ __all__ = [
     "dossier_with_agency",
     "erase_closed_before",
     "escalations_of",
-    "issue_due",
+    "escalate",
+    "issue_notices",
+    "lock_scan",
     "key_by_id",
     "keys_with_agency",
     "link_failures",

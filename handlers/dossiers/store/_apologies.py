@@ -35,24 +35,13 @@ from bot.models import (
     OutboxMessage,
     StartCode,
 )
-from bot.states import OPEN_STATES, DossierState, OutboxKind, OutboxStatus
+from bot.states import OPEN_STATES, DossierState, OutboxKind
+from handlers.dossiers.store._outbox import pending_message, selected
 
 
-async def issue_due(
-    session: AsyncSession,
-    now: datetime,
-    today: date,
-    *,
-    default_new_date: date,
-    ready: date,
-    template: str,
-) -> tuple[int, int]:
-    """(notices, escalations) issued for what is late on `today`."""
-    # Scanners queue up, so the per-agency numbering sees every earlier notice.
+async def lock_scan(session: AsyncSession) -> None:
+    """Scanners queue up, so the per-agency numbering sees every earlier notice."""
     await transaction_lock(session, LockKey.APOLOGY_SCAN)
-    notices = await _issue_notices(session, now, today, default_new_date, ready, template)
-    escalations = await _escalate(session, now, today)
-    return notices, escalations
 
 
 def _late(today: date, stage: int, states=OPEN_STATES):
@@ -63,7 +52,7 @@ def _late(today: date, stage: int, states=OPEN_STATES):
     )
 
 
-async def _issue_notices(
+async def issue_notices(
     session: AsyncSession,
     now: datetime,
     today: date,
@@ -71,6 +60,7 @@ async def _issue_notices(
     ready: date,
     template: str,
 ) -> int:
+    """Notices for the dossiers late on `today`, queued, their dossiers at stage 1."""
     # State 9 has a watch date only when it was finished late (`deadlines.track`).
     late = and_(_late(today, 0, OPEN_STATES | {DossierState.DONE}), Dossier.due_date.is_not(None))
     parent = aliased(Agency)
@@ -140,16 +130,9 @@ async def _issue_notices(
     this_lateness = and_(
         ApologyNotice.dossier_id == Dossier.id, ApologyNotice.due_date == Dossier.due_date
     )
-    outbox_columns = {
-        "kind": literal(OutboxKind.APOLOGY, String),
-        "ref_id": ApologyNotice.id,
-        "dossier_id": ApologyNotice.dossier_id,
-        "status": literal(OutboxStatus.PENDING, String),
-        "attempts": literal(0, Integer),
-        "uncertain": literal(0, Integer),
-        "next_attempt_at": literal(now, OutboxMessage.next_attempt_at.type),
-        "created_at": literal(now, OutboxMessage.created_at.type),
-    }
+    outbox_columns = selected(
+        pending_message(OutboxKind.APOLOGY, ApologyNotice.id, ApologyNotice.dossier_id, now)
+    )
     await session.execute(
         insert_ignoring_duplicates(session, OutboxMessage.__table__).from_select(
             list(outbox_columns),
@@ -174,7 +157,8 @@ async def _issue_notices(
     return inserted.rowcount or 0
 
 
-async def _escalate(session: AsyncSession, now: datetime, today: date) -> int:
+async def escalate(session: AsyncSession, now: datetime, today: date) -> int:
+    """Dossiers that missed their new date too: escalated once, watched no more."""
     late = _late(today, 1)
     columns = {
         "dossier_id": Dossier.id,

@@ -16,13 +16,14 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import local_date
-from bot.database import insert_if_absent, is_unavailable
+from bot.database import is_unavailable
 from bot.logs import describe
-from bot.models import Agency, Dossier, OutboxMessage, Service, StartCode
-from bot.states import DossierState, OutboxKind, OutboxStatus
+from bot.models import Agency, Dossier, Service, StartCode
+from bot.states import DossierState, OutboxKind
 from bot.textnorm import fold
 from handlers.dossiers.deadlines import apply_state, pauses_of, set_pauses, track
 from handlers.dossiers.records import SERVICE_NAME_MAX
+from handlers.dossiers.store._outbox import queue_message
 from handlers.dossiers.workdays import WorkCalendar
 from handlers.survey.codes import new_code
 
@@ -78,26 +79,6 @@ def discard_unflushed(session: AsyncSession) -> None:
         session.expunge(instance)
     for instance in list(session.dirty):
         session.expire(instance)
-
-
-async def queue_message(
-    session: AsyncSession, kind: str, ref_id: int, *, dossier_id: int | None, now: datetime
-) -> bool:
-    """An outbox row for the sender, unless one exists for (kind, ref_id); True if new."""
-    return await insert_if_absent(
-        session,
-        OutboxMessage.__table__,
-        {
-            "kind": kind,
-            "ref_id": ref_id,
-            "dossier_id": dossier_id,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "uncertain": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
-    )
 
 
 class Batch:
