@@ -1,9 +1,9 @@
-"""Upserting dossiers and deriving what the deadline scan watches.
+"""Upserting dossiers: every write goes through `upsert_dossiers`.
 
-Every write goes through `upsert_dossiers`, whatever the source (spreadsheet, API),
-so the derived columns (`due_date`, `watch_date`, pauses, closing times) follow one
-set of rules. Writers are serialised (PostgreSQL advisory lock; SQLite's
-`BEGIN IMMEDIATE`), so two batches naming the same new dossier cannot both insert it.
+Whatever the source (spreadsheet, API), the derived columns (`due_date`, `watch_date`,
+pauses, closing times) follow one set of rules (`handlers.dossiers.deadlines`). Writers
+are serialised (PostgreSQL advisory lock; SQLite's `BEGIN IMMEDIATE`), so two batches
+naming the same new dossier cannot both insert it.
 
 A batch is written inside a savepoint. The model in `handlers.dossiers.records` refuses
 everything known to fail in a database; should a record still fail, the savepoint is
