@@ -33,7 +33,7 @@ import logging
 import re
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.database import insert_if_absent
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
 from bot.states import OutboxKind, OutboxRoute, OutboxStatus
-from handlers.messages import Outbound
+from handlers.messages import Rendered
 
 if TYPE_CHECKING:
     from bot.channels import Channel
@@ -83,18 +83,6 @@ class ZnsGateway(Protocol):
 
     async def send_template(self, phone: str, fields: Mapping[str, str], tracking_id: str) -> None:
         """Raise on failure; an exception with `retry_after` means "slow down"."""
-
-
-@dataclass
-class Rendered:
-    """A message ready to go by any route."""
-
-    replies: list[Outbound]
-    zns_fields: dict[str, str] = field(default_factory=dict)
-    counter_fallback: bool = False  # may be handed over at the counter if unreachable
-    # (channel, chat key) for messages to someone other than a dossier's citizen (an
-    # official's digest): sent there, or failed if that channel is not running.
-    chat: tuple[str, str] | None = None
 
 
 # (session, message, dossier or None, language) -> Rendered, or None if moot now

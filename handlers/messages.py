@@ -7,7 +7,7 @@ see these types, which is what lets a new channel cost one adapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -139,6 +139,18 @@ class Outbound:
     file_name: str | None = None
     file: bytes | None = None
     attachment: Attachment | None = None
+
+
+@dataclass
+class Rendered:
+    """An outbox message's content, ready to go by any route (chat, ZNS or the counter)."""
+
+    replies: list[Outbound]
+    zns_fields: dict[str, str] = field(default_factory=dict)
+    counter_fallback: bool = False  # may be handed over at the counter if unreachable
+    # (channel, chat key) for messages to someone other than a dossier's citizen (an
+    # official's digest): sent there, or failed if that channel is not running.
+    chat: tuple[str, str] | None = None
 
 
 @dataclass

@@ -5,15 +5,13 @@
     python -m bot dossiers show CODE
     python -m bot dossiers scan
     python -m bot apikeys create --agency CODE [--label TEXT] | list | revoke KEY_ID
-    python -m bot apologies list [--status pending|sent|undeliverable|all] [--agency CODE]
-    python -m bot apologies show ID [--lang en] | print ID [--out FILE] [--template NAME]
-    python -m bot apologies signer --agency CODE [--title T] [--name N] [--place P]
+    python -m bot apologies …   (`bot.cli.dossiers_notices`, registered from here)
     python -m bot calendar add DATE --off|--working [--note TEXT] | remove DATE | list
     python -m bot purge
 
 Lists never show citizens' names or phone numbers (`dossiers list` masks them: see
-`handlers.dossiers.listing`); `dossiers show`, `apologies show` and `print` are asked for one
-dossier or notice, which is addressed to the citizen by name.
+`handlers.dossiers.listing`); `dossiers show` is asked for one dossier, which is addressed
+to the citizen by name.
 """
 
 from __future__ import annotations
@@ -25,41 +23,36 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import and_, select
-
-from bot.cli import UsageError
+from bot.cli import UsageError, dossiers_notices
 from bot.clock import local_today, utc_now
 from bot.database import Database
 from bot.jobs.dossiers import run_due
-from bot.models import (
-    Agency,
-    AgencyNoticeSettings,
-    ApiKey,
-    ApologyNotice,
-    CalendarDay,
-    OutboxMessage,
-)
 from bot.settings import Settings
-from bot.states import OutboxKind, OutboxStatus
 from bot.tabular import DAY_FORMATS, MOMENT_FORMATS, LazyHelp, TableError
 from bot.textnorm import fold
-from handlers.dossiers.apologies import load_template, notice_template_for, shipped_templates
-from handlers.dossiers.importer import default_progress, import_dossiers
-from handlers.dossiers.keys import ApiKeyError, create_key, revoke_key
-from handlers.dossiers.listing import FORMATS as LIST_FORMATS
-from handlers.dossiers.listing import ListFilters, listed, show_text, write_list
-from handlers.dossiers.purge import purge
-from handlers.dossiers.records import STATES
-from handlers.dossiers.reschedule import Rescheduled, dossier_history, reschedule_for_day
-from handlers.dossiers.store import lock_writes
-from handlers.dossiers.workdays import WorkCalendar, load_calendar
-
-STATUS_FILTERS = {
-    "pending": (OutboxStatus.PENDING, OutboxStatus.SENDING),
-    "sent": (OutboxStatus.SENT,),
-    "undeliverable": (OutboxStatus.COUNTER, OutboxStatus.FAILED),
-}
-
+from handlers.dossiers import (
+    ALIASES,
+    COLUMNS,
+    LIST_FORMATS,
+    STATES,
+    ApiKeyError,
+    ListFilters,
+    Rescheduled,
+    WorkCalendar,
+    create_key,
+    default_progress,
+    dossier_history,
+    import_dossiers,
+    listed,
+    load_calendar,
+    lock_writes,
+    purge,
+    reschedule_for_day,
+    revoke_key,
+    show_text,
+    store,
+    write_list,
+)
 
 # -- dossiers ----------------------------------------------------------------------------
 
@@ -95,7 +88,6 @@ async def cmd_import(args, settings: Settings, database: Database) -> int:
 
 def import_columns_help() -> str:
     """Every column `dossiers import` reads, from the model's aliases, for its --help."""
-    from handlers.dossiers.records import ALIASES, COLUMNS
 
     def wrap(text: str, indent: str = "") -> list[str]:
         return textwrap.wrap(text, 88, initial_indent=indent, subsequent_indent=indent + "    ")
@@ -127,9 +119,7 @@ async def cmd_list(args, settings: Settings, database: Database) -> int:
     today = _day(args.as_of) if args.as_of else local_today(utc_now(), zone)
     filters = ListFilters(agency=args.agency, state=args.state, overdue=args.overdue)
     async with database.transaction() as session:
-        if args.agency and not await session.scalar(
-            select(Agency.id).where(Agency.code == args.agency)
-        ):
+        if args.agency and not await store.agency_id_by_code(session, args.agency):
             raise UsageError(f"unknown agency code {args.agency!r}")
         calendar = await load_calendar(session)
         count = await write_list(
@@ -194,12 +184,7 @@ async def cmd_key_create(args, settings: Settings, database: Database) -> int:
 
 async def cmd_key_list(args, settings: Settings, database: Database) -> int:
     async with database.transaction() as session:
-        rows = await session.execute(
-            select(ApiKey, Agency.code)
-            .join(Agency, Agency.id == ApiKey.agency_id)
-            .order_by(ApiKey.id)
-        )
-        for key, agency in rows:
+        for key, agency in await store.keys_with_agency(session):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
             print(f"{key.key_id}  {agency:<16} {state:<18} last used {used}  {key.label or ''}")
@@ -211,118 +196,6 @@ async def cmd_key_revoke(args, settings: Settings, database: Database) -> int:
         if not await revoke_key(session, args.key_id.removeprefix("sipas_"), utc_now()):
             raise UsageError(f"no active key {args.key_id!r}")
     print(f"key {args.key_id} revoked")
-    return 0
-
-
-# -- apologies ---------------------------------------------------------------------------
-
-
-async def cmd_apologies_list(args, settings: Settings, database: Database) -> int:
-    joined = and_(
-        OutboxMessage.kind == OutboxKind.APOLOGY, OutboxMessage.ref_id == ApologyNotice.id
-    )
-    query = (
-        select(ApologyNotice, Agency.code, OutboxMessage)
-        .join(Agency, Agency.id == ApologyNotice.agency_id)
-        .outerjoin(OutboxMessage, joined)
-        .order_by(ApologyNotice.id.desc())
-        .limit(args.limit)
-    )
-    if args.status != "all":
-        query = query.where(OutboxMessage.status.in_(STATUS_FILTERS[args.status]))
-    if args.agency:
-        query = query.where(Agency.code == args.agency)
-    async with database.transaction() as session:
-        rows = (await session.execute(query)).all()
-    print(
-        f"{'id':>7}  {'number':<10} {'agency':<14} {'dossier':<24} {'issued':<10} "
-        f"{'new date':<10} {'status':<9} route"
-    )
-    for notice, agency, message in rows:
-        status = message.status if message else "-"
-        route = (message.route or "") if message else ""
-        if message and message.uncertain:
-            route += " (possible duplicate)"
-        if message and message.status == OutboxStatus.FAILED and message.last_error:
-            route += f" {message.last_error[:60]}"
-        if notice.reason is None:
-            route += " [reason missing: the template's general sentence]"
-        print(
-            f"{notice.id:>7}  {notice.number_seq}/PXL".ljust(20)
-            + f"{agency:<14} {notice.dossier_code:<24} {notice.issued_on:%d/%m/%Y} "
-            f"{notice.new_date:%d/%m/%Y} {status:<9} {route}"
-        )
-    print(f"{len(rows)} notices", file=sys.stderr)
-    return 0
-
-
-async def _notice(database: Database, notice_id: int) -> ApologyNotice:
-    async with database.transaction() as session:
-        notice = await session.get(ApologyNotice, notice_id)
-    if notice is None:
-        raise UsageError(f"no apology notice {notice_id}")
-    return notice
-
-
-async def cmd_apologies_show(args, settings: Settings, database: Database) -> int:
-    notice = await _notice(database, args.id)
-    template = notice_template_for(notice, args.lang, settings.dossier.template_dir)
-    from handlers.dossiers.apologies import notice_values
-
-    values = notice_values(notice, template)
-    parts = [
-        *(template.substitute(line, values) for line in template.data.get("header_left", [])),
-        template.text("number", values),
-        template.text("place_date", values),
-        "",
-        template.text("title", values),
-        template.text("recipient", values),
-        "",
-        template.text("body", values),
-        "",
-        template.text("signer_title", values),
-        template.text("signer_name", values),
-    ]
-    print("\n".join(part for part in parts if part is not None))
-    return 0
-
-
-async def cmd_apologies_print(args, settings: Settings, database: Database) -> int:
-    from bot.rendering.pdf import FontMissing, render_pdf
-
-    notice = await _notice(database, args.id)
-    try:
-        template = (
-            load_template(args.template, settings.dossier.template_dir)
-            if args.template
-            else notice_template_for(notice, None, settings.dossier.template_dir)
-        )
-    except FileNotFoundError as error:
-        raise UsageError(f"{error} (shipped: {', '.join(shipped_templates())})") from None
-    try:
-        content = render_pdf(notice, template, settings.dossier.pdf_font)
-    except FontMissing as error:
-        raise UsageError(str(error)) from None
-    out = Path(args.out or f"apology-{notice.id}.pdf")
-    out.write_bytes(content)  # noqa: ASYNC240 - a command line, nothing else waits on it
-    print(f"{out} ({len(content) // 1024} KiB)")
-    return 0
-
-
-async def cmd_apologies_signer(args, settings: Settings, database: Database) -> int:
-    async with database.transaction() as session:
-        agency_id = await session.scalar(select(Agency.id).where(Agency.code == args.agency))
-        if agency_id is None:
-            raise UsageError(f"unknown agency code {args.agency!r}")
-        row = await session.get(AgencyNoticeSettings, agency_id)
-        if row is None:
-            row = AgencyNoticeSettings(agency_id=agency_id)
-            session.add(row)
-        for name in ("place", "signer_title", "signer_name"):
-            value = getattr(args, name)
-            if value is not None:
-                setattr(row, name, value.strip() or None)
-    print(f"{args.agency}: notices are signed by {row.signer_title or '-'} {row.signer_name or ''}")
     return 0
 
 
@@ -362,13 +235,7 @@ async def cmd_calendar_add(args, settings: Settings, database: Database) -> int:
     async with database.transaction() as session:
         await lock_writes(session)  # no dossier is written with the old calendar meanwhile
         before = await load_calendar(session)
-        row = await session.get(CalendarDay, day)
-        was = None if row is None else row.working
-        if row is None:
-            session.add(CalendarDay(day=day, working=args.working, note=args.note))
-        else:
-            row.working, row.note = args.working, args.note
-        await session.flush()
+        was = await store.set_local_day(session, day, args.working, args.note)
         reason = f"calendar: {day.isoformat()} {_kind(args.working)} added"
         if was is not None:
             reason = f"calendar: {day.isoformat()} {_kind(was)} -> {_kind(args.working)}"
@@ -384,12 +251,10 @@ async def cmd_calendar_remove(args, settings: Settings, database: Database) -> i
     async with database.transaction() as session:
         await lock_writes(session)
         before = await load_calendar(session)
-        row = await session.get(CalendarDay, day)
-        if row is None:
+        was = await store.remove_local_day(session, day)
+        if was is None:
             raise UsageError(f"{args.date} is not in the local calendar")
-        reason = f"calendar: {day.isoformat()} {_kind(row.working)} removed"
-        await session.delete(row)
-        await session.flush()
+        reason = f"calendar: {day.isoformat()} {_kind(was)} removed"
         moves = await _reschedule(session, day, before, settings.zone, reason)
     print(f"{args.date}: back to the national calendar")
     _print_moves(moves)
@@ -399,7 +264,7 @@ async def cmd_calendar_remove(args, settings: Settings, database: Database) -> i
 async def cmd_calendar_list(args, settings: Settings, database: Database) -> int:
     year = args.year or utc_now().year
     async with database.transaction() as session:
-        local = list(await session.scalars(select(CalendarDay).order_by(CalendarDay.day)))
+        local = await store.local_days(session)
     national = WorkCalendar()
     print(f"National days off in {year}:")
     day = date(year, 1, 1)
@@ -493,29 +358,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_key_revoke)
 
-    apologies = sub.add_parser("apologies", help="apology notices").add_subparsers(
-        dest="action", required=True
-    )
-    listing = apologies.add_parser("list", help="notices and their delivery")
-    listing.add_argument("--status", choices=[*STATUS_FILTERS, "all"], default="all")
-    listing.add_argument("--agency", help="agency code")
-    listing.add_argument("--limit", type=int, default=200)
-    listing.set_defaults(func=cmd_apologies_list)
-    show = apologies.add_parser("show", help="the text of one notice")
-    show.add_argument("id", type=int)
-    show.add_argument("--lang", choices=["vi", "en"])
-    show.set_defaults(func=cmd_apologies_show)
-    printing = apologies.add_parser("print", help="a printable PDF of one notice")
-    printing.add_argument("id", type=int)
-    printing.add_argument("--out", help="PDF file (default apology-ID.pdf)")
-    printing.add_argument("--template", help=f"one of {', '.join(shipped_templates())}")
-    printing.set_defaults(func=cmd_apologies_print)
-    signer = apologies.add_parser("signer", help="who signs an agency's notices, and where")
-    signer.add_argument("--agency", required=True)
-    signer.add_argument("--title", dest="signer_title")
-    signer.add_argument("--name", dest="signer_name")
-    signer.add_argument("--place")
-    signer.set_defaults(func=cmd_apologies_signer)
+    dossiers_notices.register(sub)
 
     calendar = sub.add_parser("calendar", help="local days off and extra working days")
     actions = calendar.add_subparsers(dest="action", required=True)

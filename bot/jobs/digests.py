@@ -24,12 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.database import Database, insert_if_absent
 from bot.i18n import Translator
 from bot.models import Chat, Official, OfficialDigest, OutboxMessage
-from bot.outbox import Rendered, enqueue
+from bot.outbox import enqueue
 from bot.questionnaire import Questionnaire
 from bot.rendering import render
 from bot.settings import Settings
 from bot.states import OutboxKind
-from handlers.messages import Outbound, StoredFile
+from handlers.messages import Outbound, Rendered, StoredFile
 from handlers.officials import links
 from handlers.officials.access import scope_of
 from handlers.officials.content import Digest, Words, compose, digest_title, file_name, link_lines

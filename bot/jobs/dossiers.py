@@ -19,15 +19,15 @@ from bot.clock import utc_now
 from bot.database import Database
 from bot.outbox import OutboxSender, ZnsGateway
 from bot.settings import Settings
-from handlers.dossiers.apologies import (
+from handlers.dossiers import (
     agencies_without_signer,
     code_list,
+    load_calendar,
     load_template,
+    purge,
     renderers,
     scan,
 )
-from handlers.dossiers.purge import purge
-from handlers.dossiers.workdays import load_calendar
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 from bot.models import ApologyNotice
-from handlers.dossiers.apologies import NoticeTemplate, notice_values
+from handlers.dossiers import NoticeTemplate, notice_values
 
 _FAMILY = "DejaVuSerif"
 _STYLES = {"": "DejaVuSerif.ttf", "B": "DejaVuSerif-Bold.ttf", "I": "DejaVuSerif-Italic.ttf"}

@@ -32,17 +32,13 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.boundary import BoundaryError, parse_json
 from bot.clock import utc_now
 from bot.database import Database, is_unavailable
-from bot.models import Dossier
 from bot.settings import Settings
-from handlers.dossiers.keys import verify_key
-from handlers.dossiers.store import Outcome, upsert_dossiers
-from handlers.dossiers.workdays import load_calendar
+from handlers.dossiers import Outcome, load_calendar, stored_dates, upsert_dossiers, verify_key
 
 log = logging.getLogger(__name__)
 PATH = "/api/v1/dossiers"
@@ -141,16 +137,9 @@ async def _dates(
     session: AsyncSession, outcomes: list[Outcome]
 ) -> dict[str, tuple[date | None, date | None]]:
     """(appointment date, due date) of each accepted record's dossier, as now stored."""
-    codes = [outcome.code for outcome in outcomes if outcome.status != "rejected"]
-    dates: dict[str, tuple[date | None, date | None]] = {}
-    for start in range(0, len(codes), 500):
-        rows = await session.execute(
-            select(Dossier.code, Dossier.appointment_date, Dossier.due_date).where(
-                Dossier.code.in_(codes[start : start + 500])
-            )
-        )
-        dates.update({code: (appointment, due) for code, appointment, due in rows})
-    return dates
+    return await stored_dates(
+        session, [outcome.code for outcome in outcomes if outcome.status != "rejected"]
+    )
 
 
 def _result(outcome: Outcome, dates: dict[str, tuple[date | None, date | None]]) -> dict:

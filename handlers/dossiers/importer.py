@@ -18,8 +18,7 @@ from typing import TextIO
 
 from bot.database import Database
 from bot.tabular import read_rows
-from handlers.dossiers.store import Outcome, upsert_dossiers
-from handlers.dossiers.workdays import load_calendar
+from handlers.dossiers.store import Outcome, load_calendar, upsert_dossiers
 
 BATCH = 500
 

@@ -15,10 +15,10 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Agency, ApiKey
+from bot.models import ApiKey
+from handlers.dossiers import store
 
 _KEY = re.compile(r"^sipas_([a-z0-9]{10})\.([A-Za-z0-9_-]{43})$")
 
@@ -35,19 +35,20 @@ async def create_key(
     session: AsyncSession, agency_code: str, now: datetime, label: str | None = None
 ) -> str:
     """A new key for the agency; the only time its secret is ever visible."""
-    agency_id = await session.scalar(select(Agency.id).where(Agency.code == agency_code))
+    agency_id = await store.agency_id_by_code(session, agency_code)
     if agency_id is None:
         raise ApiKeyError(f"unknown agency code {agency_code!r}")
     key_id = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(10))
     secret = secrets.token_urlsafe(32)
-    session.add(
+    store.add_key(
+        session,
         ApiKey(
             key_id=key_id,
             secret_hash=_hash(secret),
             agency_id=agency_id,
             label=(label or None),
             created_at=now,
-        )
+        ),
     )
     return f"sipas_{key_id}.{secret}"
 
@@ -57,7 +58,7 @@ async def verify_key(session: AsyncSession, presented: str, now: datetime) -> Ap
     match = _KEY.match(presented.strip())
     if match is None:
         return None
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_id == match[1]))
+    key = await store.key_by_id(session, match[1])
     if key is None or key.revoked_at is not None:
         return None
     if not hmac.compare_digest(key.secret_hash, _hash(match[2])):
@@ -67,7 +68,7 @@ async def verify_key(session: AsyncSession, presented: str, now: datetime) -> Ap
 
 
 async def revoke_key(session: AsyncSession, key_id: str, now: datetime) -> bool:
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    key = await store.key_by_id(session, key_id)
     if key is None or key.revoked_at is not None:
         return False
     key.revoked_at = now

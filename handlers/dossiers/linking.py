@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import func, select
-
 from bot import metrics
 from bot.clock import local_today
-from bot.models import Chat, Dossier, DossierLinkFailure, StartCode
+from bot.models import Chat, Dossier, StartCode
 from bot.states import DossierState
+from handlers.dossiers import store
 from handlers.messages import Context, Inbound, Outbound
 
 
@@ -57,11 +56,7 @@ async def _invitation(dossier: Dossier, chat: Chat, ctx: Context) -> str | None:
     """The survey invitation for a returned dossier whose code is still unused."""
     if dossier.state != DossierState.RETURNED:
         return None
-    code = await ctx.session.scalar(
-        select(StartCode.code).where(
-            StartCode.dossier_id == dossier.id, StartCode.used_at.is_(None)
-        )
-    )
+    code = await store.unused_start_code(ctx.session, dossier.id)
     if code is None:
         return None
     return _t(ctx, chat, "hoso_rate_now", start_code=code)
@@ -78,7 +73,7 @@ async def link_by_start_code(code: StartCode, chat: Chat, ctx: Context) -> list[
     None when the survey should go on (the result was returned: time to rate it);
     otherwise the replies that say the dossier is linked and where it stands.
     """
-    dossier = await ctx.session.get(Dossier, code.dossier_id)
+    dossier = await store.dossier_by_id(ctx.session, code.dossier_id)
     if dossier is None or dossier.purged_at is not None:
         return None
     _link(dossier, chat, ctx)
@@ -90,29 +85,14 @@ async def link_by_start_code(code: StartCode, chat: Chat, ctx: Context) -> list[
     ]
 
 
-async def _failures(ctx: Context, chat: Chat, code: str) -> tuple[int, int]:
-    today = _today(ctx)
-    by_chat = await ctx.session.scalar(
-        select(func.count())
-        .select_from(DossierLinkFailure)
-        .where(DossierLinkFailure.chat_id == chat.id, DossierLinkFailure.day == today)
-    )
-    by_code = await ctx.session.scalar(
-        select(func.count())
-        .select_from(DossierLinkFailure)
-        .where(DossierLinkFailure.dossier_code == code, DossierLinkFailure.day == today)
-    )
-    return by_chat or 0, by_code or 0
-
-
 async def _attempt_link(code: str, digits: str, chat: Chat, ctx: Context) -> list[Outbound]:
     limit = ctx.settings.dossier.link_max_failures
-    if max(await _failures(ctx, chat, code)) >= limit:
+    if max(await store.link_failures(ctx.session, chat.id, code, _today(ctx))) >= limit:
         # The per-dossier limit also stops the dossier's owner for the day, so the reply
         # points to the receipt's survey code (or QR code), which links without digits.
         metrics.increment("hoso_throttled_total")
         return [Outbound(_t(ctx, chat, "hoso_throttled"))]
-    dossier = await ctx.session.scalar(select(Dossier).where(Dossier.code == code))
+    dossier = await store.dossier_by_code(ctx.session, code)
     phone = dossier.phone if dossier is not None and dossier.purged_at is None else None
     matches = (
         phone is not None
@@ -120,7 +100,7 @@ async def _attempt_link(code: str, digits: str, chat: Chat, ctx: Context) -> lis
         and hmac.compare_digest(phone[-4:].encode(), digits.encode())
     )
     if not matches:
-        ctx.session.add(DossierLinkFailure(chat_id=chat.id, dossier_code=code, day=_today(ctx)))
+        store.add_link_failure(ctx.session, chat.id, code, _today(ctx))
         return [Outbound(_t(ctx, chat, "hoso_not_found"))]
     assert dossier is not None
     _link(dossier, chat, ctx)
@@ -130,13 +110,6 @@ async def _attempt_link(code: str, digits: str, chat: Chat, ctx: Context) -> lis
     return replies
 
 
-async def _linked(chat: Chat, ctx: Context) -> list[Dossier]:
-    rows = await ctx.session.scalars(
-        select(Dossier).where(Dossier.chat_id == chat.id).order_by(Dossier.received_at.desc())
-    )
-    return list(rows.all()[:10])
-
-
 async def handle(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     """`/hoso`: list linked dossiers; `/hoso CODE`: one of them; `/hoso CODE 1234`: link."""
     _, _, argument = inbound.text.strip().partition(" ")
@@ -144,7 +117,7 @@ async def handle(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     code = parts[0][:64] if parts else ""
     if len(parts) >= 2:
         return await _attempt_link(code, parts[1], chat, ctx)
-    linked = await _linked(chat, ctx)
+    linked = await store.linked_dossiers(ctx.session, chat.id)
     if code:
         linked = [dossier for dossier in linked if dossier.code == code]
     if not linked:

@@ -22,14 +22,14 @@ from datetime import date, datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import local_date
-from bot.models import Agency, ApologyNotice, Dossier, Escalation, OutboxMessage, StartCode
-from bot.states import FINISHED_STATES, OPEN_STATES, OutboxKind, OutboxStatus
+from bot.models import Dossier, OutboxMessage
+from bot.states import FINISHED_STATES, OPEN_STATES, OutboxStatus
+from handlers.dossiers import store
+from handlers.dossiers.deadlines import pauses_of
 from handlers.dossiers.records import STATES
-from handlers.dossiers.store import pauses_of
 from handlers.dossiers.workdays import WorkCalendar
 
 FORMATS = ("table", "csv", "json")
@@ -117,30 +117,17 @@ async def listed(
     page: int = PAGE,
 ) -> AsyncIterator[tuple[Dossier, str, Dates]]:
     """(dossier, agency code, dates) in the order dossiers were created, a page at a time."""
-    query = select(Dossier, Agency.code).join(Agency, Agency.id == Dossier.agency_id)
-    if filters.agency:
-        query = query.where(Agency.code == filters.agency)
-    if filters.state is not None:
-        query = query.where(Dossier.state == filters.state)
-    if filters.overdue:
-        # What the scan watches (watch_date) or escalated; the exact test follows below.
-        query = query.where(
-            Dossier.state.in_(OPEN_STATES),
-            or_(Dossier.watch_date < today, Dossier.stage == 2),
-        )
-    after = 0
-    while True:
-        rows = (
-            await session.execute(query.where(Dossier.id > after).order_by(Dossier.id).limit(page))
-        ).all()
-        for dossier, agency in rows:
-            dates = dossier_dates(dossier, calendar, today, zone)
-            if not filters.overdue or dates.overdue:
-                yield dossier, agency, dates
-        if len(rows) < page:
-            return
-        after = rows[-1][0].id
-        session.expunge_all()  # a page at a time, whatever the table's size
+    rows = store.dossier_pages(
+        session,
+        agency=filters.agency,
+        state=filters.state,
+        late_on=today if filters.overdue else None,  # what the scan watches, or escalated
+        page=page,
+    )
+    async for dossier, agency in rows:
+        dates = dossier_dates(dossier, calendar, today, zone)
+        if not filters.overdue or dates.overdue:
+            yield dossier, agency, dates
 
 
 def _iso(day: date | None) -> str | None:
@@ -282,18 +269,12 @@ async def show_text(
     history: HistoryProvider | None = None,
 ) -> str | None:
     """Everything stored about one dossier, as text; None when there is no such dossier."""
-    row = (
-        await session.execute(
-            select(Dossier, Agency)
-            .join(Agency, Agency.id == Dossier.agency_id)
-            .where(Dossier.code == code)
-        )
-    ).first()
+    row = await store.dossier_with_agency(session, code)
     if row is None:
         return None
     dossier, agency = row
     dates = dossier_dates(dossier, calendar, today, zone)
-    start = await session.scalar(select(StartCode).where(StartCode.dossier_id == dossier.id))
+    start = await store.start_code_of(session, dossier.id)
     lines = [
         f"Dossier {dossier.code}",
         f"  agency        {agency.code} {agency.name}",
@@ -365,18 +346,7 @@ async def show_text(
     lines.append(f"  first stored  {_moment(dossier.created_at, zone)}")
     lines.append(f"  last changed  {_moment(dossier.updated_at, zone)}")
 
-    notices = (
-        await session.execute(
-            select(ApologyNotice, OutboxMessage)
-            .outerjoin(
-                OutboxMessage,
-                (OutboxMessage.kind == OutboxKind.APOLOGY)
-                & (OutboxMessage.ref_id == ApologyNotice.id),
-            )
-            .where(ApologyNotice.dossier_id == dossier.id)
-            .order_by(ApologyNotice.id)
-        )
-    ).all()
+    notices = await store.notices_of(session, dossier.id)
     lines += ["", "Apology notice" if notices else "Apology notice  none"]
     for notice, message in notices:
         lines.append(
@@ -384,11 +354,7 @@ async def show_text(
             f" for {_day(notice.original_date)}, new date {_day(notice.new_date)}"
         )
         lines.append(f"  delivery      {_delivery(message, zone)}")
-    escalations = list(
-        await session.scalars(
-            select(Escalation).where(Escalation.dossier_id == dossier.id).order_by(Escalation.id)
-        )
-    )
+    escalations = await store.escalations_of(session, dossier.id)
     for escalation in escalations:
         notified = _moment(escalation.notified_at, zone) if escalation.notified_at else "not yet"
         lines.append(

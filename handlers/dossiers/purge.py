@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import local_date
-from bot.models import ApologyNotice, Dossier, DossierLinkFailure
+from handlers.dossiers import store
 
 
 @dataclass(frozen=True)
@@ -29,27 +28,10 @@ class PurgeReport:
 async def purge(
     session: AsyncSession, now: datetime, retention_days: int, zone: tzinfo
 ) -> PurgeReport:
-    cutoff = now - timedelta(days=retention_days)
-    due = (
-        select(Dossier.id)
-        .where(Dossier.closed_at < cutoff, Dossier.purged_at.is_(None))
-        .scalar_subquery()
+    dossiers, notices = await store.erase_closed_before(
+        session, now - timedelta(days=retention_days), now
     )
-    notices = await session.execute(
-        update(ApologyNotice)
-        .where(ApologyNotice.dossier_id.in_(due), ApologyNotice.citizen_name.is_not(None))
-        .values(citizen_name=None)
-        .execution_options(synchronize_session=False)
+    failures = await store.delete_link_failures_before(
+        session, local_date(now, zone) - timedelta(days=1)
     )
-    dossiers = await session.execute(
-        update(Dossier)
-        .where(Dossier.closed_at < cutoff, Dossier.purged_at.is_(None))
-        .values(citizen_name=None, phone=None, chat_id=None, linked_at=None, purged_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    failures = await session.execute(
-        delete(DossierLinkFailure)
-        .where(DossierLinkFailure.day < local_date(now, zone) - timedelta(days=1))
-        .execution_options(synchronize_session=False)
-    )
-    return PurgeReport(dossiers.rowcount or 0, notices.rowcount or 0, failures.rowcount or 0)
+    return PurgeReport(dossiers, notices, failures)

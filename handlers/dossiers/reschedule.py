@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import local_date
-from bot.models import Dossier, DossierEvent
-from bot.states import OPEN_STATES
-from handlers.dossiers.store import track
+from bot.models import Dossier
+from handlers.dossiers import store
+from handlers.dossiers.deadlines import track
 from handlers.dossiers.workdays import WorkCalendar
 
 APPOINTMENT = "appointment_date"
@@ -60,20 +59,7 @@ async def reschedule_for_day(
     """Move the open dossiers whose window contains `day` from `before` to `after`."""
     result = Rescheduled()
     today = local_date(now, zone)
-    rows = await session.scalars(
-        select(Dossier)
-        .where(
-            Dossier.state.in_(sorted(OPEN_STATES)),
-            Dossier.purged_at.is_(None),
-            Dossier.received_on < day,
-            or_(
-                Dossier.appointment_date >= day,
-                Dossier.due_date >= day,
-                Dossier.new_due_date >= day,
-            ),
-        )
-        .order_by(Dossier.id)
-    )
+    rows = await store.open_dossiers_around(session, day)
     for dossier in rows:
         if dossier.stage > 0:
             result.kept += 1
@@ -87,18 +73,17 @@ async def reschedule_for_day(
         dossier.updated_at = now
         event = {"dossier_id": dossier.id, "day": today, "reason": reason, "created_at": now}
         if old_appointment != dossier.appointment_date:
-            session.add(
-                DossierEvent(
-                    change=APPOINTMENT,
-                    old_date=old_appointment,
-                    new_date=dossier.appointment_date,
-                    **event,
-                )
+            store.add_event(
+                session,
+                change=APPOINTMENT,
+                old_date=old_appointment,
+                new_date=dossier.appointment_date,
+                **event,
             )
         if (old_due, dossier.due_date) != (old_appointment, dossier.appointment_date):
             # moved differently from the appointment: by a supplement pause across that day
-            session.add(
-                DossierEvent(change=DUE, old_date=old_due, new_date=dossier.due_date, **event)
+            store.add_event(
+                session, change=DUE, old_date=old_due, new_date=dossier.due_date, **event
             )
         if old_due is not None and dossier.due_date is not None and dossier.due_date < old_due:
             result.earlier += 1
@@ -106,11 +91,3 @@ async def reschedule_for_day(
             result.later += 1
     await session.flush()
     return result
-
-
-async def dossier_history(session: AsyncSession, dossier_id: int) -> list[DossierEvent]:
-    """The changes to a dossier's dates, oldest first (for `dossiers show`)."""
-    rows = await session.scalars(
-        select(DossierEvent).where(DossierEvent.dossier_id == dossier_id).order_by(DossierEvent.id)
-    )
-    return list(rows)

@@ -3,7 +3,7 @@
 National days off come from the `holidays` package (lunar Tết, Hùng Kings' day,
 substitute days, Saturdays swapped into working days, 24 November from 2026);
 an agency's local exceptions (an extra day off, an extra working day) come from
-the `calendar_days` table and win over the national calendar.
+the `calendar_days` table (`store.load_calendar`) and win over the national calendar.
 
 Rules (see shared/domain/dossiers.md): the day of receipt is not counted, so
 "n working days after receipt" is the n-th working day after it; a receipt on a
@@ -17,10 +17,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
 import holidays
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.models import CalendarDay
 
 _ONE_DAY = timedelta(days=1)
 # A deadline further than this is a data error, not a reason to loop for ever.
@@ -97,9 +93,3 @@ class WorkCalendar:
                 continue
             due = self.add_working_days(due, self.working_days_between(start, end))
         return due
-
-
-async def load_calendar(session: AsyncSession) -> WorkCalendar:
-    """The national calendar with this installation's local exceptions."""
-    rows = await session.execute(select(CalendarDay.day, CalendarDay.working))
-    return WorkCalendar({day: working for day, working in rows})

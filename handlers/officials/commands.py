@@ -23,7 +23,7 @@ from bot import throttle as _throttle_store
 from bot.boundary import EARLIEST, LATEST, ascii_int
 from bot.clock import WEEKDAYS as _WEEKDAYS
 from bot.models import Chat, Official
-from handlers.dossiers.apologies import code_list
+from handlers.dossiers import code_list
 from handlers.messages import Context, Inbound, Outbound
 from handlers.officials import access, content, late, links
 from handlers.officials.content import Words

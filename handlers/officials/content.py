@@ -22,7 +22,7 @@ from bot.i18n import Translator
 from bot.models import Official
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
-from handlers.dossiers.apologies import agencies_without_signer, code_list
+from handlers.dossiers import agencies_without_signer, code_list
 from handlers.messages import ChartAttachment, WorkbookAttachment
 from handlers.officials import late, links
 from handlers.officials.access import Scope

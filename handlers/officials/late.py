@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import ApologyNotice, Dossier, Escalation, OutboxMessage
 from bot.states import OPEN_STATES, OutboxKind, OutboxStatus
-from handlers.dossiers.apologies import agencies_without_signer
-from handlers.dossiers.workdays import load_calendar
+from handlers.dossiers import agencies_without_signer, load_calendar
 from handlers.officials.access import Scope
 from handlers.reports.periods import Period
 

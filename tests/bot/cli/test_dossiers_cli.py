@@ -145,7 +145,7 @@ async def test_a_local_day_off_moves_open_dossiers_and_back(database, capsys):
     appointment by a working day; removing it moves it back; each move is recorded."""
     from datetime import date
 
-    from handlers.dossiers.reschedule import dossier_history
+    from handlers.dossiers import dossier_history
     from tests.dossier_helpers import dossier, notices, record, scan_at, upsert, vn_time
 
     await seed_catalog(database)
@@ -239,7 +239,7 @@ async def test_a_local_working_saturday_moves_open_dossiers_earlier(database, ca
     """Symmetric: an extra working day inside the window counts, so the date comes back."""
     from datetime import date
 
-    from handlers.dossiers.reschedule import dossier_history
+    from handlers.dossiers import dossier_history
     from tests.dossier_helpers import dossier, record, upsert, vn_time
 
     await seed_catalog(database)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.database import Database, insert_if_absent
 from bot.models import AgencyNoticeSettings, ApologyNotice, Dossier, Escalation
 from bot.web.dossiers_api import PATH
-from handlers.dossiers.apologies import TEMPLATE_DIR, chat_text, load_template
+from handlers.dossiers.notice import TEMPLATE_DIR, chat_text, load_template
 from handlers.dossiers.store import RECEIPT_CLOCK_SKEW
 from tests.builders import seed_catalog
 from tests.dossier_helpers import dossier, notices, outbox, record, scan_at, upsert, vn_time

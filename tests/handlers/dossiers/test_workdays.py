@@ -9,7 +9,8 @@ import pytest
 from bot.clock import local_date
 from bot.database import Database
 from bot.models import CalendarDay
-from handlers.dossiers.workdays import WorkCalendar, load_calendar
+from handlers.dossiers.store import load_calendar
+from handlers.dossiers.workdays import WorkCalendar
 from tests.builders import ZONE
 
 CAL = WorkCalendar()

@@ -1,26 +1,13 @@
-"""Upserting dossiers and deriving what the deadline scan watches.
+"""One batch of dossier records applied to the database: the work of `upsert_dossiers`.
 
-Every write goes through `upsert_dossiers`, whatever the source (spreadsheet, API),
-so the derived columns (`due_date`, `watch_date`, pauses, closing times) follow one
-set of rules. Writers are serialised (PostgreSQL advisory lock; SQLite's
-`BEGIN IMMEDIATE`), so two batches naming the same new dossier cannot both insert it.
-
-A batch is written inside a savepoint. The model in `handlers.dossiers.records` refuses
-everything known to fail in a database; should a record still fail, the savepoint is
-rolled back and the batch written again with a savepoint per record, so only the
-refused record is rejected and the good ones go on (the usual case pays for one
-savepoint, not one per record). A lost database is the one failure that stops the
-batch (the caller answers 503).
-
-A procedure first named by a dossier is added to the catalogue as the property of
-that dossier's agency: it appears in that agency's survey menu only, so one agency
-(or one API key) cannot fill every other agency's menu.
+`Batch` loads what its records name in three queries (agencies, procedures, dossiers),
+checks each record against what is stored, applies it through `handlers.dossiers.deadlines`
+and adds what follows (the receipt's start code, the survey invitation in the outbox).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -29,20 +16,15 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import local_date
-from bot.database import LockKey, is_unavailable, transaction_lock
+from bot.database import is_unavailable
 from bot.logs import describe
 from bot.models import Agency, Dossier, Service, StartCode
-from bot.outbox import enqueue
-from bot.states import CLOSED_STATES, FINISHED_STATES, OPEN_STATES, DossierState, OutboxKind
+from bot.states import DossierState, OutboxKind
 from bot.textnorm import fold
-from handlers.dossiers.records import (
-    SERVICE_NAME_MAX,
-    RecordError,
-    local_zone,
-    parse_record,
-    raw_code,
-)
-from handlers.dossiers.workdays import Pause, WorkCalendar
+from handlers.dossiers.deadlines import apply_state, pauses_of, set_pauses, track
+from handlers.dossiers.records import SERVICE_NAME_MAX
+from handlers.dossiers.store._outbox import queue_message
+from handlers.dossiers.workdays import WorkCalendar
 from handlers.survey.codes import new_code
 
 log = logging.getLogger(__name__)
@@ -86,106 +68,6 @@ class Outcome:
         return body
 
 
-def pauses_of(dossier: Dossier) -> list[Pause]:
-    return [
-        (date.fromisoformat(start), date.fromisoformat(end) if end else None)
-        for start, end in (dossier.pauses or [])
-    ]
-
-
-def _store_pauses(dossier: Dossier, pauses: Sequence[Pause]) -> None:
-    dossier.pauses = [
-        [start.isoformat(), end.isoformat() if end else None] for start, end in pauses
-    ] or None
-
-
-def announced_in_advance(dossier: Dossier, calendar: WorkCalendar, today: date) -> bool:
-    """The agency gave its new date and reason at the latest 1 working day before the due
-    date (dossiers.md, "The rule"): the apology then goes at once, before the date.
-
-    Judged each time the dossier is written (the scan follows within minutes). A new date
-    without a reason waits for the due date to pass, so that officials see "reason
-    missing" before a notice goes with the template's general sentence.
-    """
-    return (
-        dossier.agency_new_date is not None
-        and dossier.due_date is not None
-        and dossier.agency_new_date > dossier.due_date
-        and bool(dossier.delay_reason)
-        and calendar.add_working_days(today, 1) <= dossier.due_date
-    )
-
-
-def finished_late(dossier: Dossier, due: date | None, zone: tzinfo) -> bool:
-    """Overdue is "finished after the appointment date"; on time is finished <= it."""
-    finished = dossier.finished_at
-    return due is not None and finished is not None and local_date(finished, zone) > due
-
-
-def track(dossier: Dossier, calendar: WorkCalendar, today: date, zone: tzinfo) -> None:
-    """Derive the due date and the watch date from the dossier's current facts.
-
-    The clock is stopped by an open supplement pause that began on or before the
-    date owed; a pause that began after it cannot hide a dossier that was already late.
-    An apology is due once the due date has passed, or at once for a delay announced in
-    advance (`announced_in_advance`). A dossier done but not yet returned (state 9) that
-    was finished after its due date owes the apology too, at once: the citizen was not
-    served on time and has not got the result yet. A returned one (state 10) does not:
-    see `handlers.dossiers.apologies` (the notice's new date would be false).
-    """
-    pauses = pauses_of(dossier)
-    if dossier.stage == 0:
-        dossier.due_date = (
-            calendar.extend(dossier.appointment_date, pauses)
-            if dossier.appointment_date is not None
-            else None
-        )
-        target = dossier.due_date
-    elif dossier.stage == 1 and dossier.new_due_date is not None:
-        target = calendar.extend(dossier.new_due_date, pauses, since=dossier.apologised_on)
-    else:
-        target = None
-    stopped = target is not None and any(end is None and start <= target for start, end in pauses)
-    watch = None
-    if dossier.state in OPEN_STATES and target is not None and not stopped:
-        watch = target
-        if dossier.stage == 0 and announced_in_advance(dossier, calendar, today):
-            watch = min(watch, today - timedelta(days=1))
-    elif (
-        dossier.state == DossierState.DONE
-        and dossier.stage == 0
-        and finished_late(dossier, target, zone)
-    ):
-        watch = target
-    dossier.watch_date = watch
-
-
-def apply_state(
-    dossier: Dossier, state: int, at: datetime, *, auto_pauses: bool, zone: tzinfo
-) -> None:
-    """Set the state and what follows from it: pauses, finishing, returning, closing."""
-    old = dossier.state
-    if state != old:
-        if auto_pauses:
-            pauses = pauses_of(dossier)
-            day = local_date(at, zone)
-            if old == DossierState.SUPPLEMENT:
-                pauses = [(start, end if end else day) for start, end in pauses]
-            if state == DossierState.SUPPLEMENT and all(end is not None for _, end in pauses):
-                pauses.append((day, None))
-            _store_pauses(dossier, pauses)
-        dossier.state = state
-        dossier.state_changed_at = at
-    if state in FINISHED_STATES and dossier.finished_at is None:
-        dossier.finished_at = at
-    if state == DossierState.RETURNED and dossier.returned_at is None:
-        dossier.returned_at = at
-    if state in CLOSED_STATES:
-        dossier.closed_at = dossier.closed_at or at
-    else:
-        dossier.closed_at = None
-
-
 def discard_unflushed(session: AsyncSession) -> None:
     """After a savepoint's rollback: forget changes it never flushed.
 
@@ -199,12 +81,7 @@ def discard_unflushed(session: AsyncSession) -> None:
         session.expire(instance)
 
 
-async def lock_writes(session: AsyncSession) -> None:
-    """Serialise dossier writers (SQLite already is, by `BEGIN IMMEDIATE`)."""
-    await transaction_lock(session, LockKey.DOSSIER_WRITES)
-
-
-class _Batch:
+class Batch:
     """One call of `upsert_dossiers`: the lookups it shares across its records."""
 
     def __init__(
@@ -286,7 +163,7 @@ class _Batch:
             and old_state != DossierState.RETURNED
             and dossier.chat_id is not None
         ):
-            await enqueue(
+            await queue_message(
                 self.session, OutboxKind.INVITATION, dossier.id, dossier_id=dossier.id, now=self.now
             )
 
@@ -457,7 +334,7 @@ class _Batch:
                 dossier.received_on, values["processing_days"]
             )
         if values.get("pauses") is not None:
-            _store_pauses(dossier, values["pauses"])
+            set_pauses(dossier, values["pauses"])
         for name in ("finished_at", "returned_at"):
             if values.get(name) is not None:
                 setattr(dossier, name, values[name])
@@ -477,72 +354,3 @@ class _Batch:
         if changed:
             dossier.updated_at = self.now
         return dossier, ("updated" if changed else "unchanged"), []
-
-
-async def upsert_dossiers(
-    session: AsyncSession,
-    records: Sequence[tuple[int, Mapping[str, Any]]],
-    *,
-    now: datetime,
-    calendar: WorkCalendar,
-    zone: tzinfo,
-    scope_agency_id: int | None = None,
-    code_length: int = 10,
-    cells: bool = False,
-) -> list[Outcome]:
-    """Create or update dossiers from raw records; each bad record is rejected alone.
-
-    `records` are (reference, raw record) pairs: a row number or a list index.
-    `scope_agency_id` limits writes to one agency's dossiers (an API key's).
-    `cells`: the records are spreadsheet rows, not JSON (see `parse_record`).
-    `zone` (the TIMEZONE setting) reads times given without one and makes local days.
-    A new dossier whose procedure is known gets a single-use start code, the
-    survey/link code printed on its receipt.
-    """
-    await lock_writes(session)
-    outcomes: list[Outcome] = []
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    seen: set[str] = set()
-    for ref, raw in records:
-        try:
-            with local_zone(zone):
-                values = parse_record(raw, cells=cells)
-        except RecordError as error:
-            outcomes.append(Outcome(ref, raw_code(raw), "rejected", reasons=error.reasons))
-            continue
-        if values["code"] in seen:
-            outcomes.append(
-                Outcome(ref, values["code"], "rejected", reasons=["code: appears twice"])
-            )
-            continue
-        seen.add(values["code"])
-        parsed.append((ref, values))
-
-    batch = _Batch(session, now, calendar, scope_agency_id, code_length, zone)
-    try:
-        async with session.begin_nested():
-            written = await batch.write(parsed, isolate=False)
-    except Exception as error:
-        if is_unavailable(error):
-            raise
-        # Validation should have refused whatever failed: find it, keep the others.
-        log.warning("dossier batch rolled back, retried record by record: %s", describe(error))
-        discard_unflushed(session)
-        batch = _Batch(session, now, calendar, scope_agency_id, code_length, zone)
-        written = await batch.write(parsed, isolate=True)
-    outcomes += [outcome for outcome, _ in written]
-    accepted = [(outcome, dossier) for outcome, dossier in written if dossier is not None]
-
-    ids = [dossier.id for _, dossier in accepted]
-    codes: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        rows = await session.execute(
-            select(StartCode.dossier_id, StartCode.code).where(
-                StartCode.dossier_id.in_(ids[start : start + 500])
-            )
-        )
-        codes.update({key: value for key, value in rows})
-    for outcome, dossier in accepted:
-        outcome.start_code = codes.get(dossier.id)
-    outcomes.sort(key=lambda outcome: outcome.ref)
-    return outcomes

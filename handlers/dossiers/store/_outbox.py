@@ -1,0 +1,56 @@
+"""The dossiers' messages in the outbox (apology notices, survey invitations).
+
+The room writes outbox rows as any decision's data, in the transaction that decided;
+sending them is machinery (`bot.outbox`), which the room does not import. One shape of
+a new row serves the single insert and the scan's set-based one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import literal
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql import ColumnElement
+
+from bot.database import insert_if_absent
+from bot.models import OutboxMessage
+from bot.states import OutboxStatus
+
+_COLUMNS = OutboxMessage.__table__.c
+
+
+def pending_message(kind: str, ref_id: Any, dossier_id: Any, now: datetime) -> dict[str, Any]:
+    """The columns of a new outbox row, due at once; `ref_id` and `dossier_id` may be
+    values or, for an INSERT … SELECT, the columns they are copied from."""
+    return {
+        "kind": kind,
+        "ref_id": ref_id,
+        "dossier_id": dossier_id,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "uncertain": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def selected(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as SELECT expressions: constants become literals of their column's type."""
+    return {
+        name: value
+        if isinstance(value, ColumnElement | QueryableAttribute)
+        else literal(value, _COLUMNS[name].type)
+        for name, value in row.items()
+    }
+
+
+async def queue_message(
+    session: AsyncSession, kind: str, ref_id: int, *, dossier_id: int | None, now: datetime
+) -> bool:
+    """An outbox row for the sender, unless one exists for (kind, ref_id); True if new."""
+    return await insert_if_absent(
+        session, OutboxMessage.__table__, pending_message(kind, ref_id, dossier_id, now)
+    )
