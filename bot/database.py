@@ -102,6 +102,11 @@ def _asyncpg_connection_errors() -> tuple[type[BaseException], ...]:
         asyncpg.exceptions.OperatorInterventionError,  # 57P01 terminated, 57P03 starting up
         asyncpg.InterfaceError,  # "connection was closed in the middle of operation"
         asyncpg.InternalClientError,  # "cannot switch to state …" on a broken connection
+        # Class 53: too many connections, out of memory, disk full: nothing was applied
+        # and a later try may succeed.
+        asyncpg.exceptions.InsufficientResourcesError,
+        # Class 40: a deadlock or serialization failure rolled the transaction back.
+        asyncpg.exceptions.TransactionRollbackError,
     )
 
 
@@ -110,7 +115,8 @@ _DRIVER_UNAVAILABLE = _asyncpg_connection_errors()
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """True when `error` means the database could not be reached or the connection broke.
+    """True when `error` means the database could not be reached, the connection broke,
+    or the database refused the transaction for now (too many connections, a deadlock).
 
     Such a failure says nothing about the message being handled: the platform must
     deliver it again later, so it is never acknowledged. SQLAlchemy reports a lost
