@@ -13,7 +13,7 @@ from bot.models import Chat
 from handlers.dossiers import linking as dossiers
 from handlers.messages import Context, Inbound, InboundKind, Outbound
 from handlers.officials import commands as officials
-from handlers.survey import _conversation as survey
+from handlers import survey
 
 Handler = Callable[[Inbound, Chat, Context], Awaitable[list[Outbound]]]
 
