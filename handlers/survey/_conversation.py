@@ -27,7 +27,7 @@ from handlers.survey._arrival import Arrival
 from handlers.survey._kinds import Advance, kind_of, next_step, skipped_questions
 from handlers.survey._turn import PHASE_AGENCY, PHASE_QUESTIONS, PHASE_SERVICE
 from handlers.survey.codes import normalise_code, used_stamp
-from handlers.survey.publication import hold_response
+from handlers.survey.store.pool import hold_response
 
 
 def readable(text: str) -> bool:

@@ -201,7 +201,7 @@ def skipped_questions(questionnaire: Questionnaire, answers: Mapping[str, int | 
     """Questions the answers given so far remove (a "no" on a gate) from this questionnaire."""
     skipped: set[str] = set()
     for question in questionnaire.questions:
-        skipped.update(kind_of(question).removes(question, answers.get(question.id)))
+        skipped |= set(kind_of(question).removes(question, answers.get(question.id)))
     return skipped
 
 
