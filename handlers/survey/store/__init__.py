@@ -32,7 +32,7 @@ from bot.textnorm import fold
 from handlers.survey.codes import CodeError, new_code, normalise_code
 from handlers.survey.store.rollups import add_counts
 
-# How a session ended, as counted in `survey_funnel` (see bot/models.py).
+# At most this many agencies or services are listed to pick from (more: type more words).
 MAX_LISTED = 8
 
 FunnelKey = tuple[date, int, int, str, str, str, int, str]
