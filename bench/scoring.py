@@ -1,7 +1,7 @@
 """Benchmark: SIPAS reports over a million stored responses, on SQLite and PostgreSQL.
 
 Loads N completed `sipas-2017` responses (100 agencies, 4 quarters of 2025) through the
-bot's own storage code (`handlers.survey.responses.store_responses`, which also maintains the
+bot's own storage code (`handlers.survey.store.responses.store_responses`, which also maintains the
 rollups), then, in a fresh child process so that its peak memory is the report's:
 
   (a) the report of one quarter grouped by agency,
@@ -41,7 +41,7 @@ from bot.models import Agency, ResponseAnswer, Service  # noqa: E402
 from bot.questionnaire import load_questionnaires  # noqa: E402
 from bot.settings import ScoringSettings  # noqa: E402
 from handlers.reports import Period, ReportFilters, build_report  # noqa: E402
-from handlers.survey.responses import NewResponse, store_responses  # noqa: E402
+from handlers.survey.store.responses import NewResponse, store_responses  # noqa: E402
 
 QUESTIONNAIRE = "sipas-2017"
 AGENCIES = 100
@@ -177,7 +177,8 @@ async def load(database: Database, count: int, batch: int, seed: int) -> None:
             await connection.execute(text("VACUUM ANALYZE"))
     print(
         f"load: {count:,} responses, {answers:,} answers in {seconds:.1f} s "
-        f"({count / seconds:,.0f} responses/s) through handlers.survey.responses.store_responses"
+        f"({count / seconds:,.0f} responses/s) through "
+        "handlers.survey.store.responses.store_responses"
     )
 
 

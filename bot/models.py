@@ -231,11 +231,12 @@ class InstallSecret(Base):
 
 
 # --------------------------------------------------------------------------- rollups
-# Derived from `responses` + `response_answers` and kept in step by handlers/survey/responses.py,
-# the only writer of responses. One row per calendar month and "cell" (questionnaire,
-# agency, service, level, channel kind), so a report over whole months reads a few
-# rows per cell instead of every answer. `service_key` is the service id, 0 for none
-# (a key column cannot be NULL). No foreign keys: the rows can always be rebuilt.
+# Derived from `responses` + `response_answers` and kept in step by
+# handlers/survey/store/responses.py, the only writer of responses. One row per calendar
+# month and "cell" (questionnaire, agency, service, level, channel kind), so a report
+# over whole months reads a few rows per cell instead of every answer. `service_key` is
+# the service id, 0 for none (a key column cannot be NULL). No foreign keys: the rows can
+# always be rebuilt.
 
 ROLLUP_CELL = ("questionnaire", "month", "agency_id", "service_key", "level", "channel_kind")
 

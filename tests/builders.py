@@ -17,8 +17,8 @@ from bot.questionnaire import load_questionnaires
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
 from handlers.messages import Inbound, InboundKind, Outbound
-from handlers.survey.codes import create_codes
 from handlers.survey.publication import publish_due
+from handlers.survey.store import create_codes
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the TIMEZONE default, which the tests keep
 

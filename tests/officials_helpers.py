@@ -12,7 +12,7 @@ from bot.models import Agency, Official, OfficialDigest, OutboxMessage
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
 from handlers.officials import access
-from handlers.survey.responses import store_response
+from handlers.survey.store.responses import store_response
 from tests.builders import QUESTIONNAIRES, ZONE, seed_catalog
 
 Q = "sipas-2017"

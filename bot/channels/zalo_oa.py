@@ -61,7 +61,7 @@ MAX_TEXT = 4096
 # `"timestamp": "1700000000000"` or `"timestamp": 1700000000000` in the raw body.
 _TIMESTAMP_FIELD = re.compile(rb'"timestamp"\s*:\s*(?:"([0-9]{1,16})"|([0-9]{1,16})(?![0-9.eE]))')
 _TIMESTAMP_CANDIDATES = 4
-# A survey button payload: kind.nonce.target[.value] (see handlers.survey._conversation).
+# A survey button payload: kind.nonce.target[.value] (see handlers.survey._payloads).
 _BUTTON_PAYLOAD = re.compile(r"[a-z]\.[0-9A-Za-z]{1,16}\.[0-9]{1,10}(\.[0-9A-Za-z]{1,8})?")
 
 CAPABILITIES = Capabilities(buttons=MAX_BUTTONS, files=False, max_text=ZALO_TEXT_LIMIT)

@@ -29,8 +29,9 @@ from bot.models import Agency, Service
 from bot.questionnaire import QuestionnaireError, load_questionnaires
 from bot.settings import ConfigError, Settings, load_settings
 from bot.tabular import TableError, print_import_report
-from handlers.survey.codes import CodeError, create_codes
+from handlers.survey.codes import CodeError
 from handlers.survey.publication import held_count, publish_due, schedule_publication
+from handlers.survey.store import create_codes
 
 log = logging.getLogger("bot")
 

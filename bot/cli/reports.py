@@ -13,7 +13,7 @@ from bot.settings import LANGUAGES, Settings
 from bot.tabular import ENCODINGS, LazyHelp, TableError, print_import_report
 from handlers.reports.build import GROUPINGS, ReportError, ReportFilters, build_report
 from handlers.reports.periods import QUARTER, Period
-from handlers.survey.responses import rebuild_rollups
+from handlers.survey.store.rollups import rebuild_rollups
 
 FORMATS = ("table", "json", "csv", "xlsx", "png")
 BINARY_FORMATS = ("xlsx", "png")

@@ -30,7 +30,7 @@ from handlers.officials.content import Words
 from handlers.officials.schedule import MONTHLY, OFF, WEEKLY, upcoming_period
 from handlers.reports.build import ReportError
 from handlers.reports.periods import MONTH, QUARTER, YEAR, Period
-from handlers.survey._conversation import split_command
+from handlers.survey import split_command
 
 _PERIOD_WORDS = {
     "week": "week",

@@ -23,7 +23,7 @@ from bot.settings import ScoringSettings
 from bot.textnorm import fold
 from handlers.reports.periods import Period
 from handlers.reports.store import DIMENSIONS, Selection, count_groups
-from handlers.survey.responses import Tally
+from handlers.survey.store.rollups import Tally
 from scoring import (
     OVERALL,
     GroupCounts,

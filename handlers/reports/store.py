@@ -1,9 +1,9 @@
 """The database counts: report groups' answers and respondent moments, never single answers.
 
-Whole months come from the rollups that `handlers.survey.responses` keeps; the days of a period
-outside whole months are counted from `responses` + `response_answers` with the SQL
-`handlers.survey.responses` defines, grouped the same way. Both give additive `Tally` rows, keyed
-by the grouping's values, that are simply added together.
+Whole months come from the rollups that `handlers.survey.store.rollups` keeps; the days of a
+period outside whole months are counted from `responses` + `response_answers` with the SQL
+`handlers.survey.store.rollups` defines, grouped the same way. Both give additive `Tally` rows,
+keyed by the grouping's values, that are simply added together.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.models import Response, RollupItem, RollupMoments, RollupResponses
 from bot.questionnaire import Questionnaire
 from handlers.reports.periods import Period
-from handlers.survey.responses import (
+from handlers.survey.store.rollups import (
     LEVELS,
     MOMENTS,
     Tally,

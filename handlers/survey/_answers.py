@@ -30,7 +30,7 @@ def _phrases(questionnaire: Questionnaire, question: Question) -> dict[str, int]
     phrases: dict[str, int] = {}
     if question.kind is QuestionKind.GATE:
         for value, words in GATE_WORDS.items():
-            phrases.update(dict.fromkeys(words, value))
+            phrases |= dict.fromkeys(words, value)
     if question.kind is QuestionKind.LIKERT and question.no_opinion:
         no_opinion = question.no_opinion_label or questionnaire.no_opinion_label
         for lang in questionnaire.languages:

@@ -3,20 +3,17 @@
 Telegram deep links allow 64 characters of `A-Za-z0-9_-`; Zalo has no start
 payload, so the citizen types the code as a message. The alphabet therefore
 leaves out look-alikes (0/O, 1/I/L) and codes are matched case-insensitively,
-ignoring spaces and dashes a person may add while copying.
+ignoring spaces and dashes a person may add while copying. Creating codes is a write:
+`handlers.survey.store.create_codes`.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, time, timedelta, tzinfo
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from datetime import datetime, time, tzinfo
 
 from bot.clock import local_date
-from bot.models import Agency, Service, StartCode
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _CODE = re.compile(rf"^[{ALPHABET}]{{8,32}}$")
@@ -49,35 +46,3 @@ def used_stamp(now: datetime, zone: tzinfo) -> datetime:
 
 class CodeError(ValueError):
     """A code cannot be created as asked (unknown agency or service)."""
-
-
-async def create_codes(
-    session: AsyncSession,
-    *,
-    agency_code: str,
-    service_code: str,
-    count: int,
-    single_use: bool,
-    now: datetime,
-    length: int,
-    valid_for: timedelta | None = None,
-) -> list[str]:
-    agency = await session.scalar(select(Agency).where(Agency.code == agency_code))
-    if agency is None:
-        raise CodeError(f"unknown agency code {agency_code!r}")
-    service = await session.scalar(select(Service).where(Service.code == service_code))
-    if service is None:
-        raise CodeError(f"unknown service code {service_code!r}")
-    codes = [new_code(length) for _ in range(count)]
-    session.add_all(
-        StartCode(
-            code=code,
-            agency_id=agency.id,
-            service_id=service.id,
-            single_use=single_use,
-            created_at=now,
-            expires_at=now + valid_for if valid_for else None,
-        )
-        for code in codes
-    )
-    return codes

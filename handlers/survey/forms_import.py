@@ -9,9 +9,9 @@ ngồi chờ…", as `responses template` writes it) or by the question's short 
 title ("Giới tính", "Có góp ý, phản ánh, kiến nghị"), holding the coded value or its
 label. A missing required column is one error for the whole file. A bad row is
 reported with its number and reason and skipped; the good rows are stored through
-`handlers.survey.responses`, in batches of their own transactions, so a large file never holds
-the database's write lock for long (SQLite) and a re-run after a failure simply
-replaces what was stored.
+`handlers.survey.store.responses`, in batches of their own transactions, so a large
+file never holds the database's write lock for long (SQLite) and a re-run after a
+failure simply replaces what was stored.
 """
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.boundary import ascii_int
 from bot.catalog import LEVELS
 from bot.database import Database
-from bot.models import Agency, Service
 from bot.questionnaire import (
     GATE_NO,
     GATE_WORDS,
@@ -38,7 +35,14 @@ from bot.questionnaire import (
 )
 from bot.tabular import TableError, date_cell, read_table, text_cell
 from bot.textnorm import fold
-from handlers.survey.responses import FormKey, NewResponse, form_key, store_responses, stored_forms
+from handlers.survey.store import catalogue_codes
+from handlers.survey.store.responses import (
+    FormKey,
+    NewResponse,
+    form_key,
+    store_responses,
+    stored_forms,
+)
 
 CHANNELS = {
     "paper": "paper",
@@ -341,13 +345,7 @@ async def import_responses(
     if channel_kind is not None and channel_kind not in CHANNELS.values():
         raise ValueError(f"channel must be paper or web, not {channel_kind!r}")
     async with database.transaction() as session:
-        agencies = {
-            code: (agency_id, level)
-            for code, agency_id, level in await session.execute(
-                select(Agency.code, Agency.id, Agency.level)
-            )
-        }
-        services = dict((await session.execute(select(Service.code, Service.id))).all())
+        agencies, services = await catalogue_codes(session)
     context = _Context(questionnaires, default_questionnaire, channel_kind, agencies, services)
     table = read_table(path, encoding)
     columns = resolve_headers(table.headers, questionnaires)

@@ -4,100 +4,31 @@ A response written by the transaction that completes a survey would carry that
 transaction's traces: on PostgreSQL its id (xmin), which the same transaction leaves on
 the chat row it locked, and on both databases its place in the id and physical order,
 which follows the order in which citizens finished. So completion only puts the answers
-in `response_pool` (no chat, code or time finer than the day), and `publish_due`, in a
-transaction of its own, moves every pool row of the days before today into `responses`
-in a random order through the one write path (`handlers.survey.responses.store_responses`, which
-keeps the rollups right). Every published response then carries the publication's
-transaction id, shared with its whole batch, and sits in the order of a shuffle.
-README, "Anonymity", states what this protects against and what it does not.
+in `response_pool` (no chat, code or time finer than the day; `store.pool`), and
+`publish_due`, in a transaction of its own, moves every pool row of the days before
+today into `responses` in a random order through the one write path
+(`store.responses.store_responses`, which keeps the rollups right). Every published
+response then carries the publication's transaction id, shared with its whole batch,
+and sits in the order of a shuffle. README, "Anonymity", states what this protects
+against and what it does not.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.clock import local_today
 from bot.database import Database
-from bot.models import PooledResponse
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
-from handlers.survey.responses import NewResponse, store_responses
+from handlers.survey.store.pool import pool_size, publish_pool
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "publish-responses"
-_POOL = PooledResponse.__table__
-_POOL_ID_BITS = 62  # positive in a signed 64-bit column on both databases
-
-
-async def hold_response(
-    session: AsyncSession,
-    *,
-    questionnaire: str,
-    agency_id: int,
-    service_id: int | None,
-    level: str,
-    day: date,
-    channel_kind: str,
-    answers: Mapping[str, int | str],
-) -> None:
-    """Put one completed chat response in the pool until its day is published.
-
-    The id is random, so the pool's own order (the rowid on SQLite) says nothing
-    about when it was completed.
-    """
-    await session.execute(
-        _POOL.insert().values(
-            id=secrets.randbits(_POOL_ID_BITS) or 1,
-            questionnaire=questionnaire,
-            agency_id=agency_id,
-            service_id=service_id,
-            level=level,
-            response_date=day,
-            channel_kind=channel_kind,
-            answers=dict(answers),
-        )
-    )
-
-
-async def publish_pool(
-    session: AsyncSession, questionnaires: Mapping[str, Questionnaire], *, before: date
-) -> int:
-    """Store every pool row of a day before `before`, shuffled, and empty them from the pool.
-
-    The rows are taken by one DELETE … RETURNING, so two processes publishing at once
-    cannot store a row twice: on PostgreSQL the second waits for the first and then
-    finds the rows gone.
-    """
-    taken = (
-        await session.execute(
-            delete(_POOL)
-            .where(_POOL.c.response_date < before)
-            .returning(
-                _POOL.c.questionnaire,
-                _POOL.c.agency_id,
-                _POOL.c.service_id,
-                _POOL.c.level,
-                _POOL.c.response_date,
-                _POOL.c.channel_kind,
-                _POOL.c.answers,
-            )
-        )
-    ).all()
-    batch = [
-        NewResponse(questionnaire, agency_id, service_id, level, day, channel_kind, answers)
-        for questionnaire, agency_id, service_id, level, day, channel_kind, answers in taken
-    ]
-    secrets.SystemRandom().shuffle(batch)
-    await store_responses(session, batch, questionnaires)
-    return len(batch)
 
 
 def local_day(now: datetime, settings: Settings) -> date:
@@ -131,7 +62,7 @@ async def publish_due(
 async def held_count(database: Database) -> int:
     """How many completed chat responses wait in the pool."""
     async with database.transaction() as session:
-        return await session.scalar(select(func.count()).select_from(_POOL)) or 0
+        return await pool_size(session)
 
 
 def schedule_publication(

@@ -1,8 +1,9 @@
 """Monthly rollups of completed responses, so reports need not read every answer.
 
 Existing responses are counted into the new tables in the same transaction, with the
-statements `handlers.survey.responses` uses for `python -m bot responses rebuild-rollups`. (If a
-later revision changes these tables, freeze a copy of those statements here.)
+statements `handlers.survey.store.rollups` uses for `python -m bot responses
+rebuild-rollups`. (If a later revision changes these tables, freeze a copy of those
+statements here.)
 
 Revision ID: 0002
 Revises: 0001
@@ -63,7 +64,7 @@ def upgrade() -> None:
     )
 
     from bot.questionnaire import load_questionnaires
-    from handlers.survey.responses import rollup_rebuild_statements
+    from handlers.survey.store.rollups import rollup_rebuild_statements
 
     bind = op.get_bind()
     for statement in rollup_rebuild_statements(load_questionnaires()):

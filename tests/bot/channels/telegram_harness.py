@@ -15,7 +15,7 @@ from bot.inbound import InboundProcessor
 from bot.models import Response, ResponseAnswer
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.web import build_app, start_server
-from handlers.survey._conversation import position
+from handlers.survey import position
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
 from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
 

@@ -26,7 +26,7 @@ from bot.settings import (
     ZaloOASettings,
 )
 from bot.web import build_app, start_server
-from handlers.survey._conversation import position
+from handlers.survey import position
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.fakes.zalo_oa import APP_ID, FIRST_REFRESH_TOKEN, OA_SECRET_KEY, SECRET_KEY, FakeZaloOA

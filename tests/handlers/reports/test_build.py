@@ -13,7 +13,7 @@ from bot.models import Agency, RollupItem, Service
 from bot.questionnaire import load_questionnaires
 from bot.settings import ScoringSettings, load_settings
 from handlers.reports import Period, ReportError, ReportFilters, build_report
-from handlers.survey.responses import NewResponse, store_response, store_responses
+from handlers.survey.store.responses import NewResponse, store_response, store_responses
 
 QUESTIONNAIRES = load_questionnaires()
 Q = "sipas-2017"

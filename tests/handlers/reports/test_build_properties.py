@@ -27,7 +27,8 @@ from bot.models import (
 from bot.questionnaire import load_questionnaires
 from bot.settings import ScoringSettings
 from handlers.reports import Period, ReportFilters, build_report
-from handlers.survey.responses import NewResponse, rebuild_rollups, store_response, store_responses
+from handlers.survey.store.responses import NewResponse, store_response, store_responses
+from handlers.survey.store.rollups import rebuild_rollups
 from scoring import OVERALL, GroupCounts, ItemCounts, RespondentMoments, compute
 
 QUESTIONNAIRES = load_questionnaires()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.models import Agency, Chat, Official, Response, ResponseAnswer, Service, SurveySession
 from bot.questionnaire import QuestionKind
 from handlers.messages import Inbound, InboundKind
-from handlers.survey._conversation import next_step, split_command
+from handlers.survey import next_step, split_command
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, Citizen, FakeClock, make_processor
 from tests.officials_helpers import invite, seed_agencies, vn
 

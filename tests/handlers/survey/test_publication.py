@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.database import Database
 from bot.models import PooledResponse, Response, RollupItem, RollupMoments, RollupResponses
 from handlers.survey.publication import JOB_ID, publish_due, schedule_publication
-from handlers.survey.responses import rebuild_rollups
+from handlers.survey.store.rollups import rebuild_rollups
 from tests.builders import (
     QUESTIONNAIRES,
     ZONE,

@@ -1,4 +1,9 @@
-"""Database reads and writes of the survey conversation, kept apart from its dialogue."""
+"""Every query of the survey: this package is its store; nothing else in the feature builds SQL.
+
+This module holds the conversation's (sessions, agencies and services offered, start
+codes, ballots, the funnel of ended sessions); `responses` is the one write path of
+completed responses, `rollups` their counting, `pool` the holding pool.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +29,10 @@ from bot.models import (
 )
 from bot.states import SessionOutcome, SessionStatus
 from bot.textnorm import fold
-from handlers.survey.codes import normalise_code
-from handlers.survey.responses import add_counts
+from handlers.survey.codes import CodeError, new_code, normalise_code
+from handlers.survey.store.rollups import add_counts
 
-# How a session ended, as counted in `survey_funnel` (see bot/models.py).
+# At most this many agencies or services are listed to pick from (more: type more words).
 MAX_LISTED = 8
 
 FunnelKey = tuple[date, int, int, str, str, str, int, str]
@@ -223,3 +228,50 @@ async def expire_idle_sessions(
     )
     await add_funnel_counts(session, counts)
     return len(ended)
+
+
+async def create_codes(
+    session: AsyncSession,
+    *,
+    agency_code: str,
+    service_code: str,
+    count: int,
+    single_use: bool,
+    now: datetime,
+    length: int,
+    valid_for: timedelta | None = None,
+) -> list[str]:
+    """New start codes for one agency's service (`codes create`); CodeError if unknown."""
+    agency = await session.scalar(select(Agency).where(Agency.code == agency_code))
+    if agency is None:
+        raise CodeError(f"unknown agency code {agency_code!r}")
+    service = await session.scalar(select(Service).where(Service.code == service_code))
+    if service is None:
+        raise CodeError(f"unknown service code {service_code!r}")
+    codes = [new_code(length) for _ in range(count)]
+    session.add_all(
+        StartCode(
+            code=code,
+            agency_id=agency.id,
+            service_id=service.id,
+            single_use=single_use,
+            created_at=now,
+            expires_at=now + valid_for if valid_for else None,
+        )
+        for code in codes
+    )
+    return codes
+
+
+async def catalogue_codes(
+    session: AsyncSession,
+) -> tuple[dict[str, tuple[int, str]], dict[str, int]]:
+    """Agency code -> (id, level) and service code -> id, as an import's rows name them."""
+    agencies = {
+        code: (agency_id, level)
+        for code, agency_id, level in await session.execute(
+            select(Agency.code, Agency.id, Agency.level)
+        )
+    }
+    services = dict((await session.execute(select(Service.code, Service.id))).all())
+    return agencies, services
