@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import local_date
 from bot.models import Official
 from bot.states import DigestFrequency
-from handlers.reports.periods import Period
+from handlers.reports import Period
 
 WEEKLY, MONTHLY, OFF = DigestFrequency.WEEKLY, DigestFrequency.MONTHLY, DigestFrequency.OFF
 
