@@ -14,21 +14,19 @@ channels that cannot carry files. The handler never knows which channel it answe
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import date, timedelta
 
 from bot import metrics
 from bot import throttle as _throttle_store
-from bot.boundary import EARLIEST, LATEST, ascii_int
-from bot.clock import WEEKDAYS as _WEEKDAYS
+from bot.boundary import EARLIEST, LATEST
 from bot.models import Chat, Official
 from handlers.dossiers.apologies import code_list
 from handlers.messages import Context, Inbound, Outbound
 from handlers.officials import access, content, late, links
 from handlers.officials.content import Words
 from handlers.officials.downloads import export_payload
-from handlers.officials.schedule import MONTHLY, OFF, WEEKLY, upcoming_period
+from handlers.officials.schedule import parse_schedule, upcoming_period
 from handlers.reports import MONTH, QUARTER, YEAR, Period, ReportError
 from handlers.survey._conversation import split_command
 
@@ -46,7 +44,6 @@ _PERIOD_WORDS = {
     "nam": YEAR,
     "năm": YEAR,
 }
-_TIME = re.compile(r"^([0-9]{1,2})[:h]([0-9]{2})?$")  # ASCII digits only: not "²" nor "٣"
 
 
 class _Refused(Exception):
@@ -301,40 +298,12 @@ async def digest_now(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outboun
     return replies
 
 
-def _parse_schedule(argument: str, official: Official) -> tuple[str, int, int, int] | None:
-    """(frequency, weekday, month day, minute) from 'weekly [day] [HH:MM]' and the like."""
-    tokens = argument.lower().split()
-    if not tokens or tokens[0] not in (WEEKLY, MONTHLY, OFF) or len(tokens) > 3:
-        return None
-    frequency = tokens[0]
-    weekday, month_day, minute = (
-        official.digest_weekday,
-        official.digest_month_day,
-        official.digest_minute,
-    )
-    for token in tokens[1:]:
-        if frequency == OFF:
-            return None
-        if match := _TIME.match(token):
-            hours, minutes = int(match[1]), int(match[2] or 0)
-            if hours > 23 or minutes > 59:
-                return None
-            minute = hours * 60 + minutes
-        elif frequency == WEEKLY and (token in _WEEKDAYS or token[:3] in _WEEKDAYS):
-            weekday = _WEEKDAYS.get(token) or _WEEKDAYS[token[:3]]
-        elif frequency == MONTHLY and 1 <= (day := ascii_int(token, 2) or 0) <= 28:
-            month_day = day
-        else:
-            return None
-    return frequency, weekday, month_day, minute
-
-
 async def subscribe(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     """Change the digest schedule; it applies from the next occurrence after now."""
     words = _words(ctx, chat)
     official = await _official(ctx, chat, "subscribe")
     _, argument = split_command(inbound.text)
-    parsed = _parse_schedule(argument, official)
+    parsed = parse_schedule(argument, official)
     if parsed is None:
         return [Outbound(words("official_subscribe_usage"))]
     current = (
