@@ -48,20 +48,14 @@ class DossierFigures:
 async def dossier_figures(
     session: AsyncSession, scope: Scope, period: Period, today: date, zone: ZoneInfo
 ) -> DossierFigures:
-    ids = scope.agency_ids
+    ids, first, last = scope.agency_ids, period.start, period.end
     start, end = _bounds(period, zone)
-    new_late = await store.notices_issued(session, ids, period.start, period.end)
-    open_late = await store.late_count(session, ids, today)
-    escalations_new = await store.escalations_between(session, ids, start, end)
-    escalations_open = await store.late_count(session, ids, today, escalated=True)
-    sent, undeliverable = await store.notice_deliveries(session, ids, period.start, period.end)
     return DossierFigures(
-        new_late=new_late,
-        open_late=open_late,
-        escalations_new=escalations_new,
-        escalations_open=escalations_open,
-        apologies_sent=sent,
-        apologies_undeliverable=undeliverable,
+        await store.notices_issued(session, ids, first, last),
+        await store.late_count(session, ids, today),
+        await store.escalations_between(session, ids, start, end),
+        await store.late_count(session, ids, today, escalated=True),
+        *await store.notice_deliveries(session, ids, first, last),
     )
 
 
