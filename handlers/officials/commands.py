@@ -25,7 +25,6 @@ from handlers.dossiers.apologies import code_list
 from handlers.messages import Context, Inbound, Outbound
 from handlers.officials import access, content, late, links
 from handlers.officials.content import Words
-from handlers.officials.downloads import export_payload
 from handlers.officials.schedule import parse_schedule, upcoming_period
 from handlers.reports import MONTH, QUARTER, YEAR, Period, ReportError
 from handlers.survey._conversation import split_command
@@ -175,7 +174,7 @@ async def scores(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     if report.total.indices.respondents == 0:
         return [Outbound(text)]
     chart, _ = content.report_files(report, words.lang, "sipas", period)
-    payload = export_payload(official, scope, period, words.lang, links.CHART)
+    payload = links.export_payload(official, scope, period, words.lang, links.CHART)
     chart = replace(chart, fallback=_link(ctx, words, "official_link_chart", payload))
     return [Outbound(text, attachment=chart)]
 
@@ -193,7 +192,7 @@ async def export(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
         ctx.session, ctx.questionnaires, ctx.settings, scope, period
     )
     _, workbook = content.report_files(report, words.lang, "sipas", period)
-    payload = export_payload(official, scope, period, words.lang, links.WORKBOOK)
+    payload = links.export_payload(official, scope, period, words.lang, links.WORKBOOK)
     workbook = replace(workbook, fallback=_link(ctx, words, "official_link_workbook", payload))
     return [Outbound(caption, attachment=workbook)]
 
@@ -292,7 +291,7 @@ async def digest_now(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outboun
         ("official_workbook_caption", "official_link_workbook", links.WORKBOOK, preview.workbook),
     ):
         if attachment is not None:
-            payload = export_payload(official, scope, period, words.lang, kind)
+            payload = links.export_payload(official, scope, period, words.lang, kind)
             attachment = replace(attachment, fallback=_link(ctx, words, label, payload))
             replies.append(Outbound(words(caption), attachment=attachment))
     return replies

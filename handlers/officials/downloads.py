@@ -1,4 +1,4 @@
-"""What a signed download link carries, and the file it serves (`links` signs and checks).
+"""The file a signed download link serves (`links` says what a link carries, signs, checks).
 
 An export link (`/scores`, `/export`, `/digest`) names the official, the agency the
 reply was narrowed to and the period: the file is built again at download time, for
@@ -15,29 +15,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Official
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
 from handlers.messages import Attachment, StoredFile
 from handlers.officials import access, links, store
-from handlers.officials.access import Scope
 from handlers.officials.content import file_name, report_files, scope_report
 from handlers.reports import Period, ReportError
 
 LANGUAGES = ("vi", "en")
-
-
-def export_payload(
-    official: Official, scope: Scope, period: Period, lang: str, kind: str
-) -> dict[str, Any]:
-    """What an export link says: file kind, official, agency narrowed to, period, language."""
-    return {
-        "k": kind,
-        "o": official.id,
-        "a": scope.root_code,
-        "p": [period.start.isoformat(), period.end.isoformat(), period.kind],
-        "l": lang,
-    }
 
 
 async def linked_file(
