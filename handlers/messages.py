@@ -88,6 +88,14 @@ class ChartAttachment:
     fallback: str
 
 
+# Number formats a `Sheet` gives its columns (moved here from bot.rendering.workbook, so that
+# describing a workbook needs no renderer). Excel and LibreOffice write them with the
+# reader's own separators: 66,08 and 1.539 on a Vietnamese system, 66.08 and 1,539 on an
+# English one. The cells hold plain numbers.
+PERCENT = "0.00"
+COUNT = "#,##0"
+
+
 @dataclass(frozen=True)
 class Sheet:
     """One worksheet: a bold header row, then plain values; `formats` are (column, format)

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.models import Chat
-from handlers import survey
+from handlers import officials, survey
 from handlers.dossiers import linking as dossiers
 from handlers.messages import Context, Inbound, InboundKind, Outbound
-from handlers.officials import commands as officials
 
 Handler = Callable[[Inbound, Chat, Context], Awaitable[list[Outbound]]]
 

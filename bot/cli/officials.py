@@ -11,13 +11,10 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from bot.clock import utc_now
 from bot.database import Database
-from bot.models import Agency, Chat, Official
 from bot.settings import Settings
-from handlers.officials import access
+from handlers import officials as access
 
 
 def _usage(message: str) -> Exception:
@@ -60,14 +57,7 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings, database: Dat
 async def cmd_list(args: argparse.Namespace, settings: Settings, database: Database) -> int:
     now = utc_now()
     async with database.transaction() as session:
-        rows = (
-            await session.execute(
-                select(Official, Agency.code, Chat.channel)
-                .outerjoin(Agency, Agency.id == Official.agency_id)
-                .outerjoin(Chat, Chat.id == Official.chat_id)
-                .order_by(Official.id)
-            )
-        ).all()
+        rows = await access.roster(session)
     header = ("id", "role", "scope", "state", "channel", "digest", "label")
     table = [header]
     for official, agency_code, channel in rows:

@@ -11,8 +11,19 @@ from bot.database import Database
 from bot.questionnaire import load_questionnaires
 from bot.settings import LANGUAGES, Settings
 from bot.tabular import ENCODINGS, LazyHelp, TableError, print_import_report
-from handlers.reports.build import GROUPINGS, ReportError, ReportFilters, build_report
-from handlers.reports.periods import QUARTER, Period
+from handlers.reports import (
+    GROUPINGS,
+    QUARTER,
+    Period,
+    ReportError,
+    ReportFilters,
+    build_report,
+    chart_of,
+    render_csv,
+    render_json,
+    render_table,
+    workbook_of,
+)
 from handlers.survey.store.rollups import rebuild_rollups
 
 FORMATS = ("table", "json", "csv", "xlsx", "png")
@@ -57,8 +68,6 @@ def _grouping(text: str) -> tuple[str, ...]:
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings, database: Database) -> int:
-    from handlers.reports import chart, render, workbook
-
     if args.format in BINARY_FORMATS and not args.output:
         raise _usage(f"--format {args.format} needs --output FILE")
     filters = ReportFilters(
@@ -80,16 +89,15 @@ async def cmd_report(args: argparse.Namespace, settings: Settings, database: Dat
         except ReportError as error:
             raise _usage(str(error)) from None
     output = Path(args.output) if args.output else None
-    if args.format == "xlsx":
-        workbook.write_workbook(report, output, args.lang)
-    elif args.format == "png":
-        chart.write_chart(report, output, args.lang)
+    if args.format in BINARY_FORMATS:
+        from bot.rendering import render  # drawing libraries load only for these formats
+
+        describe = workbook_of if args.format == "xlsx" else chart_of
+        output.write_bytes(render(describe(report, args.lang, output.name)))
     else:
-        text = {
-            "table": render.render_table,
-            "json": render.render_json,
-            "csv": render.render_csv,
-        }[args.format](report, args.lang)
+        text = {"table": render_table, "json": render_json, "csv": render_csv}[args.format](
+            report, args.lang
+        )
         if output is None:
             sys.stdout.write(text)
         else:

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import io
 
-from handlers.messages import Sheet, WorkbookAttachment
-
-# Excel and LibreOffice write these with the reader's own separators: 66,08 and 1.539 on
-# a Vietnamese system, 66.08 and 1,539 on an English one. The cells hold plain numbers.
-PERCENT = "0.00"
-COUNT = "#,##0"
+from handlers.messages import COUNT, PERCENT, Sheet, WorkbookAttachment
 
 
 def _add(workbook, sheet: Sheet) -> None:

@@ -11,6 +11,10 @@ X and every agency that leads to X through the catalogue, repeatedly:
 - its children (`parent_code`), e.g. the units of a department,
 and, transitively, the predecessors and children of those. An agency merged away
 from X (X's own successor) is not in X's scope: the link points the other way.
+
+`official_scope` is the one place a scope is narrowed to one agency: the chat commands
+and the download links both go through it, on every call, so a revoked official or an
+agency moved out of scope is refused everywhere at once. The queries are in `store`.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Agency, Chat, Official
 from bot.settings import OfficialSettings
+from handlers.officials import store
 from handlers.survey.codes import new_code, normalise_code
 
 ADMIN = "admin"
@@ -45,6 +49,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 class InvitationError(ValueError):
     """An invitation cannot be made as asked; the message says why."""
+
+
+class OutOfScope(Exception):
+    """The official cannot see what was asked: `code` is the agency asked for (outside the
+    scope or unknown: the same answer), or None when the official's own agency has left
+    the catalogue."""
+
+    def __init__(self, code: str | None = None):
+        super().__init__(code)
+        self.code = code
 
 
 def hash_code(code: str) -> str:
@@ -88,11 +102,7 @@ async def scope_of(session: AsyncSession, agency_id: int | None) -> Scope:
     """The scope rooted at an agency (see the module docstring), or the province."""
     if agency_id is None:
         return PROVINCE_SCOPE
-    rows = (
-        await session.execute(
-            select(Agency.id, Agency.code, Agency.name, Agency.parent_code, Agency.successor_code)
-        )
-    ).all()
+    rows = await store.agency_links(session)
     root = next((row for row in rows if row.id == agency_id), None)
     if root is None:
         return Scope(frozenset(), (), None, None)
@@ -117,10 +127,31 @@ async def scope_of(session: AsyncSession, agency_id: int | None) -> Scope:
 
 async def agency_in_scope(session: AsyncSession, scope: Scope, code: str) -> Agency | None:
     """The agency with this code if the scope covers it; None alike when it does not exist."""
-    agency = await session.scalar(select(Agency).where(Agency.code == code.strip()))
+    agency = await store.agency_by_code(session, code.strip())
     if agency is None or not scope.covers(agency.id):
         return None
     return agency
+
+
+async def official_scope(
+    session: AsyncSession, official: Official, agency_code: str | None = None
+) -> Scope:
+    """What the official sees now, narrowed to one agency's own scope when a code is given.
+
+    OutOfScope when the official's own agency left the catalogue, or when the code is
+    outside the scope or does not exist. An agency's own scope lies inside every scope
+    that covers it (scopes are closed under "merged into" and "child of"), so narrowing
+    never widens.
+    """
+    scope = await scope_of(session, official.agency_id)
+    if scope.agency_ids is not None and not scope.codes:
+        raise OutOfScope(None)
+    if agency_code is None:
+        return scope
+    agency = await agency_in_scope(session, scope, agency_code)
+    if agency is None:
+        raise OutOfScope(agency_code)
+    return await scope_of(session, agency.id)
 
 
 async def create_invitation(
@@ -139,7 +170,7 @@ async def create_invitation(
         raise InvitationError(f"role must be one of {', '.join(ROLES)}")
     agency_id = None
     if agency_code is not None:
-        agency = await session.scalar(select(Agency).where(Agency.code == agency_code))
+        agency = await store.agency_by_code(session, agency_code)
         if agency is None or (within is not None and not within.covers(agency.id)):
             raise InvitationError(f"no agency {agency_code!r} in scope")
         agency_id = agency.id
@@ -158,8 +189,7 @@ async def create_invitation(
         digest_month_day=settings.digest_month_day,
         digest_minute=settings.digest_minute,
     )
-    session.add(official)
-    await session.flush()
+    await store.add_official(session, official)
     return official, code
 
 
@@ -175,9 +205,7 @@ async def redeem(
     code = normalise_code(raw_code)
     if code is None:
         return None
-    official = await session.scalar(
-        select(Official).where(Official.invite_hash == hash_code(code)).with_for_update()
-    )
+    official = await store.invitation_locked(session, hash_code(code))
     if (
         official is None
         or official.registered_at is not None
@@ -185,11 +213,7 @@ async def redeem(
         or official.invite_expires_at <= now
     ):
         return None
-    await session.execute(
-        update(Official)
-        .where(Official.chat_id == chat.id, Official.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    await store.revoke_bound(session, chat.id, now)
     official.registered_at = now
     official.chat_id = chat.id
     official.schedule_from = now
@@ -198,13 +222,15 @@ async def redeem(
 
 async def active_official(session: AsyncSession, chat_id: int) -> Official | None:
     """The registered, unrevoked official bound to this chat, if any."""
-    return await session.scalar(
-        select(Official).where(
-            Official.chat_id == chat_id,
-            Official.revoked_at.is_(None),
-            Official.registered_at.is_not(None),
-        )
-    )
+    return await store.active_official(session, chat_id)
+
+
+async def entitled_official(session: AsyncSession, official_id: object) -> Official | None:
+    """The official a download link names, while registered and not revoked."""
+    official = await store.official(session, official_id)
+    if official is None or official.revoked_at is not None or official.registered_at is None:
+        return None
+    return official
 
 
 def allowed(official: Official | None, command: str) -> bool:
@@ -221,9 +247,4 @@ def state_of(official: Official, now: datetime) -> str:
 
 async def revoke(session: AsyncSession, official_id: int, now: datetime) -> bool:
     """Revoke an official or an unused invitation; False if none or already revoked."""
-    result = await session.execute(
-        update(Official)
-        .where(Official.id == official_id, Official.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return bool(result.rowcount)
+    return await store.revoke(session, official_id, now)

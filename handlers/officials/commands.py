@@ -14,22 +14,19 @@ channels that cannot carry files. The handler never knows which channel it answe
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import date, timedelta
 
 from bot import metrics
 from bot import throttle as _throttle_store
-from bot.boundary import EARLIEST, LATEST, ascii_int
-from bot.clock import WEEKDAYS as _WEEKDAYS
+from bot.boundary import EARLIEST, LATEST
 from bot.models import Chat, Official
 from handlers.dossiers import code_list
 from handlers.messages import Context, Inbound, Outbound
 from handlers.officials import access, content, late, links
 from handlers.officials.content import Words
-from handlers.officials.schedule import MONTHLY, OFF, WEEKLY, upcoming_period
-from handlers.reports.build import ReportError
-from handlers.reports.periods import MONTH, QUARTER, YEAR, Period
+from handlers.officials.schedule import parse_schedule, upcoming_period
+from handlers.reports import MONTH, QUARTER, YEAR, Period, ReportError
 from handlers.survey import split_command
 
 _PERIOD_WORDS = {
@@ -46,7 +43,6 @@ _PERIOD_WORDS = {
     "nam": YEAR,
     "năm": YEAR,
 }
-_TIME = re.compile(r"^([0-9]{1,2})[:h]([0-9]{2})?$")  # ASCII digits only: not "²" nor "٣"
 
 
 class _Refused(Exception):
@@ -108,17 +104,20 @@ async def _scope_and_period(
             agency_code = token
         else:
             raise _Unusable(words("official_bad_argument", text=token[:40], usage=words(usage)))
-    scope = await access.scope_of(ctx.session, official.agency_id)
-    if scope.agency_ids is not None and not scope.codes:
-        raise _Refused  # the official's own agency left the catalogue
-    if agency_code is not None:
-        agency = await access.agency_in_scope(ctx.session, scope, agency_code)
-        if agency is None:
-            raise _Unusable(words("official_not_in_scope", code=agency_code[:40]))
-        # An agency's own scope lies inside every scope that covers it (scopes are closed
-        # under "merged into" and "child of"), so narrowing never widens.
-        scope = await access.scope_of(ctx.session, agency.id)
+    scope = await _scope(ctx, official, words, agency_code)
     return scope, period or Period.containing(_today(ctx), MONTH)
+
+
+async def _scope(
+    ctx: Context, official: Official, words: Words, agency_code: str | None = None
+) -> access.Scope:
+    """The official's scope as `access.official_scope` narrows it; refusals as replies."""
+    try:
+        return await access.official_scope(ctx.session, official, agency_code)
+    except access.OutOfScope as out:
+        if out.code is None:  # the official's own agency left the catalogue
+            raise _Refused from None
+        raise _Unusable(words("official_not_in_scope", code=out.code[:40])) from None
 
 
 def _link(ctx: Context, words: Words, label: str, payload) -> str:
@@ -175,19 +174,9 @@ async def scores(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     if report.total.indices.respondents == 0:
         return [Outbound(text)]
     chart, _ = content.report_files(report, words.lang, "sipas", period)
-    payload = _export_payload(official, scope, period, words, links.CHART)
+    payload = links.export_payload(official, scope, period, words.lang, links.CHART)
     chart = replace(chart, fallback=_link(ctx, words, "official_link_chart", payload))
     return [Outbound(text, attachment=chart)]
-
-
-def _export_payload(official: Official, scope: access.Scope, period: Period, words, kind):
-    return {
-        "k": kind,
-        "o": official.id,
-        "a": scope.root_code,
-        "p": [period.start.isoformat(), period.end.isoformat(), period.kind],
-        "l": words.lang,
-    }
 
 
 async def export(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
@@ -203,7 +192,7 @@ async def export(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
         ctx.session, ctx.questionnaires, ctx.settings, scope, period
     )
     _, workbook = content.report_files(report, words.lang, "sipas", period)
-    payload = _export_payload(official, scope, period, words, links.WORKBOOK)
+    payload = links.export_payload(official, scope, period, words.lang, links.WORKBOOK)
     workbook = replace(workbook, fallback=_link(ctx, words, "official_link_workbook", payload))
     return [Outbound(caption, attachment=workbook)]
 
@@ -212,9 +201,7 @@ async def overdue(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     """Late dossiers (escalated first) and apology notices that could not be delivered."""
     words = _words(ctx, chat)
     official = await _official(ctx, chat, "overdue")
-    scope = await access.scope_of(ctx.session, official.agency_id)
-    if scope.agency_ids is not None and not scope.codes:
-        raise _Refused
+    scope = await _scope(ctx, official, words)
     today = _today(ctx)
     found = await late.overdue(ctx.session, scope, today)
     lines = [words("official_overdue_head", scope=words.scope(scope), date=words.date(today))]
@@ -280,7 +267,7 @@ async def digest_now(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outboun
     """The next digest as it stands now (data so far), sent straight back."""
     words = _words(ctx, chat)
     official = await _official(ctx, chat, "digest")
-    scope = await access.scope_of(ctx.session, official.agency_id)
+    scope = await _scope(ctx, official, words)
     frequency, period = upcoming_period(official, ctx.now, ctx.settings.zone)
     title = words(
         "official_digest_preview", period=words.period(period), date=words.date(_today(ctx))
@@ -304,38 +291,10 @@ async def digest_now(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outboun
         ("official_workbook_caption", "official_link_workbook", links.WORKBOOK, preview.workbook),
     ):
         if attachment is not None:
-            payload = _export_payload(official, scope, period, words, kind)
+            payload = links.export_payload(official, scope, period, words.lang, kind)
             attachment = replace(attachment, fallback=_link(ctx, words, label, payload))
             replies.append(Outbound(words(caption), attachment=attachment))
     return replies
-
-
-def _parse_schedule(argument: str, official: Official) -> tuple[str, int, int, int] | None:
-    """(frequency, weekday, month day, minute) from 'weekly [day] [HH:MM]' and the like."""
-    tokens = argument.lower().split()
-    if not tokens or tokens[0] not in (WEEKLY, MONTHLY, OFF) or len(tokens) > 3:
-        return None
-    frequency = tokens[0]
-    weekday, month_day, minute = (
-        official.digest_weekday,
-        official.digest_month_day,
-        official.digest_minute,
-    )
-    for token in tokens[1:]:
-        if frequency == OFF:
-            return None
-        if match := _TIME.match(token):
-            hours, minutes = int(match[1]), int(match[2] or 0)
-            if hours > 23 or minutes > 59:
-                return None
-            minute = hours * 60 + minutes
-        elif frequency == WEEKLY and (token in _WEEKDAYS or token[:3] in _WEEKDAYS):
-            weekday = _WEEKDAYS.get(token) or _WEEKDAYS[token[:3]]
-        elif frequency == MONTHLY and 1 <= (day := ascii_int(token, 2) or 0) <= 28:
-            month_day = day
-        else:
-            return None
-    return frequency, weekday, month_day, minute
 
 
 async def subscribe(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
@@ -343,7 +302,7 @@ async def subscribe(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound
     words = _words(ctx, chat)
     official = await _official(ctx, chat, "subscribe")
     _, argument = split_command(inbound.text)
-    parsed = _parse_schedule(argument, official)
+    parsed = parse_schedule(argument, official)
     if parsed is None:
         return [Outbound(words("official_subscribe_usage"))]
     current = (

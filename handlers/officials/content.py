@@ -27,11 +27,22 @@ from handlers.messages import ChartAttachment, WorkbookAttachment
 from handlers.officials import late, links
 from handlers.officials.access import Scope
 from handlers.officials.schedule import MONTHLY, WEEKLY
-from handlers.reports.build import Report, ReportError, ReportFilters, build_report
-from handlers.reports.chart import chart_of
-from handlers.reports.periods import MONTH, QUARTER, YEAR, Period
-from handlers.reports.render import criterion_name, factor_name, target_text, to_json
-from handlers.reports.workbook import workbook_of
+from handlers.reports import (
+    MONTH,
+    QUARTER,
+    YEAR,
+    Period,
+    Report,
+    ReportError,
+    ReportFilters,
+    build_report,
+    chart_of,
+    criterion_name,
+    factor_name,
+    target_text,
+    to_json,
+    workbook_of,
+)
 from scoring import weakest_criteria
 
 WEAKEST = 3

@@ -4,7 +4,7 @@ A link is `<PUBLIC_BASE_URL>/officials/files/<payload>.<mac>`: the payload (base
 JSON) says what to serve, to which official, until when; the mac is HMAC-SHA256 of
 the payload with OFFICIALS_LINK_SECRET. Nothing is stored per link. The server checks
 the mac, then the expiry, then that the official is still active and still has the
-agency in scope, so revoking an official also kills the links already sent.
+agency in scope (`downloads`), so revoking an official also kills the links already sent.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.models import Official
 from bot.settings import Settings
+from handlers.officials.access import Scope
+from handlers.reports import Period
 
 PATH = "/officials/files"
 WORKBOOK = "xlsx"
@@ -94,3 +97,16 @@ def make_link(settings: Settings, payload: dict[str, Any], now: datetime) -> str
         return None
     token = sign(secret, {**payload, "x": int(expiry(settings, now).timestamp())})
     return f"{settings.public_base_url}{PATH}/{token}"
+
+
+def export_payload(
+    official: Official, scope: Scope, period: Period, lang: str, kind: str
+) -> dict[str, Any]:
+    """What an export link says: file kind, official, agency narrowed to, period, language."""
+    return {
+        "k": kind,
+        "o": official.id,
+        "a": scope.root_code,
+        "p": [period.start.isoformat(), period.end.isoformat(), period.kind],
+        "l": lang,
+    }

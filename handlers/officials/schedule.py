@@ -6,21 +6,26 @@ unless the official changed the schedule (or registered) after it, or its digest
 already exists. A weekly digest covers the 7 days before its day (Monday 08:00 covers
 Monday..Sunday of the week before), a monthly one the calendar month before. Only the
 latest occurrence can be due, so a bot that was down for three weeks sends one digest
-on start, not three, and ticks in between find nothing. Pure functions of the clock.
+on start, not three, and ticks in between find nothing. Pure functions of the clock,
+and `parse_schedule`, which reads the schedule an official types to `/subscribe`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.boundary import ascii_int
+from bot.clock import WEEKDAYS as _WEEKDAYS
 from bot.clock import local_date
 from bot.models import Official
 from bot.states import DigestFrequency
-from handlers.reports.periods import Period
+from handlers.reports import Period
 
 WEEKLY, MONTHLY, OFF = DigestFrequency.WEEKLY, DigestFrequency.MONTHLY, DigestFrequency.OFF
+_TIME = re.compile(r"^([0-9]{1,2})[:h]([0-9]{2})?$")  # ASCII digits only: not "²" nor "٣"
 
 
 def _at(day: date, minute: int, zone: ZoneInfo) -> datetime:
@@ -123,3 +128,32 @@ def upcoming_period(official: Official, now: datetime, zone: ZoneInfo) -> tuple[
         zone,
     )
     return frequency, covered_period(frequency, local_date(at, zone))
+
+
+def parse_schedule(argument: str, official: Official) -> tuple[str, int, int, int] | None:
+    """(frequency, weekday, month day, minute) from `/subscribe`'s 'weekly [day] [HH:MM]',
+    'monthly [day] [HH:MM]' or 'off'; what is not given stays as it is. None if unusable."""
+    tokens = argument.lower().split()
+    if not tokens or tokens[0] not in (WEEKLY, MONTHLY, OFF) or len(tokens) > 3:
+        return None
+    frequency = tokens[0]
+    weekday, month_day, minute = (
+        official.digest_weekday,
+        official.digest_month_day,
+        official.digest_minute,
+    )
+    for token in tokens[1:]:
+        if frequency == OFF:
+            return None
+        if match := _TIME.match(token):
+            hours, minutes = int(match[1]), int(match[2] or 0)
+            if hours > 23 or minutes > 59:
+                return None
+            minute = hours * 60 + minutes
+        elif frequency == WEEKLY and (token in _WEEKDAYS or token[:3] in _WEEKDAYS):
+            weekday = _WEEKDAYS.get(token) or _WEEKDAYS[token[:3]]
+        elif frequency == MONTHLY and 1 <= (day := ascii_int(token, 2) or 0) <= 28:
+            month_day = day
+        else:
+            return None
+    return frequency, weekday, month_day, minute

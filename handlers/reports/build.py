@@ -13,16 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalog import LEVELS
-from bot.models import Agency, Service
 from bot.questionnaire import Questionnaire
 from bot.settings import ScoringSettings
 from bot.textnorm import fold
 from handlers.reports.periods import Period
-from handlers.reports.store import DIMENSIONS, Selection, count_groups
+from handlers.reports.store import DIMENSIONS, Selection, catalogue_rows, count_groups
 from handlers.survey.store.rollups import Tally
 from scoring import (
     OVERALL,
@@ -137,18 +135,9 @@ class _Catalogue:
 
 
 async def _catalogue(session: AsyncSession) -> _Catalogue:
-    agencies = {
-        row.id: row
-        for row in await session.execute(
-            select(Agency.id, Agency.code, Agency.name, Agency.successor_code)
-        )
-    }
-    services = {
-        row.id: row
-        for row in await session.execute(
-            select(Service.id, Service.code, Service.name, Service.field)
-        )
-    }
+    agency_rows, service_rows = await catalogue_rows(session)
+    agencies = {row.id: row for row in agency_rows}
+    services = {row.id: row for row in service_rows}
     return _Catalogue(
         agencies,
         {row.code: row.id for row in agencies.values()},

@@ -1,13 +1,11 @@
-"""The five factor indices of a report as a chart: described here, drawn by bot.rendering.
-
-`chart_of` is cheap (plain data from the report); `write_chart` is what
-`python -m bot report --format png` calls.
+"""The five factor indices of a report as a chart, described: plain data from the report,
+cheap to make inside a transaction. `bot.rendering` draws it after the commit (and for
+`python -m bot report --format png`); this room never imports a drawing library.
 """
 
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 from bot.i18n import count, number
 from handlers.messages import ChartAttachment
@@ -54,9 +52,3 @@ def chart_of(report: Report, lang: str = "vi", file_name: str = "", fallback: st
         file_name=file_name,
         fallback=fallback,
     )
-
-
-def write_chart(report: Report, path: Path, lang: str = "vi") -> None:
-    from bot.rendering.chart import draw_chart
-
-    path.write_bytes(draw_chart(chart_of(report, lang, path.name)))

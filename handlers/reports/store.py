@@ -1,4 +1,6 @@
-"""The database counts: report groups' answers and respondent moments, never single answers.
+"""Every query of reports: the catalogue a report names its groups with, and the counts.
+
+The database counts report groups' answers and respondent moments, never single answers.
 
 Whole months come from the rollups that `handlers.survey.store.rollups` keeps; the days of a
 period outside whole months are counted from `responses` + `response_answers` with the SQL
@@ -15,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Response, RollupItem, RollupMoments, RollupResponses
+from bot.models import Agency, Response, RollupItem, RollupMoments, RollupResponses, Service
 from bot.questionnaire import Questionnaire
 from handlers.reports.periods import Period
 from handlers.survey.store.rollups import (
@@ -48,6 +50,16 @@ class Selection:
     service_ids: tuple[int, ...] | None = None
     level: str | None = None
     channel_kind: str | None = None
+
+
+async def catalogue_rows(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+    """Every agency (id, code, name, successor_code) and service (id, code, name, field):
+    a report resolves its filters' codes and names its groups with them."""
+    agencies = await session.execute(
+        select(Agency.id, Agency.code, Agency.name, Agency.successor_code)
+    )
+    services = await session.execute(select(Service.id, Service.code, Service.name, Service.field))
+    return list(agencies), list(services)
 
 
 def _where(columns: Any, selection: Selection, service_column: Any) -> list[ColumnElement[bool]]:

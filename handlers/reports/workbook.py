@@ -1,18 +1,16 @@
 """Reports as an Excel workbook (sheets: overview, factors, criteria, by <grouping>).
 
 `workbook_of` describes the sheets (cheap: the report's rows as plain values);
-`bot.rendering.workbook` writes the file. `write_workbook` is what
-`python -m bot report --format xlsx` calls.
+`bot.rendering.workbook` writes the file after the commit (and for
+`python -m bot report --format xlsx`); this room never imports openpyxl.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bot.i18n import day
-from bot.rendering.workbook import COUNT, PERCENT
-from handlers.messages import Sheet, WorkbookAttachment
+from handlers.messages import COUNT, PERCENT, Sheet, WorkbookAttachment
 from handlers.reports.build import Report
 from handlers.reports.render import criterion_name, factor_name, flags, heading
 
@@ -82,12 +80,6 @@ def _sheet(name: str, headers: list[str], rows: list[list[Any]], *formats) -> Sh
         tuple(tuple(row) for row in rows),
         tuple((column, fmt) for columns, fmt in formats for column in columns),
     )
-
-
-def write_workbook(report: Report, path: Path, lang: str = "vi") -> None:
-    from bot.rendering.workbook import write_sheets
-
-    path.write_bytes(write_sheets(workbook_of(report, lang, path.name)))
 
 
 def workbook_of(
