@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from enum import IntEnum
@@ -138,6 +140,40 @@ def is_unavailable(error: BaseException) -> bool:
             pending.append(current.orig)
         pending += [current.__cause__, current.__context__]
     return False
+
+
+# SQLite: one lock per (database file, name) in each event loop, shared by every holder.
+_sqlite_held_locks: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def named_lock_key(name: str) -> int:
+    """A PostgreSQL advisory-lock key for a lock named at run time (a signed 64-bit int)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@asynccontextmanager
+async def held_lock(database: Database, name: str) -> AsyncIterator[None]:
+    """Serialise work that must not run inside a transaction (a call to another server):
+    on PostgreSQL a session advisory lock held by a connection of its own, so no
+    transaction stays open meanwhile, across processes; on SQLite (one process) a lock
+    shared by every holder of the same database file in this event loop."""
+    if database.is_sqlite:
+        locks = _sqlite_held_locks.setdefault(asyncio.get_running_loop(), {})
+        async with locks.setdefault((str(database.url), name), asyncio.Lock()):
+            yield
+        return
+    key = {"key": named_lock_key(name)}
+    async with database.engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        await connection.commit()  # the lock is the connection's, not a transaction's
+        try:
+            yield
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+            await connection.commit()
 
 
 class Database:

@@ -63,18 +63,7 @@ async def enqueue(
 ) -> bool:
     """Create the message unless it exists; True when this call created it."""
     return await insert_if_absent(
-        session,
-        OutboxMessage.__table__,
-        {
-            "kind": kind,
-            "ref_id": ref_id,
-            "dossier_id": dossier_id,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "uncertain": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
+        session, OutboxMessage.__table__, OutboxMessage.new_row(kind, ref_id, dossier_id, now)
     )
 
 

@@ -22,17 +22,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bot import metrics
-from bot.database import Database, insert_if_absent
+from bot.database import Database, held_lock, insert_if_absent
 from bot.logs import SecretRedactor
 from bot.models import ZaloOAToken
 from bot.settings import ZaloOASettings
@@ -59,19 +58,6 @@ class RefreshError(Exception):
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _lock_key(app_id: str) -> int:
-    """The PostgreSQL advisory-lock key of one OA's refresh (a signed 64-bit integer)."""
-    digest = hashlib.sha256(f"zalo-oa-token-refresh:{app_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-# SQLite: one lock per (database file, OA) in each event loop, shared by every store.
-_sqlite_locks: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]
-]
-_sqlite_locks = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -170,20 +156,8 @@ class ZaloOATokens:
     async def _one_refresh(self) -> AsyncIterator[None]:
         """Held while one store decides on, and makes, a refresh: no other store of this
         OA (in any process on PostgreSQL) refreshes meanwhile. No transaction stays open."""
-        if self.database.is_sqlite:
-            locks = _sqlite_locks.setdefault(asyncio.get_running_loop(), {})
-            async with locks.setdefault((str(self.database.url), self.app_id), asyncio.Lock()):
-                yield
-            return
-        key = {"key": _lock_key(self.app_id)}
-        async with self.database.engine.connect() as connection:
-            await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
-            await connection.commit()  # the lock is the connection's, not a transaction's
-            try:
-                yield
-            finally:
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
-                await connection.commit()
+        async with held_lock(self.database, f"zalo-oa-token-refresh:{self.app_id}"):
+            yield
 
     async def _read(self) -> _Stored:
         async with self.database.transaction() as session:

@@ -17,24 +17,11 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.database import insert_if_absent
 from bot.models import OutboxMessage
-from bot.states import OutboxStatus
 
 _COLUMNS = OutboxMessage.__table__.c
 
 
-def pending_message(kind: str, ref_id: Any, dossier_id: Any, now: datetime) -> dict[str, Any]:
-    """The columns of a new outbox row, due at once; `ref_id` and `dossier_id` may be
-    values or, for an INSERT … SELECT, the columns they are copied from."""
-    return {
-        "kind": kind,
-        "ref_id": ref_id,
-        "dossier_id": dossier_id,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "uncertain": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+pending_message = OutboxMessage.new_row
 
 
 def selected(row: dict[str, Any]) -> dict[str, Any]:
