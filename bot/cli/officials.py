@@ -21,7 +21,7 @@ from handlers.officials import access
 
 
 def _usage(message: str) -> Exception:
-    from bot.cli import UsageError  # bot.cli imports this module while building its parser
+    from bot.cli.common import UsageError
 
     return UsageError(message)
 
