@@ -1,6 +1,7 @@
 """What every command module shares: its error, the shape of a command, the questionnaires.
 
-A module of commands has `register(subparsers)` and stays light at import: a library
+A module of commands has `register(subparsers)`, which sets each command's `func`: an
+`async (args, settings, database) -> exit status`. It stays light at import: a library
 that only one command needs (PIL, segno, PTB, aiohttp, APScheduler, openpyxl,
 matplotlib, fpdf) is imported inside that command, so `--help` and `migrate` never pay
 for it.
@@ -9,15 +10,11 @@ for it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from bot.database import Database
     from bot.questionnaire import Questionnaire
     from bot.settings import Settings
-
-Command = Callable[[argparse.Namespace, "Settings", "Database"], Awaitable[int]]
 
 
 class Subparsers(Protocol):
