@@ -38,9 +38,9 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from bot import migrate  # noqa: E402
 from bot.channels import telegram as telegram_channel  # noqa: E402
+from bot.cli.compose import build_processor  # noqa: E402
 from bot.database import Database  # noqa: E402
 from bot.i18n import Translator  # noqa: E402
-from bot.inbound import InboundProcessor  # noqa: E402
 from bot.models import Agency, ApologyNotice, Chat, Dossier, OutboxMessage, Service  # noqa: E402
 from bot.outbox import OutboxSender  # noqa: E402
 from bot.settings import OutboxSettings, Settings, SurveySettings, TelegramSettings  # noqa: E402
@@ -269,7 +269,7 @@ async def send_outbox(
             ),
             survey=SurveySettings(),
         )
-        processor = InboundProcessor(database, settings, {}, translator)
+        processor = build_processor(database, settings, {}, translator)
         channel = telegram_channel.build(settings, processor, build_app(database))
         await channel.bot.initialize()
         sender = OutboxSender(

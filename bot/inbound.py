@@ -9,14 +9,17 @@ produces replies also stores them on the chat with the next reply number
 records the number sent (`delivered_seq`), in this same transaction when the
 chat's next message comes first. What is committed but not recorded as sent is
 re-sent at the next start, whatever use case produced it.
+
+The use cases are given (`UseCases`, built by the composition root, bot.cli.compose),
+never imported: the inbound path sits below them, and they below nothing of it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,19 +30,30 @@ from bot.database import Database, insert_if_absent, is_unavailable
 from bot.flood import FloodGuard
 from bot.i18n import Translator
 from bot.logs import describe
-from bot.models import Chat, ProcessedUpdate, SurveySession
+from bot.models import Chat, ProcessedUpdate
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
-from bot.states import SessionStatus
 from bot.throttle import forget_before as forget_attempts_before
-from handlers import router, survey
 from handlers.messages import Context, Inbound, Outbound
-from handlers.survey.store import expire_idle_sessions
 
 log = logging.getLogger(__name__)
 
 # Platforms redeliver for at most a day (Telegram keeps updates 24 h); keys are kept longer.
 UPDATE_KEY_RETENTION = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """What the inbound path calls in the use cases.
+
+    `handle` answers one message of a locked chat; `resume` gives the reply to re-send to a
+    chat in the middle of a conversation (none: the stored last replies are re-sent);
+    `expire_idle` ends conversations idle for longer than `idle` and says how many.
+    """
+
+    handle: Callable[[Inbound, Chat, Context], Awaitable[list[Outbound]]]
+    resume: Callable[[Chat, Context], Awaitable[list[Outbound]]]
+    expire_idle: Callable[[AsyncSession, datetime, timedelta, tzinfo], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,10 @@ class InboundProcessor:
         questionnaires: dict[str, Questionnaire],
         translator: Translator,
         clock: Clock = utc_now,
+        *,
+        use_cases: UseCases,
     ):
+        self.use_cases = use_cases
         self.database = database
         self.settings = settings
         self.questionnaires = questionnaires
@@ -130,7 +147,9 @@ class InboundProcessor:
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
                 if sent is not None and sent > chat.delivered_seq:
                     chat.delivered_seq = min(sent, chat.reply_seq)
-                replies = await router.handle(inbound, chat, self._context(session, now, chat))
+                replies = await self.use_cases.handle(
+                    inbound, chat, self._context(session, now, chat)
+                )
                 seq = None
                 if replies:
                     chat.reply_seq += 1
@@ -188,9 +207,9 @@ class InboundProcessor:
     async def pending_replies(self, channel: str) -> list[PendingReply]:
         """The replies of every chat of the channel committed but not known to be sent.
 
-        A chat in the middle of a survey gets its current question from the survey
-        (with a line saying it is resumed), so a question that is no longer current is
-        never sent; any other chat gets its stored last replies as they were.
+        A chat in the middle of a survey gets its current question from the use cases'
+        `resume` (with a line saying it is resumed), so a question that is no longer
+        current is never sent; any other chat gets its stored last replies as they were.
         """
         now = self.clock()
         pending = []
@@ -201,34 +220,29 @@ class InboundProcessor:
                 .order_by(Chat.id)
             )
             for chat in chats.all():
-                active = await session.scalar(
-                    select(SurveySession.id).where(
-                        SurveySession.chat_id == chat.id,
-                        SurveySession.status == SessionStatus.ACTIVE,
-                    )
-                )
-                if active is not None:
-                    replies = await survey.resume(chat, self._context(session, now))
-                else:
-                    replies = stored_replies.decode(chat.last_replies)
+                replies = await self.use_cases.resume(
+                    chat, self._context(session, now)
+                ) or stored_replies.decode(chat.last_replies)
                 if replies:
                     pending.append(
                         PendingReply(chat.channel, chat.chat_key, replies, chat.reply_seq)
                     )
         return pending
 
-    async def expire_idle(self) -> int:
+    async def expire_idle(self, now: datetime | None = None) -> int:
         """End every survey idle for longer than the setting (counted as expired)."""
         idle = timedelta(days=self.settings.survey.idle_days)
         async with self.database.transaction() as session:
-            return await expire_idle_sessions(session, self.clock(), idle, self.settings.zone)
+            return await self.use_cases.expire_idle(
+                session, now or self.clock(), idle, self.settings.zone
+            )
 
-    async def forget_old_updates(self) -> int:
+    async def forget_old_updates(self, now: datetime | None = None) -> int:
         """Drop update keys too old to be redelivered, so the table stays small.
 
         The guessing counters of past local days go too: they limit nothing any more.
         """
-        now = self.clock()
+        now = now or self.clock()
         async with self.database.transaction() as session:
             result = await session.execute(
                 delete(ProcessedUpdate).where(

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from bot.cli.compose import build_processor
 from bot.database import Database
 from bot.i18n import Translator
 from bot.inbound import InboundProcessor
 from bot.models import Agency, PooledResponse, Service
 from bot.questionnaire import load_questionnaires
+from bot.scheduler import Scheduler, jobs
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
 from handlers.messages import Inbound, InboundKind, Outbound
@@ -49,15 +52,29 @@ def make_settings(database: Database, **survey: object) -> Settings:
 
 
 def make_processor(
-    database: Database, clock: FakeClock | None = None, **survey
+    database: Database,
+    clock: Callable[[], datetime] | None = None,
+    settings: Settings | None = None,
+    questionnaires: dict | None = None,
+    translator: Translator = TRANSLATOR,
+    **survey,
 ) -> InboundProcessor:
-    return InboundProcessor(
+    """The inbound path with the real use cases, as the composition root builds it;
+    `survey` settings apply when no `settings` are given."""
+    return build_processor(
         database,
-        make_settings(database, **survey),
-        QUESTIONNAIRES,
-        TRANSLATOR,
+        settings or make_settings(database, **survey),
+        QUESTIONNAIRES if questionnaires is None else questionnaires,
+        translator,
         clock or FakeClock(),
     )
+
+
+def make_scheduler(database: Database, settings: Settings, clock: FakeClock) -> Scheduler:
+    """The bot's scheduled jobs (bot.scheduler), ticked by hand with `clock`."""
+    processor = make_processor(database, clock, settings)
+    listed = jobs(database, settings, processor, QUESTIONNAIRES, TRANSLATOR)
+    return Scheduler(database, settings, listed, clock=clock)
 
 
 async def publish_held(database: Database, now: datetime | None = None) -> int:

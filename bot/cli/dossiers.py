@@ -1,4 +1,4 @@
-"""Command-line commands of the dossiers feature (registered through `COMMAND_MODULES`).
+"""Command-line commands of the dossiers feature (listed in `bot.cli.COMMAND_MODULES`).
 
     python -m bot dossiers import FILE [--codes-out CODES.csv]   (--help lists the columns)
     python -m bot dossiers list [--agency CODE] [--state N] [--overdue] [--format table|csv|json]
@@ -23,7 +23,8 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from bot.cli import UsageError, dossiers_notices
+from bot.cli import dossiers_notices
+from bot.cli.common import UsageError
 from bot.clock import local_today, utc_now
 from bot.database import Database
 from bot.jobs.dossiers import run_due

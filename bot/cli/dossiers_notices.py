@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.cli import UsageError
+from bot.cli.common import UsageError
 from bot.database import Database
 from bot.models import ApologyNotice
 from bot.settings import Settings

@@ -18,7 +18,7 @@ from handlers import officials as access
 
 
 def _usage(message: str) -> Exception:
-    from bot.cli import UsageError  # bot.cli imports this module while building its parser
+    from bot.cli.common import UsageError
 
     return UsageError(message)
 

@@ -18,7 +18,6 @@ from bot.stored_replies import decode, encode
 from handlers.messages import Choice, Inbound, InboundKind, Instruction, Outbound
 from handlers.survey.store import SurveyStore
 from tests.builders import (
-    QUESTIONNAIRES,
     TRANSLATOR,
     Catalog,
     FakeClock,
@@ -274,7 +273,7 @@ async def test_an_officials_reply_lost_in_a_crash_is_sent_at_start(database):
 
     def processor() -> InboundProcessor:
         clock = FakeClock(vn(2026, 11, 23, 10))
-        return InboundProcessor(database, settings, QUESTIONNAIRES, TRANSLATOR, clock)
+        return make_processor(database, clock, settings)
 
     adapter, time = FakeAdapter(), FakeTime()
     delivery = make_delivery(processor(), adapter, time)

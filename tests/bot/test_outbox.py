@@ -9,14 +9,13 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.channels import telegram as telegram_channel
-from bot.inbound import InboundProcessor
 from bot.models import Chat, Dossier, OutboxMessage
 from bot.outbox import OutboxSender
 from bot.settings import OutboxSettings, Settings, SurveySettings, TelegramSettings
 from bot.web import build_app
 from handlers.dossiers.apologies import renderers
 from handlers.messages import Outbound
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, seed_catalog
+from tests.builders import TRANSLATOR, FakeClock, make_processor, seed_catalog
 from tests.dossier_helpers import outbox, record, scan_at, upsert, vn_time
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
@@ -230,7 +229,7 @@ async def test_through_the_real_telegram_channel_to_the_fake_server(database, fa
         ),
         survey=SurveySettings(),
     )
-    processor = InboundProcessor(database, settings, QUESTIONNAIRES, TRANSLATOR, FakeClock())
+    processor = make_processor(database, FakeClock(), settings)
     channel = telegram_channel.build(settings, processor, build_app(database))
     await channel.bot.initialize()
     try:

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from bot import cli, metrics
-from bot.channels import build_channels
+from bot.cli.compose import build_channels
 from bot.database import Database
 from bot.settings import ConfigError, TelegramSettings, ZaloBotMode, load_settings
 from tests.bot.channels.zalo_harness import (

@@ -13,7 +13,6 @@ from bot.models import Chat, ChatAttempt, Official, SurveySession
 from bot.settings import ConfigError, load_settings
 from handlers.survey.codes import new_code
 from tests.builders import (
-    QUESTIONNAIRES,
     TRANSLATOR,
     Citizen,
     FakeClock,
@@ -112,9 +111,7 @@ async def test_the_start_code_limit_is_a_setting(database):
 
 
 def _officials_processor(database, clock, **officials) -> InboundProcessor:
-    return InboundProcessor(
-        database, officials_settings(database, **officials), QUESTIONNAIRES, TRANSLATOR, clock
-    )
+    return make_processor(database, clock, officials_settings(database, **officials))
 
 
 async def test_register_attempts_are_limited_per_chat_and_day(database):

@@ -11,12 +11,11 @@ from sqlalchemy import select
 
 from bot.channels import telegram as telegram_channel
 from bot.database import Database
-from bot.inbound import InboundProcessor
 from bot.models import Response, ResponseAnswer
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.web import build_app, start_server
 from handlers.survey import position
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, make_processor, publish_held
 from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -73,7 +72,7 @@ def make_settings(database_url: str, fake: FakeTelegram, mode: str, **telegram: 
 async def running_bot(database: Database, fake: FakeTelegram, mode: str, **telegram: object):
     """The channel started on its own web server; yields (channel, webhook URL)."""
     settings = make_settings(database.url, fake, mode, **telegram)
-    processor = InboundProcessor(database, settings, QUESTIONNAIRES, TRANSLATOR, FakeClock())
+    processor = make_processor(database, FakeClock(), settings)
     app = build_app(database)
     channel = telegram_channel.build(settings, processor, app)
     assert channel is not None

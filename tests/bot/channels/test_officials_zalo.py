@@ -15,7 +15,6 @@ import aiohttp
 from openpyxl import load_workbook
 
 from bot.channels import zalo_bot
-from bot.inbound import InboundProcessor
 from bot.jobs.digests import renderers, run_due
 from bot.outbox import OutboxSender
 from bot.settings import OfficialSettings, OutboxSettings
@@ -23,7 +22,7 @@ from bot.web import build_app, start_server
 from bot.web.files import add_official_routes
 from handlers.officials import access, links
 from tests.bot.channels.zalo_harness import bot_settings, make_settings
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, make_processor
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.officials_helpers import (
     LINK_SECRET,
@@ -45,7 +44,7 @@ async def running(database, fake: FakeZaloBot, clock: FakeClock):
     """The Zalo Bot channel by webhook on the project's server, with the download route."""
     settings = make_settings(database, bot=bot_settings(fake, "webhook"))
     settings = settings.model_copy(update={"officials": OfficialSettings(link_secret=LINK_SECRET)})
-    processor = InboundProcessor(database, settings, QUESTIONNAIRES, TRANSLATOR, clock)
+    processor = make_processor(database, clock, settings)
     app = build_app(database)
     add_official_routes(app, database, settings, QUESTIONNAIRES, clock)
     channel = zalo_bot.build(settings, processor, app)

@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 from bot import metrics
 from bot.channels._telegram_http import PLACEHOLDER_TOKEN
 from bot.database import Database
-from bot.inbound import InboundProcessor
 from bot.models import ProcessedUpdate, SurveySession
 from handlers.messages import Inbound, InboundKind
 from tests.bot.channels.telegram_harness import (
@@ -34,7 +33,13 @@ from tests.bot.channels.telegram_harness import (
     running_bot,
     stored_answers,
 )
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, make_code, seed_catalog
+from tests.builders import (
+    TRANSLATOR,
+    FakeClock,
+    make_code,
+    make_processor,
+    seed_catalog,
+)
 from tests.fakes.telegram import SECRET_HEADER, TOKEN, FakeTelegram
 
 MODES = ["polling", "webhook"]
@@ -268,7 +273,7 @@ async def test_a_reply_lost_in_a_crash_is_sent_at_start(database: Database):
     code = await make_code(database, catalog)
     async with FakeTelegram() as fake:
         settings = make_settings(database.url, fake, "polling")
-        processor = InboundProcessor(database, settings, QUESTIONNAIRES, TRANSLATOR, FakeClock())
+        processor = make_processor(database, FakeClock(), settings)
         # Committed by a process that died before sending the reply.
         await processor.process(
             Inbound("telegram", "5004", InboundKind.TEXT, f"/start {code}", "telegram:1")
@@ -278,12 +283,7 @@ async def test_a_reply_lost_in_a_crash_is_sent_at_start(database: Database):
             await user.expect(TRANSLATOR("vi", "resumed"))
             user.press_value(3, await user.expect(prompt(0)))
             await user.expect(prompt(1))
-        assert (
-            await InboundProcessor(database, settings, QUESTIONNAIRES, TRANSLATOR).pending_replies(
-                "telegram"
-            )
-            == []
-        )
+        assert await make_processor(database, None, settings).pending_replies("telegram") == []
 
 
 class TcpProxy:

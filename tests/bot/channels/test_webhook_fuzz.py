@@ -32,13 +32,12 @@ from sqlalchemy import func, select
 
 from bot.channels import telegram, zalo_bot, zalo_oa
 from bot.database import Database
-from bot.inbound import InboundProcessor
 from bot.models import Chat, ProcessedUpdate, SurveySession, ZaloOAReplyWindow
 from bot.settings import Settings, SurveySettings, TelegramSettings
 from bot.web import build_app, start_server
 from tests.bot.channels import zalo_harness
 from tests.bot.channels.telegram_harness import FAST, SECRET, free_port
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock
+from tests.builders import FakeClock, make_processor
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.fakes.zalo_oa import APP_ID, FakeZaloOA
@@ -94,7 +93,7 @@ async def stack(database: Database, backend: str):
             zalo_oa=zalo_harness.oa_settings(oa),
             survey=SurveySettings(),
         )
-        processor = InboundProcessor(database, config, QUESTIONNAIRES, TRANSLATOR, clock)
+        processor = make_processor(database, clock, config)
         app = build_app(database, METRICS_TOKEN)
         channels = [
             module.build(config, processor, app) for module in (telegram, zalo_bot, zalo_oa)

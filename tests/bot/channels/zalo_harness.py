@@ -27,7 +27,7 @@ from bot.settings import (
 )
 from bot.web import build_app, start_server
 from handlers.survey import position
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, publish_held
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, FakeClock, make_processor, publish_held
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.fakes.zalo_oa import APP_ID, FIRST_REFRESH_TOKEN, OA_SECRET_KEY, SECRET_KEY, FakeZaloOA
 
@@ -103,9 +103,7 @@ class Running:
 @asynccontextmanager
 async def running(database: Database, settings: Settings, clock: FakeClock | None = None):
     """The configured Zalo channels started on the project's web server."""
-    processor = InboundProcessor(
-        database, settings, QUESTIONNAIRES, TRANSLATOR, clock or FakeClock()
-    )
+    processor = make_processor(database, clock or FakeClock(), settings)
     app = build_app(database)
     bot = zalo_bot.build(settings, processor, app)
     oa = zalo_oa.build(settings, processor, app)

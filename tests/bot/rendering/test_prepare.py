@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from bot.channels.console import CAPABILITIES as CONSOLE
 from bot.channels.telegram import CAPABILITIES as TELEGRAM
 from bot.channels.zalo_bot import CAPABILITIES as ZALO_BOT
-from bot.inbound import InboundProcessor
 from bot.models import Chat, Official, OfficialDigest, OutboxMessage, ProcessedUpdate
 from bot.rendering import prepare
 from bot.web import build_app, start_server
@@ -39,7 +38,7 @@ from handlers.messages import (
 )
 from handlers.officials import links
 from tests.bot.web.test_app import free_port
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, Citizen, FakeClock
+from tests.builders import QUESTIONNAIRES, TRANSLATOR, Citizen, FakeClock, make_processor
 from tests.officials_helpers import (
     LINK_SECRET,
     all_at,
@@ -138,7 +137,7 @@ async def _official(database, clock, secret: bool = True) -> Citizen:
     app_settings = officials_settings(database, **extra)
     if secret:
         app_settings = app_settings.model_copy(update={"public_base_url": "https://sipas.test"})
-    processor = InboundProcessor(database, app_settings, QUESTIONNAIRES, TRANSLATOR, clock)
+    processor = make_processor(database, clock, app_settings)
     official = Citizen(processor, "o-1")
     code = await invite(database, agency="DNAI-STP", now=clock.now)
     assert (await official.say(f"/register {code}"))[0].text.startswith("Đăng ký thành công")

@@ -12,7 +12,6 @@ from sqlalchemy import update
 
 from bot.database import Database
 from bot.jobs.digests import run_due
-from bot.jobs.officials import tick
 from bot.models import Official
 from bot.outbox import OutboxSender
 from bot.settings import OutboxSettings
@@ -21,7 +20,15 @@ from handlers.officials import schedule
 from handlers.officials.schedule import latest_occurrence
 from handlers.reports import Period, ReportFilters, build_report
 from handlers.reports.render import to_json
-from tests.builders import QUESTIONNAIRES, TRANSLATOR, ZONE, Citizen, FakeClock, make_processor
+from tests.builders import (
+    QUESTIONNAIRES,
+    TRANSLATOR,
+    ZONE,
+    Citizen,
+    FakeClock,
+    make_processor,
+    make_scheduler,
+)
 from tests.dossier_helpers import record, scan_at, upsert, vn_time
 from tests.officials_helpers import (
     STP_SCOPE,
@@ -173,10 +180,10 @@ async def test_two_tickers_create_one_digest(database, backend):
             # Only the holder of the advisory lock ticks.
             settings = officials_settings(database)
             assert await other.leadership.check()
-            later = FakeClock(vn(2026, 11, 30, 8))
-            assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) is None
+            ticks = make_scheduler(database, settings, FakeClock(vn(2026, 11, 30, 8)))
+            assert await ticks.tick("officials-digest-tick") is None
             await other.leadership.release()
-            assert await tick(database, settings, QUESTIONNAIRES, TRANSLATOR, later) == 2
+            assert await ticks.tick("officials-digest-tick") == 2
     finally:
         await other.dispose()
     rows = await digests(database)
@@ -316,15 +323,8 @@ async def test_the_digest_counts_late_dossiers_escalations_and_apologies(databas
     assert "Nguyễn" not in commune.text and "LATE-1" not in commune.text
 
 
-async def test_the_tick_is_scheduled_and_the_sender_learns_digests(database):
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+def test_the_outbox_sender_learns_digests(database):
+    from bot.cli.compose import build_sender
 
-    from bot.jobs.officials import JOB_ID, OfficialWork
-
-    settings = officials_settings(database, tick_seconds=30)
-    sender = OutboxSender(database, OutboxSettings(), {}, renderers(TRANSLATOR), clock=FakeClock())
-    scheduler = AsyncIOScheduler(timezone=settings.timezone)
-    OfficialWork(database, settings, QUESTIONNAIRES, TRANSLATOR).install(scheduler, sender)
-    job = scheduler.get_job(JOB_ID)
-    assert job is not None and job.trigger.interval.total_seconds() == 30
+    sender = build_sender(database, officials_settings(database), [], TRANSLATOR, FakeClock())
     assert set(sender.renderers) == {"apology", "invitation", "digest"}

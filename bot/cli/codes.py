@@ -1,8 +1,9 @@
-"""`python -m bot codes qr CODE`: a printable QR code of a survey's Telegram deep link.
+"""`python -m bot codes create …` and `python -m bot codes qr CODE`: survey start codes.
 
-The PNG holds https://t.me/<bot>?start=<CODE> with the code printed under it:
-Zalo has no deep links, so a citizen on Zalo types the code instead. The code
-must exist, so that a typo never reaches the printer.
+`qr` writes a printable PNG of https://t.me/<bot>?start=<CODE> with the code printed
+under it: Zalo has no deep links, so a citizen on Zalo types the code instead. The code
+must exist, so that a typo never reaches the printer. segno, PIL and PTB are imported
+only when `qr` runs.
 """
 
 from __future__ import annotations
@@ -11,21 +12,43 @@ import argparse
 import asyncio
 import io
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import segno
-from PIL import Image, ImageDraw, ImageFont
-from telegram.error import TelegramError
+from bot.cli.common import UsageError
 
-from bot.cli import UsageError
-from bot.clock import utc_now
-from bot.database import Database
-from bot.models import StartCode
-from bot.settings import Settings
-from handlers.survey.codes import normalise_code
+if TYPE_CHECKING:
+    from bot.cli.common import Subparsers
+    from bot.database import Database
+    from bot.settings import Settings
 
 QUIET_ZONE = 4  # modules of white around the symbol, as the standard asks
 DPI = 300
+
+
+async def cmd_codes_create(args, settings: Settings, database: Database) -> int:
+    from bot.clock import utc_now
+    from handlers.survey.codes import CodeError, create_codes
+
+    if not 1 <= args.count <= 100_000:
+        raise UsageError("--count must be between 1 and 100000")
+    async with database.transaction() as session:
+        try:
+            codes = await create_codes(
+                session,
+                agency_code=args.agency,
+                service_code=args.service,
+                count=args.count,
+                single_use=not args.reusable,
+                now=utc_now(),
+                length=settings.survey.code_length,
+                valid_for=timedelta(days=args.days) if args.days else None,
+            )
+        except CodeError as error:
+            raise UsageError(str(error)) from None
+    print("\n".join(codes))
+    return 0
 
 
 def deep_link(username: str, code: str) -> str:
@@ -34,6 +57,9 @@ def deep_link(username: str, code: str) -> str:
 
 def render_qr_png(link: str, code: str, *, scale: int = 12) -> bytes:
     """The QR code (error correction M) with `code` in large letters underneath."""
+    import segno
+    from PIL import Image, ImageDraw, ImageFont
+
     symbol = io.BytesIO()
     segno.make_qr(link, error="m").save(symbol, kind="png", scale=scale, border=QUIET_ZONE)
     qr = Image.open(io.BytesIO(symbol.getvalue())).convert("L")
@@ -62,6 +88,8 @@ async def bot_username(settings: Settings) -> str:
         return settings.telegram.bot_username
     if settings.telegram.bot_token is None:
         raise UsageError("set TELEGRAM_BOT_USERNAME (or TELEGRAM_BOT_TOKEN to ask Telegram)")
+    from telegram.error import TelegramError
+
     from bot.channels._telegram_api import make_bot
 
     bot = make_bot(settings.telegram, connections=1)
@@ -76,6 +104,10 @@ async def bot_username(settings: Settings) -> str:
 
 
 async def cmd_codes_qr(args: argparse.Namespace, settings: Settings, database: Database) -> int:
+    from bot.clock import utc_now
+    from bot.models import StartCode
+    from handlers.survey.codes import normalise_code
+
     code = normalise_code(args.code)
     if code is None:
         raise UsageError(f"{args.code!r} is not a survey code")
@@ -94,11 +126,34 @@ async def cmd_codes_qr(args: argparse.Namespace, settings: Settings, database: D
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `qr` under the existing `codes` command."""
-    codes = subparsers.choices["codes"]
-    (actions,) = [a for a in codes._actions if isinstance(a, argparse._SubParsersAction)]
-    qr = actions.add_parser("qr", help="write a printable PNG QR code of a code's Telegram link")
+def register(subparsers: Subparsers) -> None:
+    codes = subparsers.add_parser(
+        "codes",
+        help="survey start codes",
+        description="The codes a citizen sends (or scans) to start a survey about one "
+        "agency and service.",
+    ).add_subparsers(dest="action", required=True)
+    create = codes.add_parser(
+        "create",
+        help="create codes for an agency and a service",
+        description="Create survey codes for an agency and a service and print them, one a line.",
+    )
+    create.add_argument("--agency", required=True, help="agency code")
+    create.add_argument("--service", required=True, help="service code")
+    create.add_argument("--count", type=int, default=1)
+    create.add_argument(
+        "--reusable",
+        action="store_true",
+        help="a counter code (one response per chat, service and day) instead of single use",
+    )
+    create.add_argument("--days", type=float, help="valid for this many days (default: no end)")
+    create.set_defaults(func=cmd_codes_create)
+    qr = codes.add_parser(
+        "qr",
+        help="write a printable PNG QR code of a code's Telegram link",
+        description="Write a printable PNG of the code's Telegram deep link, the code "
+        "printed under it for citizens on Zalo, who type it.",
+    )
     qr.add_argument("code")
     qr.add_argument("--output", help="PNG file to write (default: CODE.png)")
     qr.set_defaults(func=cmd_codes_qr)

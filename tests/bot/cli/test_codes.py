@@ -11,7 +11,7 @@ from PIL import Image
 
 from bot import migrate
 from bot.cli import main
-from bot.cli.codes_qr import QUIET_ZONE, deep_link, render_qr_png
+from bot.cli.codes import QUIET_ZONE, deep_link, render_qr_png
 from bot.database import Database
 from tests.builders import make_code, seed_catalog
 from tests.cli_helpers import run_cli
