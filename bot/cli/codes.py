@@ -29,7 +29,8 @@ DPI = 300
 
 async def cmd_codes_create(args, settings: Settings, database: Database) -> int:
     from bot.clock import utc_now
-    from handlers.survey.codes import CodeError, create_codes
+    from handlers.survey.codes import CodeError
+    from handlers.survey.store import create_codes
 
     if not 1 <= args.count <= 100_000:
         raise UsageError("--count must be between 1 and 100000")

@@ -1,6 +1,6 @@
 """The project's aiohttp server. Channels and APIs add their routes to it.
 
-It always serves /healthz and /metrics (bot.metrics), whatever channels run.
+It always serves /healthz and /metrics (bot.web.metrics), whatever channels run.
 `read_bounded` is how a route reads a request body: never more than it allows.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot import metrics
 from bot.boundary import BoundaryError
 from bot.database import Database
+from bot.web import metrics
 
 DATABASE_KEY = web.AppKey("database", Database)
 MAX_REQUEST_BYTES = 1024 * 1024

@@ -1,0 +1,56 @@
+"""GET /metrics: the process's counters (`bot.metrics`) in the Prometheus text format.
+
+/metrics is installed by `bot.web.build_app`, so it exists whatever channels run.
+The counters hold no personal data, but they tell an outsider how busy the bot is
+and how often it is attacked, so they are not public: with METRICS_TOKEN set, only
+`Authorization: Bearer <token>` reads them (compared in constant time); without
+it, only a client on this machine does (a loopback peer and no forwarding header,
+as a reverse proxy on the same host would add), and everyone else gets 404.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+
+from bot.boundary import secret_equals
+from bot.metrics import render
+
+PATH = "/metrics"
+_FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+TOKEN_KEY = web.AppKey("metrics_token", str)
+
+
+def _is_local(request: web.Request) -> bool:
+    if any(header in request.headers for header in _FORWARDING_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _bearer_matches(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and secret_equals(given, token)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    token = request.app.get(TOKEN_KEY)
+    if token:
+        if not _bearer_matches(request, token):
+            return web.Response(
+                status=401, text="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+            )
+    elif not _is_local(request):
+        return web.Response(status=404, text="not found")
+    return web.Response(text=render(), content_type="text/plain")
+
+
+def install(app: web.Application, token: str | None = None) -> None:
+    """Add GET /metrics to the web app once, protected by `token` (see the docstring)."""
+    if token:
+        app[TOKEN_KEY] = token
+    if not any(resource.canonical == PATH for resource in app.router.resources()):
+        app.router.add_get(PATH, _metrics)
