@@ -316,6 +316,11 @@ class Leadership:
         self._connection: AsyncConnection | None = None
         self._guard = asyncio.Lock()
 
+    @property
+    def held(self) -> bool:
+        """Whether this process led at its last `check()` (what /healthz reports)."""
+        return not _is_postgresql(self.database) or self._connection is not None
+
     async def check(self) -> bool:
         """True when this process holds the lock now (taking it if it is free)."""
         if not _is_postgresql(self.database):

@@ -18,9 +18,15 @@ MAX_REQUEST_BYTES = 1024 * 1024
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 otherwise, so a load balancer can route around."""
-    reachable = await request.app[DATABASE_KEY].ping()
-    body = {"status": "ok" if reachable else "unavailable", "database": reachable}
+    """200 when the database answers, 503 otherwise, so a load balancer can route around;
+    `leader` says whether this process runs the scheduled jobs (bot.scheduler)."""
+    database = request.app[DATABASE_KEY]
+    reachable = await database.ping()
+    body = {
+        "status": "ok" if reachable else "unavailable",
+        "database": reachable,
+        "leader": database.leadership.held,
+    }
     return web.json_response(body, status=200 if reachable else 503)
 
 

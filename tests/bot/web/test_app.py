@@ -31,14 +31,31 @@ async def get_health(database: Database) -> tuple[int, dict]:
         await runner.cleanup()
 
 
-async def test_healthz_reports_a_reachable_database(database: Database):
-    assert await get_health(database) == (200, {"status": "ok", "database": True})
+async def test_healthz_reports_a_reachable_database_and_leadership(database: Database):
+    """SQLite's one process always leads; on PostgreSQL a process leads once it holds the
+    lock, and a second process on the same database does not."""
+    leads_at_once = database.is_sqlite
+    assert await get_health(database) == (
+        200,
+        {"status": "ok", "database": True, "leader": leads_at_once},
+    )
+    assert await database.leadership.check()
+    other = Database(database.url)
+    try:
+        assert await other.leadership.check() is leads_at_once
+        assert (await get_health(database))[1]["leader"] is True
+        assert (await get_health(other))[1]["leader"] is leads_at_once
+    finally:
+        await other.dispose()
 
 
 async def test_healthz_reports_an_unreachable_database():
     unreachable = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing")
     try:
-        assert await get_health(unreachable) == (503, {"status": "unavailable", "database": False})
+        assert await get_health(unreachable) == (
+            503,
+            {"status": "unavailable", "database": False, "leader": False},
+        )
     finally:
         await unreachable.dispose()
 
