@@ -8,11 +8,11 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from bot.database import Database
 from bot.jobs.digests import run_due
-from bot.models import Official, SurveyFunnel
+from bot.models import Official
 from bot.outbox import OutboxSender
 from bot.settings import OutboxSettings
 from handlers.dossiers.apologies import renderers
@@ -35,6 +35,7 @@ from tests.officials_helpers import (
     all_at,
     digest_outbox,
     digests,
+    funnel,
     invite,
     officials_settings,
     respond,
@@ -50,28 +51,6 @@ async def register(database, clock, *, agency="DNAI-STP", chat_key="8001", **set
     chat = Citizen(make_processor(database, clock), chat_key)
     assert (await chat.say(f"/register {code}"))[0].text.startswith("Đăng ký thành công")
     return chat
-
-
-async def funnel(database, rows) -> None:
-    """Ended chat sessions counted as the survey counts them (no service chosen)."""
-    async with database.transaction() as session:
-        await session.execute(
-            insert(SurveyFunnel),
-            [
-                {
-                    "day": day,
-                    "agency_key": agency,
-                    "service_key": 0,
-                    "questionnaire": "sipas-2017",
-                    "channel_kind": "telegram",
-                    "phase": phase,
-                    "step": step,
-                    "outcome": outcome,
-                    "sessions": sessions,
-                }
-                for day, agency, phase, step, outcome, sessions in rows
-            ],
-        )
 
 
 def due(database, clock_or_now, **settings):
