@@ -3,10 +3,12 @@
 Counted from `survey_funnel` (one count per day, cell, phase, step and outcome; nothing
 that links to a chat). What is counted, and why:
 
-- *started* = the chat sessions that **ended** in the period, however they ended. A
-  session still under way is not counted until it ends (completed, cancelled, or
-  expired after `SURVEY_IDLE_DAYS`), so a period's figures settle that long after it.
-  Counting open sessions too would count the same session in two periods.
+- *started* = the chat sessions that **ended** in the period, however they ended; the
+  funnel's day is the session's last activity (for an expired one: its last answer,
+  not the day it expired). A session still under way is not counted until it ends
+  (completed, cancelled, or expired after `SURVEY_IDLE_DAYS`), so a period's figures
+  settle that long after it. Open sessions are not shown as "in progress": they would
+  be counted again when they end, and the funnel is the only record that has no chat.
 - *completed* / started is the completion rate, with a Wilson interval; like every
   index it is given only from `min_sample` sessions up (below that: counts only).
 - *left at a question*: sessions that ended there without completing (expired,
