@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from bot.database import Database
-from bot.models import Agency, Service, SurveyFunnel
+from bot.models import SurveyFunnel
 from bot.questionnaire import load_questionnaires
 from bot.settings import ScoringSettings
 from handlers.officials.content import Words, dropoff_line
@@ -22,6 +22,7 @@ from tests.builders import (
     make_processor,
     seed_catalog,
 )
+from tests.report_helpers import catalogue
 
 QUESTIONNAIRES = load_questionnaires()
 Q = "sipas-2017"
@@ -132,33 +133,10 @@ def test_the_digest_line_writes_numbers_the_vietnamese_way():
 
 
 async def seed(database: Database) -> dict[str, int]:
-    """Agencies (OLD was merged into NEW), services, and the funnel of July and around it."""
+    """The report catalogue (OLDER -> OLD -> NEW merged), and the funnel of July and
+    around it."""
+    ids = {**await catalogue(database), "": 0}
     async with database.transaction() as session:
-        for code, level, successor in [
-            ("PROV", "province", None),
-            ("COMM", "commune", None),
-            ("NEW", "commune", None),
-            ("OLD", "commune", "NEW"),
-        ]:
-            await session.execute(
-                insert(Agency).values(
-                    code=code,
-                    name=f"Cơ quan {code}",
-                    name_folded=code.lower(),
-                    level=level,
-                    successor_code=successor,
-                )
-            )
-        await session.execute(
-            insert(Service),
-            [
-                {"code": "KS", "name": "Khai sinh", "name_folded": "khai sinh"},
-                {"code": "DD", "name": "Đất", "name_folded": "dat"},
-            ],
-        )
-        ids = dict((await session.execute(select(Agency.code, Agency.id))).all())
-        ids.update((await session.execute(select(Service.code, Service.id))).all())
-        ids[""] = 0
         rows = [
             (date(2025, 7, 10), "PROV", "KS", Q, "telegram", "questions", 28, "completed", 3),
             (date(2025, 7, 10), "PROV", "KS", Q, "telegram", "questions", 8, "expired", 2),
@@ -210,7 +188,8 @@ async def test_the_reports_filters_select_the_funnel(database):
     assert await started(channel_kind="zalo") == (1, 0)
     assert await started(channel_kind="paper") == (0, 0)  # paper forms have no session
     assert await started(level="province") == (6, 3)
-    assert await started(level="commune") == (2, 1)  # COMM and OLD
+    assert await started(level="commune") == (1, 1)  # COMM (NEW had none)
+    assert await started(level="district") == (1, 0)  # OLD
     assert await started(level="commune", agencies=("PROV",)) == (0, 0)
     # An agency stands for those merged into it only when asked to.
     assert await started(agencies=("NEW",)) == (0, 0)
