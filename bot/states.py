@@ -26,6 +26,14 @@ class SessionOutcome(StrEnum):
     REFUSED = "refused"
 
 
+class SessionPhase(StrEnum):
+    """`survey_sessions.phase` (and `survey_funnel.phase`): where the citizen is."""
+
+    AGENCY = "agency"
+    SERVICE = "service"
+    QUESTIONS = "questions"
+
+
 class OutboxStatus(StrEnum):
     """`outbox.status`."""
 

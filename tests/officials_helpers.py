@@ -1,14 +1,14 @@
 """Builders for officials' tests: a catalogue with children and merges, invitations,
-responses on given days, and instants in Vietnamese local time."""
+responses on given days, ended chat sessions, and instants in Vietnamese local time."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bot.database import Database
-from bot.models import Agency, Official, OfficialDigest, OutboxMessage
+from bot.models import Agency, Official, OfficialDigest, OutboxMessage, SurveyFunnel
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from bot.textnorm import fold
 from handlers.officials import access
@@ -101,6 +101,28 @@ async def respond(database: Database, ids: dict[str, int], agency: str, day: dat
             day=day,
             channel_kind="telegram",
             answers=answers,
+        )
+
+
+async def funnel(database, rows) -> None:
+    """Ended chat sessions counted as the survey counts them (no service chosen)."""
+    async with database.transaction() as session:
+        await session.execute(
+            insert(SurveyFunnel),
+            [
+                {
+                    "day": day,
+                    "agency_key": agency,
+                    "service_key": 0,
+                    "questionnaire": "sipas-2017",
+                    "channel_kind": "telegram",
+                    "phase": phase,
+                    "step": step,
+                    "outcome": outcome,
+                    "sessions": sessions,
+                }
+                for day, agency, phase, step, outcome, sessions in rows
+            ],
         )
 
 

@@ -170,7 +170,8 @@ async def scores(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
         ctx.session, ctx.questionnaires, ctx.settings, scope, period, grouping=()
     )
     head = words("official_scores_head", period=words.period(period), scope=words.scope(scope))
-    text = "\n".join([head, *content.score_lines(report, words)])
+    lines = [head, *content.score_lines(report, words), content.dropoff_line(report.dropoff, words)]
+    text = "\n".join(lines)
     if report.total.indices.respondents == 0:
         return [Outbound(text)]
     chart, _ = content.report_files(report, words.lang, "sipas", period)

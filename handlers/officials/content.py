@@ -31,6 +31,7 @@ from handlers.reports import (
     MONTH,
     QUARTER,
     YEAR,
+    Dropoff,
     Period,
     Report,
     ReportError,
@@ -156,6 +157,33 @@ def score_lines(report: Report, words: Words) -> list[str]:
     return lines
 
 
+def dropoff_line(dropoff: Dropoff, words: Words) -> str:
+    """One line: completed of started chat surveys, the rate, and the question most left at.
+
+    The rate (one decimal) only from the report's minimum sample up, as for the indices."""
+    if not dropoff.started:
+        return words("official_dropoff_none")
+    if dropoff.completion_rate is None:
+        rate = words("official_dropoff_small")
+    else:
+        rate = f"{i18n.number(dropoff.completion_rate, words.lang, decimals=1)}%"
+    common = {
+        "completed": words.count(dropoff.completed),
+        "started": words.count(dropoff.started),
+        "rate": rate,
+    }
+    worst = dropoff.worst
+    if worst is None:
+        return words("official_dropoff_no_leaver", **common)
+    return words(
+        "official_dropoff",
+        **common,
+        number=worst.number,
+        code=worst.question_id,
+        left=words.count(worst.left_total),
+    )
+
+
 def factor_lines(report: Report, words: Words) -> list[str]:
     total = report.total.indices
     lines = [words("official_factors")]
@@ -242,17 +270,25 @@ async def compose(
     dossiers = await late.dossier_figures(session, scope, period, today, settings.zone)
     unsigned = await agencies_without_signer(session, scope.agency_ids)
     responded = report.total.indices.respondents > 0
-    lines = [title, words.scope(scope), "", *score_lines(report, words)]
+    lines = [
+        title,
+        words.scope(scope),
+        "",
+        *score_lines(report, words),
+        dropoff_line(report.dropoff, words),
+    ]
     if responded:
         lines += ["", *factor_lines(report, words)]
     lines += ["", *dossier_lines(dossiers, words)]
     if unsigned:
         lines.append(words("official_digest_unsigned", agencies=code_list(unsigned)))
+    data = to_json(report, words.lang)
     figures = {
         "language": words.lang,
         "period": report.filters.to_dict(),
         "previous_period": report.previous_period.label,
-        "total": to_json(report, words.lang)["total"],
+        "total": data["total"],
+        "dropoff": data["dropoff"],
         "dossiers": dossiers.to_dict(),
         "agencies_without_signer": unsigned,
     }

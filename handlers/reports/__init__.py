@@ -2,8 +2,9 @@
 workbook *described* (drawn by `bot.rendering` after the commit).
 
 The face other code uses: the command line, the officials' room and the tests. Behind it,
-`build` resolves filters and scores, `store` holds every query, `periods` the calendar
-maths, `render` the text forms, `chart` and `workbook` the descriptions.
+`build` resolves filters and scores, `store` holds every query, `dropoff` the figures of
+surveys left half-way, `periods` the calendar maths, `render` the text forms, `chart`
+and `workbook` the descriptions.
 """
 
 from handlers.reports.build import (
@@ -16,6 +17,7 @@ from handlers.reports.build import (
     group_counts,
 )
 from handlers.reports.chart import chart_of
+from handlers.reports.dropoff import Dropoff, DropoffStep, dropoff_of
 from handlers.reports.periods import MONTH, QUARTER, YEAR, Period
 from handlers.reports.render import (
     criterion_name,
@@ -38,9 +40,12 @@ __all__ = [
     "ReportError",
     "ReportFilters",
     "ReportGroup",
+    "Dropoff",
+    "DropoffStep",
     "build_report",
     "chart_of",
     "criterion_name",
+    "dropoff_of",
     "factor_name",
     "group_counts",
     "render_csv",

@@ -10,7 +10,7 @@ are additive, so Python only handles a few rows per group.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +19,15 @@ from bot.catalog import LEVELS
 from bot.questionnaire import Questionnaire
 from bot.settings import ScoringSettings
 from bot.textnorm import fold
+from handlers.reports.dropoff import Dropoff, dropoff_of
 from handlers.reports.periods import Period
-from handlers.reports.store import DIMENSIONS, Selection, catalogue_rows, count_groups
+from handlers.reports.store import (
+    DIMENSIONS,
+    Selection,
+    catalogue_rows,
+    count_funnel,
+    count_groups,
+)
 from handlers.survey.store.rollups import Tally
 from scoring import (
     OVERALL,
@@ -111,6 +118,7 @@ class Report:
     target: float
     min_sample: int
     total: ReportGroup
+    dropoff: Dropoff  # the chat sessions under the total's filters (see `dropoff`)
     groups: tuple[ReportGroup, ...] = field(default=())
 
 
@@ -190,6 +198,17 @@ def _selection(filters: ReportFilters, catalogue: _Catalogue) -> Selection:
     )
 
 
+def _funnel_selection(selection: Selection, catalogue: _Catalogue) -> Selection:
+    """The selection for `survey_funnel`, which has no level: a level becomes its
+    agencies (a chat response takes its agency's level)."""
+    if selection.level is None:
+        return selection
+    at_level = {a for a, row in catalogue.agencies.items() if row.level == selection.level}
+    if selection.agency_ids is not None:
+        at_level &= set(selection.agency_ids)
+    return replace(selection, agency_ids=tuple(sorted(at_level)), level=None)
+
+
 def group_counts(tally: Tally, key: Any, questionnaire: Questionnaire) -> GroupCounts:
     """The scoring input of one group: a row for every criterion (zeros where none was
     answered, so a factor behind an unanswered gate is reported missing) and moments
@@ -232,7 +251,8 @@ async def build_report(
     settings: ScoringSettings | None = None,
 ) -> Report:
     """Score the selected completed responses: the total and one group per grouping key,
-    each compared with the same group in the previous period and with the target."""
+    each compared with the same group in the previous period and with the target; and
+    the drop-off of the chat sessions under the same filters, for the total."""
     settings = settings or ScoringSettings()
     questionnaire = questionnaires.get(filters.questionnaire)
     if questionnaire is None:
@@ -278,6 +298,7 @@ async def build_report(
         groups.append(scored(key, current, previous, codes, names))
     groups.sort(key=lambda group: group.label)
     total = scored((), _renamed(current, _total), _renamed(previous, _total), {}, {})
+    funnel = await count_funnel(session, filters.period, _funnel_selection(selection, catalogue))
     return Report(
         questionnaire=questionnaire,
         filters=filters,
@@ -287,6 +308,7 @@ async def build_report(
         target=settings.target,
         min_sample=settings.min_sample,
         total=total,
+        dropoff=dropoff_of(funnel, questionnaire, settings.min_sample),
         groups=tuple(groups) if grouping else (),
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 from bot.i18n import INDEX_DECIMALS, count, day, number, shipped
 from bot.questionnaire import Questionnaire
 from handlers.reports.build import Report, ReportGroup
+from handlers.reports.dropoff import BEFORE_QUESTIONS, LEFT, OUTCOMES, Dropoff
 from scoring import GroupIndices
 
 
@@ -107,7 +108,15 @@ def to_json(report: Report, lang: str = "vi") -> dict[str, Any]:
         "grouping": list(report.grouping),
         "total": _group_json(report.total, report, lang),
         "groups": [_group_json(group, report, lang) for group in report.groups],
+        "dropoff": _dropoff_json(report, lang),
     }
+
+
+def _dropoff_json(report: Report, lang: str) -> dict[str, Any]:
+    data = report.dropoff.to_dict()
+    for step in data["steps"]:
+        step["name"] = criterion_name(report.questionnaire, step["question_id"], lang)
+    return data
 
 
 def render_json(report: Report, lang: str = "vi") -> str:
@@ -130,6 +139,7 @@ CSV_COLUMNS = [
     "to_target",
     "met_target",
     "reliable",
+    "count",
 ]
 
 
@@ -171,9 +181,48 @@ def render_csv(report: Report, lang: str = "vi") -> str:
         for name in report.grouping:
             prefix[name] = group.key.get(name, "")
             prefix[f"{name}_name"] = group.names.get(name, "")
-        for row in _rows(group, report, lang):
+        rows = _rows(group, report, lang)
+        if group is report.total:
+            rows += _dropoff_rows(report, lang)
+        for row in rows:
             writer.writerow({**prefix, **{k: "" if v is None else v for k, v in row.items()}})
     return output.getvalue()
+
+
+def _dropoff_rows(report: Report, lang: str) -> list[dict[str, Any]]:
+    """The total's drop-off, where a period had chat sessions: a `completion` row (index =
+    completion rate of `valid_n` started, `count` completed) and a `dropoff` row per
+    question (index = share of the `valid_n` that reached it who left there, `count`)."""
+    dropoff = report.dropoff
+    if not dropoff.started:
+        return []
+    data = dropoff.to_dict()
+    rows = [
+        {
+            "scope": "completion",
+            "id": "completed",
+            "name": heading(lang, "completion_rate"),
+            "index": data["completion_rate"],
+            "ci_low": data["ci_low"],
+            "ci_high": data["ci_high"],
+            "valid_n": dropoff.started,
+            "reliable": dropoff.reliable,
+            "count": dropoff.completed,
+        }
+    ]
+    for step in data["steps"]:
+        rows.append(
+            {
+                "scope": "dropoff",
+                "id": step["question_id"],
+                "name": criterion_name(report.questionnaire, step["question_id"], lang),
+                "index": step["rate"],
+                "valid_n": step["reached"],
+                "reliable": step["rate"] is not None,
+                "count": step["left"],
+            }
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- table
@@ -312,4 +361,55 @@ def render_table(report: Report, lang: str = "vi", width: int = 48) -> str:
         )
         if not report.groups:
             lines.append(h("none"))
+    lines += ["", *dropoff_table(report.dropoff, report.questionnaire, lang, width)]
     return "\n".join(lines) + "\n"
+
+
+def dropoff_table(dropoff: Dropoff, questionnaire: Questionnaire, lang: str, width: int = 48):
+    """The drop-off section: outcomes, the completion rate, and the curve by question."""
+    h = lambda key: heading(lang, key)  # noqa: E731
+    n = lambda value: count(value, lang)  # noqa: E731
+    if not dropoff.started:
+        return [f"{h('dropoff')}: {h('dropoff_none')}"]
+    rate = (
+        f"{number(dropoff.completion_rate, lang)}%"
+        f" [{h('ci')} {_ci(dropoff.ci_low, dropoff.ci_high, lang)}]"
+        if dropoff.completion_rate is not None
+        else h("small_sample")
+    )
+    outcomes = [
+        f"{h(name)} {n(dropoff.outcomes[name])}" for name in OUTCOMES[1:] if dropoff.outcomes[name]
+    ]
+    lines = [
+        f"{h('dropoff')}:",
+        f"{h('started')} {n(dropoff.started)}; {h('completed')} {n(dropoff.completed)}"
+        f"; {h('completion_rate').lower()} {rate}",
+    ]
+    if outcomes:
+        lines.append("; ".join(outcomes))
+    before = [
+        f"{h(f'phase_{where}')} {n(dropoff.before_questions[where])}"
+        for where in BEFORE_QUESTIONS
+        if dropoff.before_questions[where]
+    ]
+    if before:
+        lines.append(f"{h('before_questions')}: {'; '.join(before)}")
+    lines.append("")
+    lines += _table(
+        [h("question"), h("reached"), h("left"), *(h(name) for name in LEFT), h("left_rate")],
+        [
+            [
+                _cut(
+                    f"{step.number}. {step.question_id} "
+                    f"{criterion_name(questionnaire, step.question_id, lang)}",
+                    width,
+                ),
+                n(step.reached),
+                n(step.left_total),
+                *(n(step.left[name]) for name in LEFT),
+                "—" if step.rate is None else f"{number(step.rate, lang, decimals=1)}%",
+            ]
+            for step in dropoff.steps
+        ],
+    )
+    return lines

@@ -1,6 +1,7 @@
 """Every query of reports: the catalogue a report names its groups with, and the counts.
 
-The database counts report groups' answers and respondent moments, never single answers.
+The database counts report groups' answers and respondent moments, never single answers;
+the drop-off figures come from `survey_funnel`, counts of ended chat sessions per day.
 
 Whole months come from the rollups that `handlers.survey.store.rollups` keeps; the days of a
 period outside whole months are counted from `responses` + `response_answers` with the SQL
@@ -17,7 +18,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Agency, Response, RollupItem, RollupMoments, RollupResponses, Service
+from bot.models import (
+    Agency,
+    Response,
+    RollupItem,
+    RollupMoments,
+    RollupResponses,
+    Service,
+    SurveyFunnel,
+)
 from bot.questionnaire import Questionnaire
 from handlers.reports.periods import Period
 from handlers.survey.store.rollups import (
@@ -53,10 +62,10 @@ class Selection:
 
 
 async def catalogue_rows(session: AsyncSession) -> tuple[list[Any], list[Any]]:
-    """Every agency (id, code, name, successor_code) and service (id, code, name, field):
-    a report resolves its filters' codes and names its groups with them."""
+    """Every agency (id, code, name, successor_code, level) and service (id, code, name,
+    field): a report resolves its filters' codes and names its groups with them."""
     agencies = await session.execute(
-        select(Agency.id, Agency.code, Agency.name, Agency.successor_code)
+        select(Agency.id, Agency.code, Agency.name, Agency.successor_code, Agency.level)
     )
     services = await session.execute(select(Service.id, Service.code, Service.name, Service.field))
     return list(agencies), list(services)
@@ -167,3 +176,32 @@ async def count_groups(
             session, tally, _raw_queries(selection, ranges, grouping, questionnaire), width
         )
     return tally
+
+
+async def count_funnel(
+    session: AsyncSession, period: Period, selection: Selection
+) -> list[tuple[str, int, str, int]]:
+    """Chat sessions that ended in `period`: (phase, step, outcome, sessions), summed.
+
+    The funnel has no level column: the caller turns a level into the agencies of that
+    level (`selection.agency_ids`), as a chat response takes its agency's level. Sessions
+    that ended before an agency (or service) was chosen have key 0, so they count only
+    where no agency (service) is asked for.
+    """
+    f = SurveyFunnel.__table__.c
+    where = [
+        f.questionnaire == selection.questionnaire,
+        f.day.between(period.start, period.end),
+    ]
+    if selection.agency_ids is not None:
+        where.append(f.agency_key.in_(selection.agency_ids))
+    if selection.service_ids is not None:
+        where.append(f.service_key.in_(selection.service_ids))
+    if selection.channel_kind is not None:
+        where.append(f.channel_kind == selection.channel_kind)
+    rows = await session.execute(
+        select(f.phase, f.step, f.outcome, func.sum(f.sessions))
+        .where(*where)
+        .group_by(f.phase, f.step, f.outcome)
+    )
+    return [(phase, step, outcome, int(n or 0)) for phase, step, outcome, n in rows]

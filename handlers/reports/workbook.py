@@ -1,4 +1,5 @@
-"""Reports as an Excel workbook (sheets: overview, factors, criteria, by <grouping>).
+"""Reports as an Excel workbook (sheets: overview, factors, criteria, by <grouping>,
+drop-off).
 
 `workbook_of` describes the sheets (cheap: the report's rows as plain values);
 `bot.rendering.workbook` writes the file after the commit (and for
@@ -12,6 +13,7 @@ from typing import Any
 from bot.i18n import day
 from handlers.messages import COUNT, PERCENT, Sheet, WorkbookAttachment
 from handlers.reports.build import Report
+from handlers.reports.dropoff import BEFORE_QUESTIONS
 from handlers.reports.render import criterion_name, factor_name, flags, heading
 
 # Column and row titles: (Vietnamese, English).
@@ -64,6 +66,26 @@ TITLES: dict[str, tuple[str, str]] = {
     "field": ("Lĩnh vực", "Field"),
     "month": ("Tháng", "Month"),
     "quarter": ("Quý", "Quarter"),
+    "dropoff": ("Bỏ dở", "Drop-off"),
+    "started": (
+        "Phiên chat bắt đầu (kết thúc trong kỳ)",
+        "Chat sessions started (ended in period)",
+    ),
+    "completed": ("Phiên chat hoàn thành", "Chat sessions completed"),
+    "completion rate": ("Tỷ lệ hoàn thành (%)", "Completion rate (%)"),
+    "completion 95% CI low": ("Tỷ lệ hoàn thành: KTC 95% dưới", "Completion 95% CI low"),
+    "completion 95% CI high": ("Tỷ lệ hoàn thành: KTC 95% trên", "Completion 95% CI high"),
+    "expired": ("Hết hạn giữa chừng", "Expired half-way"),
+    "cancelled": ("Tự dừng", "Cancelled"),
+    "restarted": ("Làm lại từ đầu", "Started again"),
+    "refused": ("Không được nhận", "Refused"),
+    "other": ("Khác", "Other"),
+    "number": ("Câu số", "Number"),
+    "question": ("Câu hỏi", "Question"),
+    "reached": ("Đến câu này", "Reached"),
+    "left": ("Bỏ dở tại câu", "Left here"),
+    "left rate": ("Tỷ lệ bỏ dở (%)", "Left (%)"),
+    "before questions": ("Trước câu hỏi đầu tiên", "Before the first question"),
 }
 
 
@@ -122,6 +144,11 @@ def workbook_of(
         ["met target", overall.comparison.met_target],
         ["factors missing", ", ".join(overall.factors_missing)],
         ["flags", ", ".join(flags(total))],
+        ["started", report.dropoff.started],
+        ["completed", report.dropoff.completed],
+        ["completion rate", report.dropoff.completion_rate],
+        ["completion 95% CI low", report.dropoff.ci_low],
+        ["completion 95% CI high", report.dropoff.ci_high],
     ]
     sheets = [
         Sheet(
@@ -250,4 +277,41 @@ def workbook_of(
         (list(range(first, first + 5 + len(factor_ids))), PERCENT),
         ([len(group_columns)], COUNT),
     )
-    return WorkbookAttachment((*sheets, factors, criteria, groups), file_name, fallback)
+    return WorkbookAttachment(
+        (*sheets, factors, criteria, groups, _dropoff_sheet(report, lang)), file_name, fallback
+    )
+
+
+def _dropoff_sheet(report: Report, lang: str) -> Sheet:
+    """The curve by question, then those left before any question (no number): counts,
+    and the share of those who reached a question who left there."""
+    t = lambda key: title(key, lang)  # noqa: E731
+    dropoff = report.dropoff
+    rows: list[list[Any]] = [
+        [
+            step.number,
+            step.question_id,
+            criterion_name(report.questionnaire, step.question_id, lang),
+            step.reached,
+            step.left_total,
+            step.left["expired"],
+            step.left["cancelled"],
+            step.left["other"],
+            step.rate,
+        ]
+        for step in dropoff.steps
+    ]
+    rows += [
+        [None, where, f"{t('before questions')}: {heading(lang, f'phase_{where}')}", None]
+        + [dropoff.before_questions[where], None, None, None, None]
+        for where in BEFORE_QUESTIONS
+        if dropoff.before_questions[where]
+    ]
+    headers = ["number", "code", "question", "reached", "left", "expired", "cancelled", "other"]
+    return _sheet(
+        t("dropoff"),
+        [*(t(key) for key in headers), t("left rate")],
+        rows,
+        ([8], PERCENT),
+        ([3, 4, 5, 6, 7], COUNT),
+    )

@@ -14,14 +14,14 @@ from datetime import date
 from bot.clock import local_date, local_today
 from bot.models import Agency, Chat, Service, SurveySession
 from bot.questionnaire import Question, Questionnaire
-from bot.states import SessionOutcome, SessionStatus
+from bot.states import SessionOutcome, SessionPhase, SessionStatus
 from handlers.messages import Context, Outbound
 from handlers.survey._kinds import has_gate, question_prompt
 from handlers.survey.store import SurveyStore
 
-PHASE_AGENCY = "agency"
-PHASE_SERVICE = "service"
-PHASE_QUESTIONS = "questions"
+PHASE_AGENCY = SessionPhase.AGENCY
+PHASE_SERVICE = SessionPhase.SERVICE
+PHASE_QUESTIONS = SessionPhase.QUESTIONS
 
 
 class Turn:

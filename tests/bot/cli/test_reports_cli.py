@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import jsonschema
@@ -50,6 +52,18 @@ def workdir(tmp_path_factory) -> Path:
     assert imported.returncode == 1  # one row rejected
     assert "forms.csv: row 4: unknown agency code 'NOPE'" in imported.stderr
     assert "2 forms stored" in imported.stdout
+    # Chat sessions that ended in July, as the survey counts them: 3 completed, 2 left
+    # at question 9 (step 8), 1 while choosing the agency.
+    with closing(sqlite3.connect(workdir / "bot.db")) as db, db:
+        (stp,) = db.execute("SELECT id FROM agencies WHERE code = 'STP'").fetchone()
+        db.executemany(
+            "INSERT INTO survey_funnel VALUES (?, ?, ?, 'sipas-2017', 'telegram', ?, ?, ?, ?)",
+            [
+                ("2025-07-05", stp, 0, "questions", 28, "completed", 3),
+                ("2025-07-06", stp, 0, "questions", 8, "expired", 2),
+                ("2025-07-06", 0, 0, "agency", 0, "cancelled", 1),
+            ],
+        )
     return workdir
 
 
@@ -77,6 +91,19 @@ def test_json(workdir):
     assert factors["F2"]["criteria_without_data"] == []
     f51 = next(c for c in total["criteria"] if c["item_id"] == "F5.1")
     assert (f51["has_data"], f51["valid_n"], f51["index"]) == (False, 0, None)
+    dropoff = data["dropoff"]
+    assert (dropoff["started"], dropoff["outcomes"]["completed"]) == (6, 3)
+    assert dropoff["completion_rate"] is None and not dropoff["reliable"]  # 6 < 30
+    assert dropoff["before_questions"] == {"agency": 1, "service": 0, "unknown": 0}
+    assert dropoff["most_left_at"] == "F2.5"
+    step = dropoff["steps"][8]
+    assert (step["number"], step["question_id"], step["reached"], step["left"]) == (
+        9,
+        "F2.5",
+        5,
+        2,
+    )
+    assert step["name"].startswith("Thời hạn giải quyết")
 
 
 SCHEMA = json.loads((ROOT / "handlers" / "reports" / "report.schema.json").read_text("utf-8"))
@@ -99,6 +126,10 @@ def test_json_output_matches_its_published_schema(workdir, args):
     data["total"]["factors"][0]["surprise"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    del data["total"]["factors"][0]["surprise"]
+    data["dropoff"]["steps"][0]["chat_id"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(SCHEMA).validate(data)
 
 
 def test_csv(workdir):
@@ -110,7 +141,12 @@ def test_csv(workdir):
     f2 = next(row for row in total if row["id"] == "F2")
     assert f2["name"] == "Administrative procedures"
     assert {row["agency"] for row in rows} == {"", "STP"}
-    assert len(rows) == 2 * (1 + 5 + 22)  # total and STP: overall, factors, criteria
+    # total and STP: overall, factors, criteria; the total's drop-off: completion, 29 questions
+    assert len(rows) == 2 * (1 + 5 + 22) + 1 + 29
+    completion = next(row for row in rows if row["scope"] == "completion")
+    assert (completion["valid_n"], completion["count"], completion["index"]) == ("6", "3", "")
+    f25 = next(row for row in rows if row["scope"] == "dropoff" and row["id"] == "F2.5")
+    assert (f25["valid_n"], f25["count"], f25["reliable"]) == ("5", "2", "False")
 
 
 def test_xlsx(workdir):
@@ -118,7 +154,7 @@ def test_xlsx(workdir):
     result = bot(workdir, "report", "--month", "2025-07", "--format", "xlsx", "--output", str(path))
     assert result.returncode == 0, result.stderr
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["Tổng quan", "Yếu tố", "Tiêu chí", "Theo cơ quan"]
+    assert workbook.sheetnames == ["Tổng quan", "Yếu tố", "Tiêu chí", "Theo cơ quan", "Bỏ dở"]
     overview = {row[0]: row[1] for row in workbook["Tổng quan"].iter_rows(values_only=True)}
     assert overview["SIPAS (%)"] == pytest.approx(50.0)
     assert overview["Số phiếu"] == 2
@@ -134,6 +170,12 @@ def test_xlsx(workdir):
     by_agency = list(workbook["Theo cơ quan"].iter_rows(values_only=True))
     assert by_agency[0][:2] == ("Cơ quan: mã", "Cơ quan: tên")
     assert by_agency[1][:5] == ("STP", "Sở Tư pháp", 2, False, 50.0)
+    assert overview["Phiên chat hoàn thành"] == 3
+    dropoff = list(workbook["Bỏ dở"].iter_rows(values_only=True))
+    assert dropoff[0][:5] == ("Câu số", "Mã", "Câu hỏi", "Đến câu này", "Bỏ dở tại câu")
+    assert len(dropoff) == 1 + 29 + 1  # every question, then those left before any
+    assert dropoff[9][:2] == (9, "F2.5") and dropoff[9][3:8] == (5, 2, 2, 0, 0)
+    assert dropoff[-1][1:5] == ("agency", "Trước câu hỏi đầu tiên: khi chọn cơ quan", None, 1)
 
 
 def test_xlsx_in_english(workdir):
@@ -152,7 +194,7 @@ def test_xlsx_in_english(workdir):
     )
     assert result.returncode == 0, result.stderr
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["Overview", "Factors", "Criteria", "By agency"]
+    assert workbook.sheetnames == ["Overview", "Factors", "Criteria", "By agency", "Drop-off"]
 
 
 def test_png(workdir):
@@ -176,6 +218,8 @@ def test_table(workdir):
     assert "F2 Thủ tục hành chính" in result.stdout
     assert "STP Sở Tư pháp" in result.stdout
     assert "mẫu nhỏ" in result.stdout  # small sample, in Vietnamese by default
+    assert "Bắt đầu 6; Hoàn thành 3; tỷ lệ hoàn thành mẫu nhỏ" in result.stdout
+    assert "Dừng trước câu hỏi đầu tiên: khi chọn cơ quan 1" in result.stdout
 
 
 def test_table_in_english_keeps_english_numbers(workdir):

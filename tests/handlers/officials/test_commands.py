@@ -16,6 +16,7 @@ from tests.builders import TRANSLATOR, Citizen, FakeClock, make_processor
 from tests.dossier_helpers import PHONE, record, scan_at, upsert, vn_time
 from tests.officials_helpers import (
     all_at,
+    funnel,
     invite,
     officials,
     respond,
@@ -124,6 +125,20 @@ async def test_an_agency_official_sees_its_merged_and_child_agencies_only(databa
     assert "Số phiếu: 2 (kỳ trước: 0)." in reply.text  # the merged agency and its unit
     (reply,) = await province.say("/scores 2026-11")
     assert "Số phiếu: 12 (kỳ trước: 0)." in reply.text
+    assert "Kỳ này chưa có phiếu khảo sát qua chat nào kết thúc." in reply.text
+
+    # The drop-off of ended chat sessions, in the same scope: 2 of 3 in it, not the sibling's.
+    await funnel(
+        database,
+        [
+            (day, ids["BPHUOC-STP"], "questions", 28, "completed", 2),
+            (day, ids["DNAI-STP"], "questions", 3, "expired", 1),
+            (day, ids["DNAI-SYT"], "questions", 0, "expired", 6),
+        ],
+    )
+    (reply,) = await stp.say("/scores 2026-11")
+    line = "Hoàn thành 2/3 phiếu khảo sát qua chat (mẫu nhỏ); bỏ dở nhiều nhất ở câu 4 (F1.4"
+    assert line in reply.text
 
     # Out of scope and non-existent read the same, apart from the code echoed back.
     (sibling,) = await stp.say("/scores 2026-11 DNAI-SYT")

@@ -35,6 +35,7 @@ from tests.officials_helpers import (
     all_at,
     digest_outbox,
     digests,
+    funnel,
     invite,
     officials_settings,
     respond,
@@ -207,6 +208,17 @@ async def test_the_digest_says_what_bot_report_says(database, capsys):
         await respond(database, ids, "DNAI-SYT", date(2026, 11, 18), all_at(1))
     await respond(database, ids, "DNAI-STP", date(2026, 11, 23), all_at(1))  # next week
     await respond(database, ids, "DNAI-STP", date(2026, 11, 12), all_at(4))  # week before
+    # Chat sessions that ended this week: in scope 4 completed and 3 left at question 9
+    # (F2.5), 1 at question 2; out of scope 5 left at question 1.
+    await funnel(
+        database,
+        [
+            (date(2026, 11, 17), ids["DNAI-STP"], "questions", 28, "completed", 4),
+            (date(2026, 11, 18), ids["BPHUOC-PB"], "questions", 8, "expired", 3),
+            (date(2026, 11, 18), ids["DNAI-STP"], "questions", 1, "cancelled", 1),
+            (date(2026, 11, 18), ids["DNAI-SYT"], "questions", 0, "expired", 5),
+        ],
+    )
     clock = FakeClock(vn(2026, 11, 18, 15))
     await register(database, clock)
     assert await due(database, vn(2026, 11, 23, 8)) == 1
@@ -220,8 +232,11 @@ async def test_the_digest_says_what_bot_report_says(database, capsys):
     args = build_parser().parse_args(argv)
     capsys.readouterr()
     assert await args.func(args, officials_settings(database), database) == 0
-    cli_total = json.loads(capsys.readouterr().out)["total"]
+    cli = json.loads(capsys.readouterr().out)
+    cli_total = cli["total"]
     assert row.figures["total"] == cli_total
+    assert row.figures["dropoff"] == cli["dropoff"]
+    assert (cli["dropoff"]["started"], cli["dropoff"]["outcomes"]["completed"]) == (8, 4)
     assert cli_total["respondents"] == 4 and cli_total["previous_respondents"] == 1
 
     # And the text shows those numbers, the way Vietnamese writes them.
@@ -234,6 +249,10 @@ async def test_the_digest_says_what_bot_report_says(database, capsys):
     assert f"mục tiêu 80%: {overall['to_target']:+.2f} điểm".replace(".", ",") in text
     assert "Số phiếu: 4 (kỳ trước: 1)." in text
     assert "⚠️ Mẫu nhỏ (dưới 30 phiếu)" in text
+    assert (
+        "Hoàn thành 4/8 phiếu khảo sát qua chat (mẫu nhỏ); "
+        "bỏ dở nhiều nhất ở câu 9 (F2.5, 3 phiếu)."
+    ) in text
     for factor in cli_total["factors"]:
         line = next(line for line in text.splitlines() if line.startswith(f"• {factor['factor']} "))
         if factor["index"] is None:  # F5: everyone said they gave no feedback

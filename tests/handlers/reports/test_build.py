@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from bot import migrate
 from bot.database import Database
-from bot.models import Agency, RollupItem, Service
+from bot.models import RollupItem
 from bot.questionnaire import load_questionnaires
 from bot.settings import ScoringSettings, load_settings
 from handlers.reports import Period, ReportError, ReportFilters, build_report
 from handlers.survey.store.responses import NewResponse, store_response, store_responses
+from tests.report_helpers import catalogue
 
 QUESTIONNAIRES = load_questionnaires()
 Q = "sipas-2017"
@@ -35,37 +36,6 @@ def all_at(value: int, feedback: int | None = None) -> dict[str, int]:
         answers["feedback_given"] = 1
         answers.update(dict.fromkeys(F5, feedback))
     return answers
-
-
-async def catalogue(database: Database) -> dict[str, int]:
-    """Agencies and services by code -> id. OLDER -> OLD -> NEW were merged."""
-    async with database.transaction() as session:
-        for code, level, successor in [
-            ("PROV", "province", None),
-            ("COMM", "commune", None),
-            ("NEW", "commune", None),
-            ("OLD", "district", "NEW"),
-            ("OLDER", "district", "OLD"),
-        ]:
-            await session.execute(
-                insert(Agency).values(
-                    code=code,
-                    name=f"Cơ quan {code}",
-                    name_folded=code.lower(),
-                    level=level,
-                    successor_code=successor,
-                )
-            )
-        await session.execute(
-            insert(Service),
-            [
-                {"code": "KS", "name": "Khai sinh", "name_folded": "khai sinh", "field": "Hộ tịch"},
-                {"code": "DD", "name": "Đất", "name_folded": "dat", "field": "Đất đai"},
-            ],
-        )
-        ids = dict((await session.execute(select(Agency.code, Agency.id))).all())
-        ids.update((await session.execute(select(Service.code, Service.id))).all())
-    return ids
 
 
 async def store(database, ids, agency, day, answers, service=None, channel="telegram", **kw):
