@@ -145,6 +145,8 @@ class InboundProcessor:
                 ):
                     return Taken([])
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
+                if chat.unreachable_at is not None:
+                    chat.unreachable_at = None  # it writes again: it no longer blocks the bot
                 if sent is not None and sent > chat.delivered_seq:
                     chat.delivered_seq = min(sent, chat.reply_seq)
                 replies = await self.use_cases.handle(

@@ -34,6 +34,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     COUNTER = "counter"  # undeliverable by chat or ZNS: handed over at the counter
+    CANCELLED = "cancelled"  # not needed any more, or not allowed now nor later: not sent
 
 
 class OutboxRoute(StrEnum):
@@ -50,6 +51,7 @@ class OutboxKind(StrEnum):
     APOLOGY = "apology"
     INVITATION = "invitation"
     DIGEST = "digest"
+    REMINDER = "reminder"  # ref_id: the survey session left unfinished
 
 
 class DossierState(IntEnum):
