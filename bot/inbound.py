@@ -197,6 +197,16 @@ class InboundProcessor:
                 rows,
             )
 
+    async def mark_unreachable(self, channel: str, chat_key: str) -> None:
+        """The platform refused a send as blocked: the outbox routes this chat's notices
+        to ZNS or the counter, and no reminder is made for it, until it writes again."""
+        async with self.database.write_turn, self.database.transaction() as session:
+            await session.execute(
+                update(Chat)
+                .where(Chat.channel == channel, Chat.chat_key == chat_key)
+                .values(unreachable_at=self.clock())
+            )
+
     async def confirm_delivered(self, channel: str, chat_key: str) -> None:
         """Everything committed for the chat was sent (tests and simple callers)."""
         async with self.database.write_turn, self.database.transaction() as session:
