@@ -14,7 +14,7 @@ from bot.outbox import OutboxSender, enqueue
 from bot.settings import OutboxSettings, Settings, SurveySettings, TelegramSettings
 from bot.web import build_app
 from handlers.dossiers.apologies import renderers
-from handlers.messages import Outbound
+from handlers.messages import Outbound, Rendered
 from tests.builders import TRANSLATOR, FakeClock, make_processor, seed_catalog
 from tests.dossier_helpers import outbox, record, scan_at, upsert, vn_time
 from tests.fakes.telegram import TOKEN, FakeTelegram
@@ -300,3 +300,29 @@ async def test_an_invitation_to_a_stopped_chat_is_cancelled_not_failed(database)
     assert (report.sent, report.failed, report.cancelled, channel.delivered) == (0, 0, 1, [])
     [row] = await outbox(database)
     assert (row.status, row.last_error) == ("cancelled", "chat stopped")
+
+
+async def test_a_message_addressed_to_a_stopped_chat_is_cancelled(database):
+    async with database.transaction() as session:
+        session.add(
+            Chat(
+                channel="test",
+                chat_key="42",
+                created_at=vn_time(2027, 2, 1),
+                stopped_at=vn_time(2027, 2, 2),
+            )
+        )
+        await enqueue(session, "digest", 1, dossier_id=None, now=vn_time(2027, 2, 4))
+
+    async def addressed(session, message, dossier, language):
+        return Rendered([Outbound("digest")], chat=("test", "42"))
+
+    channel = ScriptedChannel()
+    report = await OutboxSender(
+        database,
+        FAST,
+        {"test": channel},
+        {"digest": addressed},
+        clock=FakeClock(vn_time(2027, 2, 4)),
+    ).drain()
+    assert (report.sent, report.cancelled, channel.delivered) == (0, 1, [])
