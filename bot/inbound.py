@@ -145,6 +145,8 @@ class InboundProcessor:
                 ):
                     return Taken([])
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
+                if chat.unreachable_at is not None:
+                    chat.unreachable_at = None  # it writes again: it no longer blocks the bot
                 if sent is not None and sent > chat.delivered_seq:
                     chat.delivered_seq = min(sent, chat.reply_seq)
                 replies = await self.use_cases.handle(
@@ -193,6 +195,16 @@ class InboundProcessor:
                 )
                 .values(delivered_seq=bindparam("seq")),
                 rows,
+            )
+
+    async def mark_unreachable(self, channel: str, chat_key: str) -> None:
+        """The platform refused a send as blocked: the outbox routes this chat's notices
+        to ZNS or the counter, and no reminder is made for it, until it writes again."""
+        async with self.database.write_turn, self.database.transaction() as session:
+            await session.execute(
+                update(Chat)
+                .where(Chat.channel == channel, Chat.chat_key == chat_key)
+                .values(unreachable_at=self.clock())
             )
 
     async def confirm_delivered(self, channel: str, chat_key: str) -> None:

@@ -137,6 +137,11 @@ class Chat(Base):
     reply_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     delivered_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_replies: Mapped[str | None] = mapped_column(Text)
+    # The citizen said /stop (no reminders, no proactive messages; /start lifts it), and
+    # the platform refused a send as blocked (notices go by ZNS or the counter instead;
+    # cleared when the citizen writes again).
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SurveySession(Base):

@@ -9,9 +9,12 @@ sender delivers at least once:
   and marks them `sending` with a lease; a sender that dies mid-send leaves a lease
   that expires, and the row is sent again;
 - it chooses the route when it sends, not when the row was made: the citizen's
-  chat if the dossier is linked and that channel runs, else ZNS (Zalo template
-  message to the phone on file) when configured, else "deliver at the counter"
-  (listed for officials with the printable notice);
+  chat if the dossier is linked, that channel runs and the chat neither said /stop nor
+  blocked the bot (a 403 marks it unreachable), else ZNS (Zalo template message to the
+  phone on file) when configured, else "deliver at the counter" (listed for officials
+  with the printable notice);
+- a renderer may answer `Withheld`: not now (due again later, e.g. a reminder at
+  night) or never (cancelled, e.g. the citizen came back), written back in the claim;
 - it paces each platform at a share of its rate limit, so survey replies keep the
   rest; a 429 makes that message wait `retry_after` and try again (it is usually one
   chat's limit, so the other messages go on);
@@ -30,8 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,8 +43,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.database import insert_if_absent
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
+from bot.sending import Pacer, describe, is_blocked, is_permanent, is_timeout, retry_after_of
 from bot.states import OutboxKind, OutboxRoute, OutboxStatus
-from handlers.messages import Rendered
+from handlers.messages import Rendered, Withheld
 
 if TYPE_CHECKING:
     from bot.channels import Channel
@@ -52,9 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Exception class names that mean "retrying will not help" (PTB's, Zalo clients').
-_PERMANENT = {"Forbidden", "BadRequest", "InvalidToken", "ChatNotFound", "PermanentError"}
-_TIMEOUTS = {"TimedOut", "ServerTimeoutError", "ReadTimeout", "WriteTimeout"}
 _MAX_INLINE_429 = 10
 
 
@@ -88,6 +87,7 @@ class _Job:
     rendered: Rendered | None = None
     reason: str | None = None
     reclaimed: bool = False
+    withheld: Withheld | None = None  # not sent now: written back in the claim
 
 
 @dataclass
@@ -98,61 +98,12 @@ class SendReport:
     retried: int = 0
     rate_limited: int = 0
     uncertain: int = 0
+    cancelled: int = 0  # not needed any more, or not allowed (a reminder at night…)
+    postponed: int = 0  # not allowed yet: due again later (a reminder at night)
 
     def add(self, other: SendReport) -> None:
         for name in vars(self):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def retry_after_of(error: BaseException) -> float | None:
-    """Seconds a platform asked us to wait (PTB's RetryAfter, a 429), else None."""
-    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
-        warnings.simplefilter("ignore")
-        value = getattr(error, "retry_after", None)
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
-        return 1.0
-
-
-def is_timeout(error: BaseException) -> bool:
-    """A send whose outcome is unknown: the platform may have accepted it."""
-    return isinstance(error, TimeoutError) or type(error).__name__ in _TIMEOUTS
-
-
-def describe(error: BaseException) -> str:
-    """A failure reason safe to store: long numbers (chat ids, phones) and tokens blanked."""
-    text = f"{type(error).__name__}: {error}"
-    text = re.sub(r"\d{3,20}:[A-Za-z0-9_-]{20,}", "[token]", text)
-    text = re.sub(r"\+?\d[\d .-]{5,}\d", "[number]", text)
-    return text[:300]
-
-
-class Pacer:
-    """Evenly spaced sends at `rate` per second, shared by a platform's workers.
-
-    A send that started late (the event loop was busy) may be caught up within a
-    few intervals, so the achieved rate stays at the target instead of drifting
-    below it, without ever allowing more than a tiny burst.
-    """
-
-    def __init__(self, rate: float, catch_up: int = 5):
-        self.interval = 1.0 / rate
-        self.slack = catch_up * self.interval
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            now = loop.time()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-            self._next = max(self._next, now - self.slack) + self.interval
 
 
 class OutboxSender:
@@ -229,6 +180,8 @@ class OutboxSender:
                 row.attempts += 1
                 job = await self._resolve(session, row)
                 job.reclaimed = reclaimed
+                if job.withheld is not None:
+                    self._withhold(row, job.withheld)
                 jobs.append(job)
             return jobs
 
@@ -254,8 +207,24 @@ class OutboxSender:
             loaded += (await session.scalars(query)).all()
         return loaded
 
+    @staticmethod
+    def _withhold(row: OutboxMessage, withheld: Withheld) -> None:
+        """Not now: due again at `until` (the attempt is not counted), or cancelled."""
+        row.lease_until = None
+        row.last_error = withheld.reason
+        if withheld.until is None:
+            row.status = OutboxStatus.CANCELLED
+        else:
+            row.status, row.next_attempt_at = OutboxStatus.PENDING, withheld.until
+            row.attempts -= 1
+
     async def _resolve(self, session: AsyncSession, row: OutboxMessage) -> _Job:
-        """Pick the route for one message and render it in the citizen's language."""
+        """Pick the route for one message and render it in the citizen's language.
+
+        A chat that said /stop or blocked the bot gets nothing: a notice that must reach
+        the citizen (`counter_fallback`) goes by ZNS or the counter instead, any other
+        message to that chat is cancelled.
+        """
         dossier = await session.get(Dossier, row.dossier_id) if row.dossier_id else None
         chat = await session.get(Chat, dossier.chat_id) if dossier and dossier.chat_id else None
         renderer = self.renderers.get(row.kind)
@@ -265,15 +234,25 @@ class OutboxSender:
         rendered = await renderer(session, row, dossier, language or self.default_language)
         if rendered is None:
             return _Job(row.id, OutboxRoute.COUNTER, reason="nothing to send any more")
+        if isinstance(rendered, Withheld):
+            return _Job(row.id, OutboxRoute.COUNTER, withheld=rendered)
         if rendered.chat is not None:
             channel, chat_key = rendered.chat
             if channel not in self.channels:
                 return _Job(row.id, OutboxRoute.COUNTER, reason=f"channel {channel} is not running")
+            addressee = await session.scalar(
+                select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key)
+            )
+            if addressee is not None and _closed(addressee):
+                return _Job(row.id, OutboxRoute.COUNTER, withheld=Withheld(_closed(addressee)))
             return _Job(row.id, OutboxRoute.CHAT, channel, chat_key, rendered=rendered)
-        if chat is not None and chat.channel in self.channels:
+        closed = _closed(chat) if chat is not None else None
+        if chat is not None and not closed and chat.channel in self.channels:
             return _Job(row.id, OutboxRoute.CHAT, chat.channel, chat.chat_key, rendered=rendered)
         if dossier is not None and dossier.phone and self.zns is not None and rendered.zns_fields:
             return _Job(row.id, OutboxRoute.ZNS, "zns", phone=dossier.phone, rendered=rendered)
+        if closed and not rendered.counter_fallback:
+            return _Job(row.id, OutboxRoute.COUNTER, withheld=Withheld(closed))
         return _Job(
             row.id,
             OutboxRoute.COUNTER,
@@ -332,6 +311,12 @@ class OutboxSender:
             await self._deliver(job, report)
 
     async def _deliver(self, job: _Job, report: SendReport) -> None:
+        if job.withheld is not None:  # already written back when it was claimed
+            if job.withheld.until is None:
+                report.cancelled += 1
+            else:
+                report.postponed += 1
+            return
         if job.route == OutboxRoute.COUNTER:
             status = OutboxStatus.COUNTER if job.reason is None else OutboxStatus.FAILED
             await self._record(job, status=status, reason=job.reason)
@@ -376,13 +361,20 @@ class OutboxSender:
         if uncertain:
             report.uncertain += 1
             log.warning("outbox %d: send timed out; a retry may duplicate it", job.id)
-        permanent = type(error).__name__ in _PERMANENT
+        permanent = is_permanent(error)
         async with self.database.transaction() as session:
             row = await session.get(OutboxMessage, job.id)
             assert row is not None
             row.route, row.channel, row.last_error = job.route, job.channel, reason
             row.lease_until = None
             row.uncertain += int(uncertain)
+            if is_blocked(error) and job.route == OutboxRoute.CHAT:
+                # Blocked: this chat's notices go by ZNS or the counter from now on.
+                await session.execute(
+                    update(Chat)
+                    .where(Chat.channel == job.channel, Chat.chat_key == job.chat_key)
+                    .values(unreachable_at=self.clock())
+                )
             if permanent or row.attempts >= self.settings.max_attempts:
                 row.status = OutboxStatus.FAILED
                 report.failed += 1
@@ -430,6 +422,15 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=seconds)
             await self._flush()
+
+
+def _closed(chat: Chat) -> str | None:
+    """Why no proactive message may go to this chat, or None."""
+    if chat.stopped_at is not None:
+        return "chat stopped"
+    if chat.unreachable_at is not None:
+        return "chat unreachable"
+    return None
 
 
 async def outbox_counts(session: AsyncSession, kind: str | None = None) -> dict[str, int]:

@@ -12,7 +12,9 @@ holds the advisory lock (`bot.database.Leadership`; on SQLite always this one):
 - dossier-tick, every DOSSIER_SCAN_INTERVAL_MINUTES and at start: apology notices,
   escalations, purge (leader);
 - officials-digest-tick, every OFFICIALS_TICK_SECONDS and at start: queue due digests
-  (leader).
+  (leader);
+- survey-reminders, every 10 minutes: the one reminder of each survey left unfinished
+  for SURVEY_REMINDER_HOURS, queued in the outbox (leader).
 
 Loops (asyncio tasks):
 - outbox-sender, started here in every process: rows are shared between processes
@@ -43,6 +45,7 @@ from bot.jobs import digests, dossiers
 from bot.outbox import OutboxSender
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
+from handlers.survey import reminders
 from handlers.survey.publication import publish_due
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,9 @@ def jobs(
     async def digest_tick(now: datetime) -> int:
         return await digests.run_due(database, settings, questionnaires, translator, now)
 
+    async def remind(now: datetime) -> reminders.ReminderReport:
+        return await reminders.run_due(database, settings, now)
+
     return (
         Job("expire-idle-surveys", processor.expire_idle, "interval", {"hours": 1}),
         Job("forget-old-updates", processor.forget_old_updates, "interval", {"hours": 6}),
@@ -98,6 +104,7 @@ def jobs(
             {"seconds": settings.officials.tick_seconds},
             at_start=True,
         ),
+        Job("survey-reminders", remind, "interval", {"minutes": 10}),
     )
 
 

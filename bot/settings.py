@@ -368,6 +368,18 @@ class SurveySettings(BaseSettings):
     start_code_max_failures: int = Field(default=10, ge=1, le=1000)
     flood_messages: int = Field(default=40, ge=5, le=10_000)
     flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # A survey left unfinished this long gets one reminder (inside the platform's free
+    # window, never at night); it must come before the survey expires.
+    reminder_hours: float = Field(default=20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _reminder_before_expiry(self) -> SurveySettings:
+        if self.reminder_hours >= self.idle_days * 24:
+            raise ValueError(
+                "SURVEY_REMINDER_HOURS: must be less than SURVEY_IDLE_DAYS × 24 "
+                f"({self.idle_days * 24:g}), or the survey expires before its reminder"
+            )
+        return self
 
 
 class ScoringSettings(BaseSettings):

@@ -42,6 +42,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     COUNTER = "counter"  # undeliverable by chat or ZNS: handed over at the counter
+    CANCELLED = "cancelled"  # not needed any more, or not allowed now nor later: not sent
 
 
 class OutboxRoute(StrEnum):
@@ -58,6 +59,7 @@ class OutboxKind(StrEnum):
     APOLOGY = "apology"
     INVITATION = "invitation"
     DIGEST = "digest"
+    REMINDER = "reminder"  # ref_id: the survey session left unfinished
 
 
 class DossierState(IntEnum):

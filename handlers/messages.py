@@ -161,6 +161,15 @@ class Rendered:
     chat: tuple[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """An outbox message that must not go now: at `until`, or never (None: cancelled,
+    counted with its `reason`), e.g. a reminder at night or after the citizen came back."""
+
+    reason: str
+    until: datetime | None = None
+
+
 @dataclass
 class Context:
     """What a handler may use: the open transaction, the clock, settings and texts."""

@@ -36,7 +36,7 @@ _GUARDED_LOGGERS = (
     "bot.channels.telegram",
 )
 _redactor: SecretRedactor | None = None
-COMMAND_NAMES = ("start", "back", "skip", "lang", "help", "cancel")
+COMMAND_NAMES = ("start", "back", "skip", "lang", "help", "cancel", "stop")
 
 COMMANDS = {  # the command menu; its descriptions are `command_<name>` in bot/locales
     lang: [(name, shipped()(lang, f"command_{name}")) for name in COMMAND_NAMES]

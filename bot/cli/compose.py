@@ -11,7 +11,7 @@ the other commands never need.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from aiohttp import web
@@ -30,6 +30,7 @@ from bot.web.dossiers_api import add_dossier_routes
 from bot.web.files import add_official_routes
 from handlers import router
 from handlers.dossiers import apologies
+from handlers.survey import reminders
 from handlers.survey.store import expire_idle_sessions
 
 USE_CASES = UseCases(handle=router.handle, resume=router.resume, expire_idle=expire_idle_sessions)
@@ -95,8 +96,11 @@ def build_sender(
     channels: Iterable[Channel],
     translator: Translator,
     clock: Callable[[], datetime] = utc_now,
+    *,
+    questionnaires: Mapping[str, Questionnaire] | None = None,
 ) -> OutboxSender:
-    """The outbox sender, with every feature's renderers (apologies, invitations, digests)."""
+    """The outbox sender, with every feature's renderers (apologies, invitations, digests,
+    and survey reminders when the questionnaires are given)."""
     channels = list(channels)
     return OutboxSender(
         database,
@@ -105,6 +109,11 @@ def build_sender(
         {
             **apologies.renderers(translator, settings.dossier.template_dir),
             **digests.renderers(settings, translator, clock),
+            **(
+                reminders.renderers(settings, translator, questionnaires, clock)
+                if questionnaires
+                else {}
+            ),
         },
         zns=zns_from_channels(channels),
         clock=clock,

@@ -52,7 +52,9 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, database: Databa
         database,
         settings,
         scheduler.jobs(database, settings, processor, questionnaires, translator),
-        sender=compose.build_sender(database, settings, channels, translator),
+        sender=compose.build_sender(
+            database, settings, channels, translator, questionnaires=questionnaires
+        ),
     )
     runner = None
     if (listen := settings.http_host_port) is not None:

@@ -43,6 +43,7 @@ from bot.delivery._text import instructed, numbered_text, shaped
 from bot.inbound import InboundProcessor
 from bot.logs import describe
 from bot.rendering import prepare as render_attachments
+from bot.sending import is_blocked
 from handlers.messages import Inbound, Outbound
 
 __all__ = ["Adapter", "Delivery", "instructed", "numbered_text", "shaped"]
@@ -239,6 +240,8 @@ class Delivery:
                 late = delay is None or self.clock() - started + delay > RETRY_BUDGET
                 if late or self._closing or not self.adapter.transient(error):
                     metrics.increment(f"{self.name}_replies_failed_total")
+                    if is_blocked(error):
+                        await self._unreachable(chat_key)
                     log.warning(
                         "%s: delivering a reply failed (%s, attempt %d); "
                         "it is sent again at the next start",
@@ -259,6 +262,13 @@ class Delivery:
                 chat.attempt = None
             await self.sleep(delay)
         return False
+
+    async def _unreachable(self, chat_key: str) -> None:
+        """The citizen blocked the bot: mark the chat (its notices go elsewhere)."""
+        try:
+            await self.processor.mark_unreachable(self.name, chat_key)
+        except Exception as error:  # noqa: BLE001 - the mark is worth a try, not a failure
+            log.warning("%s: marking a chat unreachable failed (%s)", self.name, describe(error))
 
     async def send(self, chat_key: str, replies: list[Outbound]) -> None:
         """Proactive messages (the outbox): shaped like replies, sent now, not queued;

@@ -9,7 +9,8 @@ Public modules, imported by name: `codes` (start codes, pure), `store` (every qu
 the survey: `store` itself for the conversation and start codes, `store.responses` the
 one write path of completed responses, `store.rollups` the counting that reports reuse,
 `store.pool` the holding pool), `publication` (publishing the pool: the job and the
-command), `forms_import` (paper forms). The `_modules` are private: `_conversation`
+command), `forms_import` (paper forms), `reminders` (the one reminder of a survey left
+unfinished: the job and its outbox renderer). The `_modules` are private: `_conversation`
 (the flow), `_arrival` (code, agency, service), `_turn` (one message's state),
 `_kinds` (question kinds as strategies), `_payloads` (button payloads), `_answers`
 (typed replies).

@@ -20,6 +20,7 @@ from bot.boundary import check_text
 from bot.models import Chat
 from bot.settings import LANGUAGES
 from bot.states import SessionOutcome
+from bot.textnorm import fold
 from handlers.messages import Context, Inbound, InboundKind, Outbound
 from handlers.survey import _payloads as payloads
 from handlers.survey._answers import is_skip
@@ -39,10 +40,17 @@ def readable(text: str) -> bool:
     return True
 
 
+# Typed words that mean /stop (folded: case and diacritics do not matter).
+STOP_WORDS = frozenset({"dung", "stop"})
+
+
 def split_command(text: str) -> tuple[str | None, str]:
-    """'/start@SipasBot ABC' -> ('start', 'ABC'); plain text -> (None, text)."""
+    """'/start@SipasBot ABC' -> ('start', 'ABC'); "Dừng" -> ('stop', ''); plain text ->
+    (None, text)."""
     stripped = text.strip()
     if not stripped.startswith("/"):
+        if fold(stripped) in STOP_WORDS:
+            return "stop", ""
         return None, stripped
     head, _, argument = stripped[1:].partition(" ")
     return head.split("@", 1)[0].lower(), argument.strip()
@@ -110,6 +118,14 @@ class _Conversation(Arrival):
     # -- commands --------------------------------------------------------------------
 
     async def _on_command(self, command: str, argument: str) -> None:
+        if command == "stop":
+            # Reminders and proactive messages end; the survey stays, to answer at will.
+            self.chat.stopped_at = self.chat.stopped_at or self.ctx.now
+            self.say("stopped")
+            return
+        if command == "start" and self.chat.stopped_at is not None:
+            self.chat.stopped_at = None
+            self.say("stop_lifted")
         if command == "start":
             if argument:
                 await self._start_with_code(argument)

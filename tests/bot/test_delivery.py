@@ -351,3 +351,20 @@ def test_stored_replies_keep_what_a_reply_says_and_no_bytes():
     [back] = decode(encode([reply, Outbound("Cảm ơn")]))[:1]
     assert back == Outbound("Câu 1", (Choice("1. Có", "a.x.0.1"),), instruction, 2)
     assert decode(None) == [] and "PNG" not in encode([reply])
+
+
+class Forbidden(Exception):
+    """Named like PTB's: the citizen blocked the bot (Telegram 403)."""
+
+
+async def test_a_blocked_reply_marks_the_chat_unreachable_until_it_writes_again(database):
+    adapter, time = FakeAdapter(), FakeTime()
+    delivery = make_delivery(make_processor(database), adapter, time)
+    await started(database, delivery, adapter, "c1")
+    adapter.failures["c1"] = [Forbidden("bot was blocked by the user")]
+    await delivery.take(text("c1", "5"))
+    await delivery.drain()
+    assert (await chat_row(database, "c1")).unreachable_at is not None
+    await delivery.take(text("c1", "4"))  # it writes again: it unblocked the bot
+    await delivery.drain()
+    assert (await chat_row(database, "c1")).unreachable_at is None

@@ -6,15 +6,15 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.channels import telegram as telegram_channel
 from bot.models import Chat, Dossier, OutboxMessage
-from bot.outbox import OutboxSender
+from bot.outbox import OutboxSender, enqueue
 from bot.settings import OutboxSettings, Settings, SurveySettings, TelegramSettings
 from bot.web import build_app
 from handlers.dossiers.apologies import renderers
-from handlers.messages import Outbound
+from handlers.messages import Outbound, Rendered
 from tests.builders import TRANSLATOR, FakeClock, make_processor, seed_catalog
 from tests.dossier_helpers import outbox, record, scan_at, upsert, vn_time
 from tests.fakes.telegram import TOKEN, FakeTelegram
@@ -244,3 +244,85 @@ async def test_through_the_real_telegram_channel_to_the_fake_server(database, fa
     async with database.transaction() as session:
         statuses = set(await session.scalars(select(OutboxMessage.status)))
     assert statuses == {"sent"}
+
+
+class Forbidden(Exception):
+    """Named like PTB's `telegram.error.Forbidden`: the citizen blocked the bot."""
+
+
+async def test_a_stopped_chat_gets_its_apology_by_zns_or_at_the_counter(database):
+    await late_dossiers(database, 2)
+    async with database.transaction() as session:
+        await session.execute(
+            update(Chat).where(Chat.chat_key == "5000").values(stopped_at=vn_time(2027, 2, 3))
+        )
+        await session.execute(update(Dossier).where(Dossier.code == "D1").values(phone=None))
+        await session.execute(
+            update(Chat).where(Chat.chat_key == "5001").values(stopped_at=vn_time(2027, 2, 3))
+        )
+    channel, zns = ScriptedChannel(), FakeZns()
+    report = await sender(database, [channel], FakeClock(vn_time(2027, 2, 4, 9)), zns=zns).drain()
+    assert channel.delivered == []  # /stop: nothing by chat
+    assert (report.sent, report.counter) == (1, 1)
+    [(phone, fields, _)] = zns.sent
+    assert phone == "84912345678" and fields["dossier_code"] == "D0"
+    assert {(m.route, m.status) for m in await outbox(database)} == {
+        ("zns", "sent"),
+        ("counter", "counter"),
+    }
+
+
+async def test_a_403_marks_the_chat_unreachable_and_its_next_notice_goes_by_zns(database):
+    await late_dossiers(database, 1)
+    clock = FakeClock(vn_time(2027, 2, 4, 9))
+    channel, zns = ScriptedChannel(failures=[Forbidden("bot was blocked by the user")]), FakeZns()
+    report = await sender(database, [channel], clock, zns=zns).drain()
+    assert (report.sent, report.failed) == (0, 1)
+    async with database.transaction() as session:
+        chat = await session.scalar(select(Chat).where(Chat.chat_key == "5000"))
+        assert chat.unreachable_at == clock.now
+        await session.execute(update(OutboxMessage).values(status="pending", attempts=0))
+    report = await sender(database, [channel], clock, zns=zns).drain()
+    assert report.sent == 1 and len(zns.sent) == 1 and channel.delivered == []
+
+
+async def test_an_invitation_to_a_stopped_chat_is_cancelled_not_failed(database):
+    await late_dossiers(database, 1)
+    async with database.transaction() as session:
+        await session.execute(update(Chat).values(stopped_at=vn_time(2027, 2, 3)))
+        dossier_id = await session.scalar(select(Dossier.id))
+        await enqueue(
+            session, "invitation", dossier_id, dossier_id=dossier_id, now=vn_time(2027, 2, 4)
+        )
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.kind == "apology"))
+    channel = ScriptedChannel()
+    report = await sender(database, [channel], FakeClock(vn_time(2027, 2, 4, 9))).drain()
+    assert (report.sent, report.failed, report.cancelled, channel.delivered) == (0, 0, 1, [])
+    [row] = await outbox(database)
+    assert (row.status, row.last_error) == ("cancelled", "chat stopped")
+
+
+async def test_a_message_addressed_to_a_stopped_chat_is_cancelled(database):
+    async with database.transaction() as session:
+        session.add(
+            Chat(
+                channel="test",
+                chat_key="42",
+                created_at=vn_time(2027, 2, 1),
+                stopped_at=vn_time(2027, 2, 2),
+            )
+        )
+        await enqueue(session, "digest", 1, dossier_id=None, now=vn_time(2027, 2, 4))
+
+    async def addressed(session, message, dossier, language):
+        return Rendered([Outbound("digest")], chat=("test", "42"))
+
+    channel = ScriptedChannel()
+    report = await OutboxSender(
+        database,
+        FAST,
+        {"test": channel},
+        {"digest": addressed},
+        clock=FakeClock(vn_time(2027, 2, 4)),
+    ).drain()
+    assert (report.sent, report.cancelled, channel.delivered) == (0, 1, [])

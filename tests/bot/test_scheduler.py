@@ -27,6 +27,7 @@ JOBS = {
     "publish-responses",
     "dossier-tick",
     "officials-digest-tick",
+    "survey-reminders",
 }
 
 
@@ -43,6 +44,7 @@ def test_the_listed_jobs_are_exactly_the_installed_ones(database: Database):
         settings.officials.tick_seconds
     )
     assert installed["expire-idle-surveys"].trigger.interval.total_seconds() == 3600
+    assert installed["survey-reminders"].trigger.interval.total_seconds() == 600
     # Publication: at minute 1 of every hour of the local clock, so a day is in at 00:01.
     after = datetime(2026, 11, 23, 23, 30, tzinfo=ZONE)
     publish = installed["publish-responses"].trigger

@@ -50,6 +50,8 @@ def test_values_come_from_a_dotenv_file(clean_env, tmp_path):
         ("DEFAULT_LANGUAGE", "fr", "DEFAULT_LANGUAGE"),
         ("HTTP_LISTEN", "8080", "HTTP_LISTEN"),
         ("SURVEY_IDLE_DAYS", "-1", "SURVEY_IDLE_DAYS"),
+        ("SURVEY_REMINDER_HOURS", "0", "SURVEY_REMINDER_HOURS"),
+        ("SURVEY_REMINDER_HOURS", "72", "SURVEY_REMINDER_HOURS"),  # = 3 idle days
         ("TELEGRAM_PROXY_URL", "proxy.local:3128", "TELEGRAM_PROXY_URL"),
     ],
 )
@@ -120,3 +122,11 @@ def test_a_malformed_telegram_token_says_what_is_wrong(clean_env, token, problem
     assert message.startswith("TELEGRAM_BOT_TOKEN: malformed token: ")
     assert problem in message
     assert "A" * 29 not in message  # the token itself is never repeated
+
+
+def test_the_reminder_comes_after_20_hours_and_before_expiry(clean_env):
+    assert load_settings().survey.reminder_hours == 20
+    clean_env.setenv("SURVEY_IDLE_DAYS", "0.5")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "SURVEY_REMINDER_HOURS" in str(error.value) and "SURVEY_IDLE_DAYS" in str(error.value)
