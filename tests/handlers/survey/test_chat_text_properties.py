@@ -234,7 +234,7 @@ async def _check_stored(database, world: World, chat_key: str, before, text: str
         )
         assert official is not None and official.revoked_at is None
         assert official.digest_frequency in ("weekly", "monthly", "off")
-        assert 1 <= official.digest_weekday <= 7 and 1 <= official.digest_month_day <= 28
+        assert official.digest_weekday in range(1, 8) and official.digest_month_day in range(1, 29)
         assert 0 <= official.digest_minute < 24 * 60
         assert await session.scalar(select(Agency.id).where(Agency.code == "DNAI-XTEST"))
 
