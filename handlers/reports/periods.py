@@ -1,7 +1,7 @@
 """Report periods: a month, a quarter, a year or any date range, and the one before it.
 
 A period also says which of its days the monthly rollups can serve (the whole months
-inside it) and which must be counted from the answers (the days at its ends).
+inside it) and which the daily rollups must (the days at its ends).
 """
 
 from __future__ import annotations

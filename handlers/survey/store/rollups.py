@@ -1,12 +1,13 @@
-"""Counting responses: the monthly rollups, and the SQL that counts raw answers the same way.
+"""Counting responses: the monthly and daily rollups, and the SQL that counts raw answers.
 
 A store module (every statement here is the survey's). The rollups (`rollup_*` tables, see
-bot/models.py) let a report over whole months read a few rows per agency, service and
-channel instead of every answer; `store.responses`, the one write path, adds each
-response's counts to its month's rows in the same transaction, and subtracts a replaced
-form's. This module owns what "counted" means (which values, which month, the respondent
-moments), as SQL the reports reuse for periods the rollups cannot serve, so rollup and
-raw counting cannot drift apart.
+bot/models.py) hold each cell's counts per month and per day, so a report over any
+day-aligned period reads whole months from the monthly rows and the days at its ends from
+the daily ones, never an answer. `store.responses`, the one write path, adds each
+response's counts to its day's and its month's rows in the same transaction, and
+subtracts a replaced form's. This module owns what "counted" means (which values, which
+day and month, the respondent moments): the same definitions fill the rollups
+incrementally and rebuild them with SQL from the answers, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Select,
+    Table,
     case,
     delete,
     func,
@@ -32,7 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.database import execute_many, month_of, upsert
 from bot.models import (
+    DAILY_CELL,
     ROLLUP_CELL,
+    DailyItem,
+    DailyMoments,
+    DailyResponses,
     Response,
     ResponseAnswer,
     RollupItem,
@@ -50,8 +56,40 @@ MOMENTS = ("respondents", "sum_y", "sum_m", "sum_yy", "sum_mm", "sum_ym")
 _RESPONSES = Response.__table__
 _ANSWERS = ResponseAnswer.__table__
 
-CellKey = tuple[str, str, int, int, str, str]
-"""(questionnaire, month "YYYY-MM", agency_id, service_key, level, channel_kind)."""
+CellKey = tuple[str, date, int, int, str, str]
+"""(questionnaire, day, agency_id, service_key, level, channel_kind): a daily cell."""
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One time grain of the rollups: its tables and the key column naming the time."""
+
+    time: str  # "month" ("YYYY-MM") or "day" (a date)
+    cell: tuple[str, ...]
+    responses: Table
+    items: Table
+    moments: Table
+
+    @property
+    def tables(self) -> tuple[Table, Table, Table]:
+        return (self.responses, self.items, self.moments)
+
+
+MONTHLY = Grain(
+    "month",
+    ROLLUP_CELL,
+    RollupResponses.__table__,
+    RollupItem.__table__,
+    RollupMoments.__table__,
+)
+DAILY = Grain(
+    "day",
+    DAILY_CELL,
+    DailyResponses.__table__,
+    DailyItem.__table__,
+    DailyMoments.__table__,
+)
+GRAINS = (MONTHLY, DAILY)
 
 
 def month_key(day: date) -> str:
@@ -132,12 +170,12 @@ class Tally:
             self.add_moments(rename(key), scope, sums)
 
 
-def raw_dimensions() -> dict[str, ColumnElement[Any]]:
-    """The cell's dimensions computed from `responses`, by rollup column name."""
+def raw_dimensions(grain: Grain) -> dict[str, ColumnElement[Any]]:
+    """The grain's cell computed from `responses`, by rollup column name."""
     r = _RESPONSES.c
     return {
         "questionnaire": r.questionnaire,
-        "month": month_of(r.response_date),
+        grain.time: month_of(r.response_date) if grain is MONTHLY else r.response_date,
         "agency_id": r.agency_id,
         "service_key": func.coalesce(r.service_id, 0),
         "level": r.level,
@@ -240,35 +278,34 @@ def raw_moments(
 
 
 def rollup_rebuild_statements(
-    questionnaires: Mapping[str, Questionnaire],
+    questionnaires: Mapping[str, Questionnaire], grains: Sequence[Grain] = GRAINS
 ) -> list[Executable]:
     """Statements that empty the rollups and count every stored response into them again.
 
-    For the migration that creates the rollups, and for `responses rebuild-rollups`
-    after a questionnaire file moved a criterion to another factor. Responses of a
-    questionnaire without a file cannot be classified and are left out, as from reports.
+    For the migrations that create the rollups (each passes the grains it creates), and
+    for `responses rebuild-rollups` after a questionnaire file moved a criterion to
+    another factor. Responses of a questionnaire without a file cannot be classified and
+    are left out, as from reports.
     """
-    statements: list[Executable] = [
-        delete(RollupResponses.__table__),
-        delete(RollupItem.__table__),
-        delete(RollupMoments.__table__),
-    ]
-    dims = list(raw_dimensions().values())
-    for questionnaire in questionnaires.values():
-        where = [_RESPONSES.c.questionnaire == questionnaire.id]
-        factors = criterion_factors(questionnaire)
-        statements += [
-            insert(RollupResponses.__table__).from_select(
-                [*ROLLUP_CELL, "responses"], raw_response_counts(dims, where)
-            ),
-            insert(RollupItem.__table__).from_select(
-                [*ROLLUP_CELL, "item_id", *(f"n{level}" for level in LEVELS)],
-                raw_item_counts(dims, factors, where),
-            ),
-            insert(RollupMoments.__table__).from_select(
-                [*ROLLUP_CELL, "scope", *MOMENTS], raw_moments(dims, factors, where)
-            ),
-        ]
+    statements: list[Executable] = []
+    for grain in grains:
+        statements += [delete(table) for table in grain.tables]
+        dims = list(raw_dimensions(grain).values())
+        for questionnaire in questionnaires.values():
+            where = [_RESPONSES.c.questionnaire == questionnaire.id]
+            factors = criterion_factors(questionnaire)
+            statements += [
+                insert(grain.responses).from_select(
+                    [*grain.cell, "responses"], raw_response_counts(dims, where)
+                ),
+                insert(grain.items).from_select(
+                    [*grain.cell, "item_id", *(f"n{level}" for level in LEVELS)],
+                    raw_item_counts(dims, factors, where),
+                ),
+                insert(grain.moments).from_select(
+                    [*grain.cell, "scope", *MOMENTS], raw_moments(dims, factors, where)
+                ),
+            ]
     return statements
 
 
@@ -297,26 +334,34 @@ async def add_counts(
     await execute_many(session, statement, [*keys, *counters], rows)
 
 
+def _monthly(key: CellKey) -> tuple[Any, ...]:
+    return (key[0], month_key(key[1]), *key[2:])
+
+
 async def apply_tally(session: AsyncSession, tally: Tally) -> None:
-    """Add a tally keyed by rollup cell to the rollup tables."""
-    await add_counts(
-        session,
-        RollupResponses.__table__,
-        [(*key, count) for key, count in tally.responses.items()],
-        ROLLUP_CELL,
-    )
-    await add_counts(
-        session,
-        RollupItem.__table__,
-        [(*key, item_id, *levels) for (key, item_id), levels in tally.items.items()],
-        (*ROLLUP_CELL, "item_id"),
-    )
-    await add_counts(
-        session,
-        RollupMoments.__table__,
-        [(*key, scope, *sums) for (key, scope), sums in tally.moments.items()],
-        (*ROLLUP_CELL, "scope"),
-    )
+    """Add a tally keyed by daily cell to the daily rollups, and summed by month to the
+    monthly ones."""
+    monthly = Tally()
+    monthly.merge(tally, _monthly)
+    for grain, counts in ((DAILY, tally), (MONTHLY, monthly)):
+        await add_counts(
+            session,
+            grain.responses,
+            [(*key, count) for key, count in counts.responses.items()],
+            grain.cell,
+        )
+        await add_counts(
+            session,
+            grain.items,
+            [(*key, item_id, *levels) for (key, item_id), levels in counts.items.items()],
+            (*grain.cell, "item_id"),
+        )
+        await add_counts(
+            session,
+            grain.moments,
+            [(*key, scope, *sums) for (key, scope), sums in counts.moments.items()],
+            (*grain.cell, "scope"),
+        )
 
 
 def cell_key(
@@ -327,4 +372,4 @@ def cell_key(
     level: str,
     channel_kind: str,
 ) -> CellKey:
-    return (questionnaire, month_key(day), agency_id, service_id or 0, level, channel_kind)
+    return (questionnaire, day, agency_id, service_id or 0, level, channel_kind)
