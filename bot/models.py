@@ -237,17 +237,27 @@ class InstallSecret(Base):
 
 # --------------------------------------------------------------------------- rollups
 # Derived from `responses` + `response_answers` and kept in step by
-# handlers/survey/store/responses.py, the only writer of responses. The same counts at two
-# grains: one row per calendar month and "cell" (questionnaire, agency, service, level,
-# channel kind), and one per day and cell. A report reads the whole months of its period
-# from the monthly rows and the days at its ends from the daily ones, so any day-aligned
-# period reads at most about two months of daily rows and never an answer. Days are
-# already the finest time a response keeps (`response_date`): the daily rows add no link.
+# handlers/survey/store/responses.py, the only writer of responses. The same counts at
+# three grains, per "cell" (questionnaire, agency, service, level, channel kind): calendar
+# months (`rollup_*`), and in `rollup_daily_*` days (span 1) and dekads (span 10: days
+# 1-10, 11-20 and 21 to the month's end, keyed by their first day). A report reads the
+# whole months of its period from the monthly rows, the whole dekads at its ends from
+# span 10 and at most ten days at each end from span 1: a few thousand cells a block,
+# never an answer. Days are already the finest time a response keeps (`response_date`):
+# the daily rows add no link.
 # `service_key` is the service id, 0 for none (a key column cannot be NULL). No foreign
 # keys: the rows can always be rebuilt.
 
 ROLLUP_CELL = ("questionnaire", "month", "agency_id", "service_key", "level", "channel_kind")
-DAILY_CELL = ("questionnaire", "day", "agency_id", "service_key", "level", "channel_kind")
+DAILY_CELL = (
+    "questionnaire",
+    "span",
+    "day",
+    "agency_id",
+    "service_key",
+    "level",
+    "channel_kind",
+)
 
 
 class _Cell:
@@ -264,7 +274,9 @@ class _MonthCell(_Cell):
 
 
 class _DayCell(_Cell):
-    day: Mapped[date] = mapped_column(Date, sort_order=-5)
+    questionnaire: Mapped[str] = mapped_column(String(32), sort_order=-8)
+    span: Mapped[int] = mapped_column(SmallInteger, sort_order=-7)  # days: 1 or 10
+    day: Mapped[date] = mapped_column(Date, sort_order=-6)  # the first
 
 
 class _ResponseCounts:

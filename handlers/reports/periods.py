@@ -1,7 +1,8 @@
 """Report periods: a month, a quarter, a year or any date range, and the one before it.
 
 A period also says which of its days the monthly rollups can serve (the whole months
-inside it) and which the daily rollups must (the days at its ends).
+inside it) and which the daily rollups must (the days at its ends); `split_days` cuts
+those further into whole dekads and single days.
 """
 
 from __future__ import annotations
@@ -142,3 +143,31 @@ class Period:
         if month <= self.end:
             edges.append((month, self.end))
         return months, edges
+
+
+def _dekad_end(day: date) -> date:
+    """The last day of the dekad (1-10, 11-20, 21-end of month) that starts on `day`."""
+    if day.day == 21:
+        return _month_end(day.year, day.month)
+    return day + timedelta(days=9)
+
+
+def split_days(start: date, end: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """(the first days of the whole dekads in start..end, the remaining day ranges).
+
+    At most ten days remain at either end, so a range of any length reads few blocks.
+    """
+    dekads: list[date] = []
+    days: list[tuple[date, date]] = []
+    day = start
+    while day <= end:
+        first = day.replace(day=min((day.day - 1) // 10, 2) * 10 + 1)
+        last = _dekad_end(first)
+        if first == day and last <= end:
+            dekads.append(day)
+        elif days and days[-1][1] == day - timedelta(days=1):
+            days[-1] = (days[-1][0], min(last, end))
+        else:
+            days.append((day, min(last, end)))
+        day = min(last, end) + timedelta(days=1)
+    return dekads, days

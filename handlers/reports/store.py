@@ -3,10 +3,12 @@
 The database sums report groups' rollup rows, never reading an answer.
 
 Whole months come from the monthly rollups that `handlers.survey.store.rollups` keeps, the
-days of a period outside whole months from its daily rollups: a period reads at most about
-two months of daily rows however long it is (a daily-only store would read every day of a
-year-long report). Both give additive `Tally` rows, keyed by the grouping's values, that
-are simply added together.
+days of a period outside whole months from its daily tables: whole dekads (days 1-10,
+11-20, 21-end) from their dekad rows, at most ten days at each end from the day rows. So a
+period of any length reads a handful of blocks of a few thousand cells each (day rows
+alone would read every day of the ends, about 60 for a two-month range and its previous
+period; a daily-only store every day of a year). All give additive `Tally` rows, keyed by
+the grouping's values, that are simply added together.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.database import month_of
 from bot.models import Agency, Service
 from bot.questionnaire import Questionnaire
-from handlers.reports.periods import Period
+from handlers.reports.periods import Period, split_days
 from handlers.survey.store.rollups import (
-    DAILY,
+    DAYS,
+    DEKADS,
     LEVELS,
     MOMENTS,
     MONTHLY,
@@ -77,7 +80,7 @@ def _where(columns: Any, selection: Selection) -> list[ColumnElement[bool]]:
 
 
 def _dimension(grain: Grain, table: Table, name: str) -> ColumnElement[Any]:
-    if name == "month" and grain is DAILY:
+    if name == "month" and grain.span is not None:
         return month_of(table.c.day)
     return table.c[DIMENSIONS[name]]
 
@@ -108,7 +111,8 @@ def _rollup_queries(
 
     def base(table: Table) -> tuple[list[Any], list[ColumnElement[bool]]]:
         dims = [_dimension(grain, table, name) for name in grouping]
-        return dims, [*_where(table.c, selection), times(table.c[grain.time])]
+        where = [*_where(table.c, selection), *grain.selects(table), times(table.c[grain.time])]
+        return dims, where
 
     responses = grain.responses
     dims, where = base(responses)
@@ -154,9 +158,20 @@ async def count_groups(
             MONTHLY, selection, lambda month: month.in_(months), grouping, criteria
         )
         await _add_rows(session, tally, queries, width)
-    for start, end in ranges:  # one range a query: each is one slice of the key's order
+    dekads: list[Any] = []
+    days: list[tuple[Any, Any]] = []
+    for start, end in ranges:
+        whole, rest = split_days(start, end)
+        dekads += whole
+        days += rest
+    if dekads:
         queries = _rollup_queries(
-            DAILY, selection, lambda day, a=start, b=end: day.between(a, b), grouping, criteria
+            DEKADS, selection, lambda day: day.in_(dekads), grouping, criteria
+        )
+        await _add_rows(session, tally, queries, width)
+    for start, end in days:  # one range a query: each is one slice of the key's order
+        queries = _rollup_queries(
+            DAYS, selection, lambda day, a=start, b=end: day.between(a, b), grouping, criteria
         )
         await _add_rows(session, tally, queries, width)
     return tally

@@ -1,12 +1,13 @@
 """Daily rollups beside the monthly ones: any day-aligned period is read from rollups.
 
 A report read the days of its period outside whole months from the answers (7-9 s for a
-61-day range at a million responses); `rollup_daily_*` hold the same counts per day and
-cell, so those days come from a few rows each. Days are the finest time a response
-keeps (`response_date`): the new rows add no link to a citizen.
+61-day range at a million responses); `rollup_daily_*` hold the same counts per cell for
+each day (span 1) and each dekad (span 10: days 1-10, 11-20, 21-end), so those days come
+from a few blocks of rows. Days are the finest time a response keeps (`response_date`):
+the new rows add no link to a citizen.
 
 Existing responses are counted into the new tables in the same transaction, with the
-statements `python -m bot responses rebuild-rollups` uses, for the daily grain only.
+statements `python -m bot responses rebuild-rollups` uses, for these grains only.
 (If a later revision changes these tables, freeze a copy of those statements here.)
 
 Revision ID: 0015
@@ -23,12 +24,13 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CELL = ["questionnaire", "day", "agency_id", "service_key", "level", "channel_kind"]
+CELL = ["questionnaire", "span", "day", "agency_id", "service_key", "level", "channel_kind"]
 
 
 def _cell_columns() -> list[sa.Column]:
     return [
         sa.Column("questionnaire", sa.String(length=32), nullable=False),
+        sa.Column("span", sa.SmallInteger(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("agency_id", sa.Integer(), nullable=False),
         sa.Column("service_key", sa.Integer(), nullable=False),
@@ -67,10 +69,10 @@ def upgrade() -> None:
     )
 
     from bot.questionnaire import load_questionnaires
-    from handlers.survey.store.rollups import DAILY, rollup_rebuild_statements
+    from handlers.survey.store.rollups import DAYS, DEKADS, rollup_rebuild_statements
 
     bind = op.get_bind()
-    for statement in rollup_rebuild_statements(load_questionnaires(), [DAILY]):
+    for statement in rollup_rebuild_statements(load_questionnaires(), [DAYS, DEKADS]):
         bind.execute(statement)
 
 

@@ -42,6 +42,7 @@ PERIODS = [
     Period(date(2025, 6, 30), date(2025, 8, 1)),  # a month and a day on either side
     Period(date(2025, 7, 2), date(2025, 7, 30)),  # inside a month
     Period(date(2025, 6, 15), date(2025, 8, 20)),
+    Period(date(2025, 7, 11), date(2025, 8, 20)),  # whole dekads only
     Period.month(2025, 7),
 ]
 GROUPINGS = [(), ("agency",), ("channel", "month")]
@@ -123,7 +124,8 @@ async def test_0015_reports_equal_the_answers_for_responses_stored_before(
         n = len(CRITERIA)  # answered at 5, 2, 4, 3, 5 (and one all no opinion)
         assert whole.moments[(), "overall"][:3] == [5, 3 * n, 5 * n]
         daily = await _daily_rows(database)
-        assert len(daily[0]) == len(RESPONSES)  # every response on a cell and day of its own
+        spans = [row[1] for row in daily[0]]  # each response alone in its cell's day and dekad
+        assert (spans.count(1), spans.count(10)) == (len(RESPONSES), len(RESPONSES))
         async with database.transaction() as session:
             await rebuild_rollups(session, QUESTIONNAIRES)
         assert await _daily_rows(database) == daily

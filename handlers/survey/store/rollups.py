@@ -21,18 +21,21 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Select,
+    SmallInteger,
     Table,
     case,
+    cast,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.database import execute_many, month_of, upsert
+from bot.database import dekad_of, execute_many, month_of, upsert
 from bot.models import (
     DAILY_CELL,
     ROLLUP_CELL,
@@ -60,19 +63,36 @@ CellKey = tuple[str, date, int, int, str, str]
 """(questionnaire, day, agency_id, service_key, level, channel_kind): a daily cell."""
 
 
+DEKAD = 10
+"""The span of a dekad row: days 1-10, 11-20 or 21 to the month's end, keyed by the first."""
+
+
 @dataclass(frozen=True)
 class Grain:
-    """One time grain of the rollups: its tables and the key column naming the time."""
+    """One time grain of the rollups: its tables, the key column naming the time, and
+    for the daily tables the span (1 = a day, 10 = a dekad) that tells their rows apart."""
 
-    time: str  # "month" ("YYYY-MM") or "day" (a date)
+    time: str  # "month" ("YYYY-MM") or "day" (a date: the day, or its dekad's first)
     cell: tuple[str, ...]
     responses: Table
     items: Table
     moments: Table
+    span: int | None = None
 
     @property
     def tables(self) -> tuple[Table, Table, Table]:
         return (self.responses, self.items, self.moments)
+
+    def key(self, cell: CellKey) -> tuple[Any, ...]:
+        """A daily cell's key in this grain."""
+        questionnaire, day, *rest = cell
+        if self.span is None:
+            return (questionnaire, month_key(day), *rest)
+        return (questionnaire, self.span, dekad_start(day) if self.span == DEKAD else day, *rest)
+
+    def selects(self, table: Table) -> list[ColumnElement[bool]]:
+        """The condition picking this grain's rows of `table`."""
+        return [] if self.span is None else [table.c.span == self.span]
 
 
 MONTHLY = Grain(
@@ -82,18 +102,27 @@ MONTHLY = Grain(
     RollupItem.__table__,
     RollupMoments.__table__,
 )
-DAILY = Grain(
-    "day",
-    DAILY_CELL,
-    DailyResponses.__table__,
-    DailyItem.__table__,
-    DailyMoments.__table__,
+DAYS, DEKADS = (
+    Grain(
+        "day",
+        DAILY_CELL,
+        DailyResponses.__table__,
+        DailyItem.__table__,
+        DailyMoments.__table__,
+        span,
+    )
+    for span in (1, DEKAD)
 )
-GRAINS = (MONTHLY, DAILY)
+GRAINS = (MONTHLY, DAYS, DEKADS)
 
 
 def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def dekad_start(day: date) -> date:
+    """The first day of the dekad holding `day` (as `bot.database.dekad_of` in SQL)."""
+    return day.replace(day=min((day.day - 1) // DEKAD, 2) * DEKAD + 1)
 
 
 def criterion_factors(questionnaire: Questionnaire) -> dict[str, str]:
@@ -173,9 +202,14 @@ class Tally:
 def raw_dimensions(grain: Grain) -> dict[str, ColumnElement[Any]]:
     """The grain's cell computed from `responses`, by rollup column name."""
     r = _RESPONSES.c
+    time: dict[str, ColumnElement[Any]] = {"month": month_of(r.response_date)}
+    if grain.span is not None:
+        day = dekad_of(r.response_date) if grain.span == DEKAD else r.response_date
+        # a cast, not a bare number: "GROUP BY 10" would name the tenth column
+        time = {"span": cast(literal_column(str(grain.span)), SmallInteger), "day": day}
     return {
         "questionnaire": r.questionnaire,
-        grain.time: month_of(r.response_date) if grain is MONTHLY else r.response_date,
+        **time,
         "agency_id": r.agency_id,
         "service_key": func.coalesce(r.service_id, 0),
         "level": r.level,
@@ -289,7 +323,7 @@ def rollup_rebuild_statements(
     """
     statements: list[Executable] = []
     for grain in grains:
-        statements += [delete(table) for table in grain.tables]
+        statements += [delete(table).where(*grain.selects(table)) for table in grain.tables]
         dims = list(raw_dimensions(grain).values())
         for questionnaire in questionnaires.values():
             where = [_RESPONSES.c.questionnaire == questionnaire.id]
@@ -334,16 +368,12 @@ async def add_counts(
     await execute_many(session, statement, [*keys, *counters], rows)
 
 
-def _monthly(key: CellKey) -> tuple[Any, ...]:
-    return (key[0], month_key(key[1]), *key[2:])
-
-
 async def apply_tally(session: AsyncSession, tally: Tally) -> None:
-    """Add a tally keyed by daily cell to the daily rollups, and summed by month to the
-    monthly ones."""
-    monthly = Tally()
-    monthly.merge(tally, _monthly)
-    for grain, counts in ((DAILY, tally), (MONTHLY, monthly)):
+    """Add a tally keyed by daily cell to every grain's rollups (the daily tables take
+    days and dekads alike)."""
+    for grain in GRAINS:
+        counts = Tally()
+        counts.merge(tally, grain.key)
         await add_counts(
             session,
             grain.responses,
