@@ -395,35 +395,44 @@ def month_of(column: Any) -> ColumnElement[str]:
     return _MonthOf(column)
 
 
-class _DekadOf(FunctionElement):
-    """The first day (1st, 11th or 21st) of the ten-day block holding a date; per dialect."""
+class _BlockOf(FunctionElement):
+    """The first day of the block of `span` days holding a date; per dialect below.
+
+    A month's blocks start on days 1, 1 + span, …; the last runs to the month's end.
+    """
 
     type = Date()
-    name = "dekad_of"
+    name = "block_of"
     inherit_cache = True
 
 
-@compiles(_DekadOf)
-def _dekad_of_sqlite(element: _DekadOf, compiler: Any, **kw: Any) -> str:
-    day = compiler.process(*element.clauses, **kw)
+def _block_parts(element: _BlockOf, compiler: Any, **kw: Any) -> tuple[str, int, int]:
+    column, span = element.clauses
+    size = int(span.name)
+    return compiler.process(column, **kw), size, 30 // size - 1
+
+
+@compiles(_BlockOf)
+def _block_of_sqlite(element: _BlockOf, compiler: Any, **kw: Any) -> str:
+    day, span, last = _block_parts(element, compiler, **kw)
     return (
         f"date({day}, 'start of month', '+' || "
-        f"(min((CAST(strftime('%d', {day}) AS INTEGER) - 1) / 10, 2) * 10) || ' days')"
+        f"(min((CAST(strftime('%d', {day}) AS INTEGER) - 1) / {span}, {last}) * {span}) || ' days')"
     )
 
 
-@compiles(_DekadOf, "postgresql")
-def _dekad_of_postgresql(element: _DekadOf, compiler: Any, **kw: Any) -> str:
-    day = compiler.process(*element.clauses, **kw)
+@compiles(_BlockOf, "postgresql")
+def _block_of_postgresql(element: _BlockOf, compiler: Any, **kw: Any) -> str:
+    day, span, last = _block_parts(element, compiler, **kw)
     return (
         f"(CAST(date_trunc('month', {day}) AS DATE)"
-        f" + LEAST((CAST(EXTRACT(DAY FROM {day}) AS INTEGER) - 1) / 10, 2) * 10)"
+        f" + LEAST((CAST(EXTRACT(DAY FROM {day}) AS INTEGER) - 1) / {span}, {last}) * {span})"
     )
 
 
-def dekad_of(column: Any) -> ColumnElement[Any]:
-    """The first day of the dekad (days 1-10, 11-20, 21-end of month) of a date column."""
-    return _DekadOf(column)
+def block_of(column: Any, span: int) -> ColumnElement[Any]:
+    """The first day of the block of `span` days (of a month) holding a date column's day."""
+    return _BlockOf(column, literal_column(str(int(span))))
 
 
 def returns_batch_ids_in_order(session: AsyncSession) -> bool:

@@ -239,12 +239,12 @@ class InstallSecret(Base):
 # Derived from `responses` + `response_answers` and kept in step by
 # handlers/survey/store/responses.py, the only writer of responses. The same counts at
 # three grains, per "cell" (questionnaire, agency, service, level, channel kind): calendar
-# months (`rollup_*`), and in `rollup_daily_*` days (span 1) and dekads (span 10: days
-# 1-10, 11-20 and 21 to the month's end, keyed by their first day). A report reads the
-# whole months of its period from the monthly rows, the whole dekads at its ends from
-# span 10 and at most ten days at each end from span 1: a few thousand cells a block,
-# never an answer. Days are already the finest time a response keeps (`response_date`):
-# the daily rows add no link.
+# months (`rollup_*`), and in `rollup_daily_*` days (span 1), pentads (span 5: days 1-5,
+# …, 26-end) and dekads (span 10: days 1-10, 11-20, 21-end), blocks keyed by their first
+# day. A report reads the whole months of its period from the monthly rows, then whole
+# dekads and pentads, and at most five single days at each end: a few thousand cells a
+# block, never an answer. Days are already the finest time a response keeps
+# (`response_date`): the daily rows add no link.
 # `service_key` is the service id, 0 for none (a key column cannot be NULL). No foreign
 # keys: the rows can always be rebuilt.
 

@@ -4,10 +4,11 @@ The database sums report groups' rollup rows, never reading an answer.
 
 Whole months come from the monthly rollups that `handlers.survey.store.rollups` keeps, the
 days of a period outside whole months from its daily tables: whole dekads (days 1-10,
-11-20, 21-end) from their dekad rows, at most ten days at each end from the day rows. So a
-period of any length reads a handful of blocks of a few thousand cells each (day rows
-alone would read every day of the ends, about 60 for a two-month range and its previous
-period; a daily-only store every day of a year). All give additive `Tally` rows, keyed by
+11-20, 21-end), then whole pentads (1-5, …, 26-end) from their block rows, at most four or
+five single days at each end from the day rows. So a period of any length reads a
+handful of blocks of a few thousand cells each (day rows alone would read every day of
+the ends, about 60 for a two-month range and its previous period; a daily-only store
+every day of a year). All give additive `Tally` rows, keyed by
 the grouping's values, that are simply added together.
 """
 
@@ -30,6 +31,7 @@ from handlers.survey.store.rollups import (
     LEVELS,
     MOMENTS,
     MONTHLY,
+    PENTADS,
     Grain,
     Tally,
     criterion_factors,
@@ -158,17 +160,19 @@ async def count_groups(
             MONTHLY, selection, lambda month: month.in_(months), grouping, criteria
         )
         await _add_rows(session, tally, queries, width)
-    dekads: list[Any] = []
+    blocks: dict[Grain, list[Any]] = {DEKADS: [], PENTADS: []}
     days: list[tuple[Any, Any]] = []
     for start, end in ranges:
         whole, rest = split_days(start, end)
-        dekads += whole
+        for grain in blocks:
+            blocks[grain] += whole[grain.span]
         days += rest
-    if dekads:
-        queries = _rollup_queries(
-            DEKADS, selection, lambda day: day.in_(dekads), grouping, criteria
-        )
-        await _add_rows(session, tally, queries, width)
+    for grain, firsts in blocks.items():
+        if firsts:
+            queries = _rollup_queries(
+                grain, selection, lambda day, f=firsts: day.in_(f), grouping, criteria
+            )
+            await _add_rows(session, tally, queries, width)
     for start, end in days:  # one range a query: each is one slice of the key's order
         queries = _rollup_queries(
             DAYS, selection, lambda day, a=start, b=end: day.between(a, b), grouping, criteria

@@ -2,9 +2,9 @@
 
 A report read the days of its period outside whole months from the answers (7-9 s for a
 61-day range at a million responses); `rollup_daily_*` hold the same counts per cell for
-each day (span 1) and each dekad (span 10: days 1-10, 11-20, 21-end), so those days come
-from a few blocks of rows. Days are the finest time a response keeps (`response_date`):
-the new rows add no link to a citizen.
+each day (span 1), pentad (span 5: days 1-5, …, 26-end) and dekad (span 10: days 1-10,
+11-20, 21-end), so those days come from a few blocks of rows. Days are the finest time
+a response keeps (`response_date`): the new rows add no link to a citizen.
 
 Existing responses are counted into the new tables in the same transaction, with the
 statements `python -m bot responses rebuild-rollups` uses, for these grains only.
@@ -69,10 +69,11 @@ def upgrade() -> None:
     )
 
     from bot.questionnaire import load_questionnaires
-    from handlers.survey.store.rollups import DAYS, DEKADS, rollup_rebuild_statements
+    from handlers.survey.store.rollups import DAYS, DEKADS, PENTADS, rollup_rebuild_statements
 
     bind = op.get_bind()
-    for statement in rollup_rebuild_statements(load_questionnaires(), [DAYS, DEKADS]):
+    grains = [DAYS, PENTADS, DEKADS]
+    for statement in rollup_rebuild_statements(load_questionnaires(), grains):
         bind.execute(statement)
 
 

@@ -43,6 +43,7 @@ PERIODS = [
     Period(date(2025, 7, 2), date(2025, 7, 30)),  # inside a month
     Period(date(2025, 6, 15), date(2025, 8, 20)),
     Period(date(2025, 7, 11), date(2025, 8, 20)),  # whole dekads only
+    Period(date(2025, 7, 6), date(2025, 8, 5)),  # pentads and dekads
     Period.month(2025, 7),
 ]
 GROUPINGS = [(), ("agency",), ("channel", "month")]
@@ -124,8 +125,8 @@ async def test_0015_reports_equal_the_answers_for_responses_stored_before(
         n = len(CRITERIA)  # answered at 5, 2, 4, 3, 5 (and one all no opinion)
         assert whole.moments[(), "overall"][:3] == [5, 3 * n, 5 * n]
         daily = await _daily_rows(database)
-        spans = [row[1] for row in daily[0]]  # each response alone in its cell's day and dekad
-        assert (spans.count(1), spans.count(10)) == (len(RESPONSES), len(RESPONSES))
+        spans = [row[1] for row in daily[0]]  # each response alone in its cell's day and blocks
+        assert [spans.count(span) for span in (1, 5, 10)] == [len(RESPONSES)] * 3
         async with database.transaction() as session:
             await rebuild_rollups(session, QUESTIONNAIRES)
         assert await _daily_rows(database) == daily

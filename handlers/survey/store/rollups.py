@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.database import dekad_of, execute_many, month_of, upsert
+from bot.database import block_of, execute_many, month_of, upsert
 from bot.models import (
     DAILY_CELL,
     ROLLUP_CELL,
@@ -63,16 +63,19 @@ CellKey = tuple[str, date, int, int, str, str]
 """(questionnaire, day, agency_id, service_key, level, channel_kind): a daily cell."""
 
 
-DEKAD = 10
-"""The span of a dekad row: days 1-10, 11-20 or 21 to the month's end, keyed by the first."""
+DEKAD, PENTAD = 10, 5
+"""Spans of the daily tables' blocks besides single days: a month's days 1-10, 11-20,
+21-end (dekads) and 1-5, 6-10, …, 26-end (pentads), each keyed by its first day."""
+BLOCKS = (DEKAD, PENTAD)  # largest first: how a period's ends are cut (`split_days`)
 
 
 @dataclass(frozen=True)
 class Grain:
     """One time grain of the rollups: its tables, the key column naming the time, and
-    for the daily tables the span (1 = a day, 10 = a dekad) that tells their rows apart."""
+    for the daily tables the span (1 = a day, 5 or 10 = a block) that tells their rows
+    apart."""
 
-    time: str  # "month" ("YYYY-MM") or "day" (a date: the day, or its dekad's first)
+    time: str  # "month" ("YYYY-MM") or "day" (a date: the day, or its block's first)
     cell: tuple[str, ...]
     responses: Table
     items: Table
@@ -88,7 +91,7 @@ class Grain:
         questionnaire, day, *rest = cell
         if self.span is None:
             return (questionnaire, month_key(day), *rest)
-        return (questionnaire, self.span, dekad_start(day) if self.span == DEKAD else day, *rest)
+        return (questionnaire, self.span, block_start(day, self.span), *rest)
 
     def selects(self, table: Table) -> list[ColumnElement[bool]]:
         """The condition picking this grain's rows of `table`."""
@@ -102,7 +105,7 @@ MONTHLY = Grain(
     RollupItem.__table__,
     RollupMoments.__table__,
 )
-DAYS, DEKADS = (
+DAYS, PENTADS, DEKADS = (
     Grain(
         "day",
         DAILY_CELL,
@@ -111,18 +114,21 @@ DAYS, DEKADS = (
         DailyMoments.__table__,
         span,
     )
-    for span in (1, DEKAD)
+    for span in (1, PENTAD, DEKAD)
 )
-GRAINS = (MONTHLY, DAYS, DEKADS)
+GRAINS = (MONTHLY, DAYS, PENTADS, DEKADS)
 
 
 def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def dekad_start(day: date) -> date:
-    """The first day of the dekad holding `day` (as `bot.database.dekad_of` in SQL)."""
-    return day.replace(day=min((day.day - 1) // DEKAD, 2) * DEKAD + 1)
+def block_start(day: date, span: int) -> date:
+    """The first day of the block of `span` days holding `day` (`bot.database.block_of`
+    in SQL): blocks start on days 1, 1 + span, …, and the last runs to the month's end."""
+    if span == 1:
+        return day
+    return day.replace(day=min((day.day - 1) // span, 30 // span - 1) * span + 1)
 
 
 def criterion_factors(questionnaire: Questionnaire) -> dict[str, str]:
@@ -204,7 +210,7 @@ def raw_dimensions(grain: Grain) -> dict[str, ColumnElement[Any]]:
     r = _RESPONSES.c
     time: dict[str, ColumnElement[Any]] = {"month": month_of(r.response_date)}
     if grain.span is not None:
-        day = dekad_of(r.response_date) if grain.span == DEKAD else r.response_date
+        day = r.response_date if grain.span == 1 else block_of(r.response_date, grain.span)
         # a cast, not a bare number: "GROUP BY 10" would name the tenth column
         time = {"span": cast(literal_column(str(grain.span)), SmallInteger), "day": day}
     return {
@@ -370,7 +376,7 @@ async def add_counts(
 
 async def apply_tally(session: AsyncSession, tally: Tally) -> None:
     """Add a tally keyed by daily cell to every grain's rollups (the daily tables take
-    days and dekads alike)."""
+    days and blocks alike)."""
     for grain in GRAINS:
         counts = Tally()
         counts.merge(tally, grain.key)
