@@ -95,8 +95,10 @@ async def _add_rows(session: AsyncSession, tally: Tally, queries: dict[str, Any]
     for row in await session.execute(queries["responses"]):
         if row[width]:
             tally.add_count(_key(row, width), row[width])
+    criteria = queries["criteria"]
     for row in await session.execute(queries["items"]):
-        tally.add_items(_key(row, width), row[width], [v or 0 for v in row[width + 1 :]])
+        if row[width] in criteria:
+            tally.add_items(_key(row, width), row[width], [v or 0 for v in row[width + 1 :]])
     for row in await session.execute(queries["moments"]):
         if row[width + 1]:
             tally.add_moments(_key(row, width), row[width], row[width + 1 :])
@@ -121,9 +123,11 @@ def _rollup_queries(
     count_query = select(*dims, func.sum(responses.c.responses)).where(*where).group_by(*dims)
     items = grain.items
     dims, where = base(items)
+    # The criteria are picked from the few summed rows, not in the WHERE: PostgreSQL would
+    # scan the key range once per item of an `item_id IN (…)` (five times slower).
     item_query = (
         select(*dims, items.c.item_id, *(func.sum(items.c[f"n{v}"]) for v in LEVELS))
-        .where(*where, items.c.item_id.in_(criteria))
+        .where(*where)
         .group_by(*dims, items.c.item_id)
     )
     moments = grain.moments
@@ -133,7 +137,12 @@ def _rollup_queries(
         .where(*where)
         .group_by(*dims, moments.c.scope)
     )
-    return {"responses": count_query, "items": item_query, "moments": moment_query}
+    return {
+        "responses": count_query,
+        "items": item_query,
+        "moments": moment_query,
+        "criteria": set(criteria),
+    }
 
 
 async def count_groups(
