@@ -238,7 +238,7 @@ class InstallSecret(Base):
 # --------------------------------------------------------------------------- rollups
 # Derived from `responses` + `response_answers` and kept in step by
 # handlers/survey/store/responses.py, the only writer of responses. The same counts at
-# three grains, per "cell" (questionnaire, agency, service, level, channel kind): calendar
+# four grains, per "cell" (questionnaire, agency, service, level, channel kind): calendar
 # months (`rollup_*`), and in `rollup_daily_*` days (span 1), pentads (span 5: days 1-5,
 # …, 26-end) and dekads (span 10: days 1-10, 11-20, 21-end), blocks keyed by their first
 # day. A report reads the whole months of its period from the monthly rows, then whole
