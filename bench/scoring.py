@@ -7,9 +7,17 @@ rollups), then, in a fresh child process so that its peak memory is the report's
   (a) the report of one quarter grouped by agency,
   (b) the report of one agency's quarter,
   (c) a floor query that reads every stored answer value once (SUM over the column),
+  (d) the report of a 61-day range that is not month-aligned, grouped by agency,
+  (e) the reports of a 45-day range, not month-aligned, grouped by service and by channel,
 
-(a) and (b) through `handlers.reports.build_report`, the function behind `python -m bot report`.
-Targets: (a) < 10 s and <= 3x (c); (b) < 0.2 s; peak memory of the report < 300 MB.
+all but (c) through `handlers.reports.build_report`, the function behind `python -m bot
+report`. Each report also counts its previous period. (d) and (e) read whole months from
+the monthly rollups, whole dekads, pentads and single days at the ends from the daily
+ones; the rollup rows they read, and the answers the days outside whole months would
+take from `response_answers` (as reports did before the daily rollups), are printed
+beside the times.
+Targets: (a) < 10 s and <= 3x (c); (b) < 0.2 s; (d), (e) < 1 s; peak memory of the
+report < 300 MB.
 
     .venv/bin/python bench/scoring.py                       # 1,000,000 responses, both DBs
     .venv/bin/python bench/scoring.py --responses 50000 --database sqlite
@@ -33,23 +41,38 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _databases import create_postgres_database, drop_postgres_database  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, or_, select, text  # noqa: E402
 
 from bot import migrate  # noqa: E402
 from bot.database import Database  # noqa: E402
-from bot.models import Agency, ResponseAnswer, Service  # noqa: E402
+from bot.models import (  # noqa: E402
+    Agency,
+    DailyItem,
+    DailyMoments,
+    DailyResponses,
+    Response,
+    ResponseAnswer,
+    RollupItem,
+    RollupMoments,
+    RollupResponses,
+    Service,
+)
 from bot.questionnaire import load_questionnaires  # noqa: E402
 from bot.settings import ScoringSettings  # noqa: E402
 from handlers.reports import Period, ReportFilters, build_report  # noqa: E402
+from handlers.reports.periods import split_days  # noqa: E402
 from handlers.survey.store.responses import NewResponse, store_responses  # noqa: E402
+from handlers.survey.store.rollups import BLOCKS, DEKAD, PENTAD  # noqa: E402
 
 QUESTIONNAIRE = "sipas-2017"
 AGENCIES = 100
 SERVICES = 30
 YEAR = 2025
 QUARTER = Period.parse_quarter(f"{YEAR}-Q2")
-UNALIGNED = Period(date(YEAR, 4, 16), date(YEAR, 7, 15))  # not month-aligned
+UNALIGNED = Period(date(YEAR, 4, 16), date(YEAR, 6, 15))  # 61 days, not month-aligned
+SHORT = Period(date(YEAR, 5, 10), date(YEAR, 6, 23))  # 45 days, not month-aligned
 TARGET_A_SECONDS, TARGET_A_RATIO, TARGET_B_SECONDS, TARGET_MB = 10.0, 3.0, 0.2, 300
+TARGET_DE_SECONDS = 1.0
 
 
 # --------------------------------------------------------------------------- data
@@ -223,7 +246,12 @@ async def measure(url: str, repeat: int) -> dict:
         await timed("a", ReportFilters(QUESTIONNAIRE, QUARTER), ("agency",))
         await timed("b", ReportFilters(QUESTIONNAIRE, QUARTER, agencies=(agency_code(42),)), ())
         await timed("d", ReportFilters(QUESTIONNAIRE, UNALIGNED), ("agency",))
+        await timed("e_service", ReportFilters(QUESTIONNAIRE, SHORT), ("service",))
+        await timed("e_channel", ReportFilters(QUESTIONNAIRE, SHORT), ("channel",))
         result["peak_mb"] = _peak_mb()
+        async with database.transaction() as session:
+            for label, period in (("d", UNALIGNED), ("e", SHORT)):
+                result[label + "_rows"] = await rows_read(session, period)
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
@@ -242,6 +270,46 @@ async def measure(url: str, repeat: int) -> dict:
     return result
 
 
+async def rows_read(session, period: Period) -> dict[str, int]:
+    """Rows a report of `period` (and of its previous period) reads: monthly, dekad,
+    pentad and day rollup rows now, and the answers its days outside whole months were counted from
+    before the daily rollups."""
+    months, ranges, days = [], [], []
+    blocks: dict[int, list] = {span: [] for span in BLOCKS}
+    for part in (period, period.previous()):
+        whole, edges = part.split()
+        months += whole
+        ranges += edges
+        for start, end in edges:
+            firsts, rest = split_days(start, end)
+            for span in BLOCKS:
+                blocks[span] += firsts[span]
+            days += rest
+    read = {"monthly": 0, "dekad": 0, "pentad": 0, "day": 0}
+    for model in (RollupResponses, RollupItem, RollupMoments):
+        read["monthly"] += await session.scalar(
+            select(func.count()).select_from(model).where(model.month.in_(months))
+        )
+    for model in (DailyResponses, DailyItem, DailyMoments):
+        for name, span in (("dekad", DEKAD), ("pentad", PENTAD)):
+            read[name] += await session.scalar(
+                select(func.count()).where(model.span == span, model.day.in_(blocks[span]))
+            )
+        if days:
+            read["day"] += await session.scalar(
+                select(func.count()).where(
+                    model.span == 1, or_(*(model.day.between(a, b) for a, b in days))
+                )
+            )
+    read["answers_before"] = await session.scalar(
+        select(func.count())
+        .select_from(ResponseAnswer)
+        .join(Response, Response.id == ResponseAnswer.response_id)
+        .where(or_(*(Response.response_date.between(start, end) for start, end in ranges)))
+    )
+    return read
+
+
 def report(name: str, figures: dict) -> bool:
     a, b, c = min(figures["a"]), min(figures["b"]), min(figures["c"])
     peak = figures["peak_mb"]
@@ -249,6 +317,9 @@ def report(name: str, figures: dict) -> bool:
         f"(a) < {TARGET_A_SECONDS:g} s": a < TARGET_A_SECONDS,
         f"(a) <= {TARGET_A_RATIO:g}x (c)": a <= TARGET_A_RATIO * c,
         f"(b) < {TARGET_B_SECONDS:g} s": b < TARGET_B_SECONDS,
+        f"(d) < {TARGET_DE_SECONDS:g} s": min(figures["d"]) < TARGET_DE_SECONDS,
+        f"(e) by service < {TARGET_DE_SECONDS:g} s": min(figures["e_service"]) < TARGET_DE_SECONDS,
+        f"(e) by channel < {TARGET_DE_SECONDS:g} s": min(figures["e_channel"]) < TARGET_DE_SECONDS,
         f"peak < {TARGET_MB} MB": peak < TARGET_MB,
     }
 
@@ -268,14 +339,29 @@ def report(name: str, figures: dict) -> bool:
         f"  [runs: {runs(figures['c'])}]"
     )
     print(f"(a)/(c) = {a / c:.3f}")
+    for label, title, period in (
+        ("d", "by agency", UNALIGNED),
+        ("e_service", "by service", SHORT),
+        ("e_channel", "by channel", SHORT),
+    ):
+        best = min(figures[label])
+        print(
+            f"({label[0]}) {period.label} ({period.days} days) {title}: best {best:.3f} s"
+            f"  [runs: {runs(figures[label])}]  n={figures[label + '_n']:,}"
+            f" groups={figures[label + '_groups']}  ({label[0]})/(c) = {best / c:.3f}"
+        )
+    for label in ("d", "e"):
+        rows = figures[label + "_rows"]
+        print(
+            f"rows read by ({label}) with its previous period: {rows['monthly']:,} monthly +"
+            f" {rows['dekad']:,} dekad + {rows['pentad']:,} pentad + {rows['day']:,} day"
+            " rollup rows; before the daily"
+            " rollups:"
+            f" {rows['monthly']:,} monthly rows + {rows['answers_before']:,} answers"
+        )
     print(
-        f"(d) {UNALIGNED.label} by agency, not a target (whole months from the rollups; "
-        f"the other days, 30 in it and 31 in its previous period, counted from the "
-        f"answers): best {min(figures['d']):.3f} s"
-        f"  [runs: {runs(figures['d'])}]  n={figures['d_n']:,}"
-    )
-    print(
-        f"peak RSS of the report process ((a), (b), (d)): {peak:.0f} MB (interpreter and imports: "
+        f"peak RSS of the report process ((a), (b), (d), (e)): {peak:.0f} MB"
+        f" (interpreter and imports: "
         f"{figures['baseline_mb']:.0f} MB)"
     )
     for label, ok in checks.items():

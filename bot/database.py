@@ -9,6 +9,8 @@ SQLite: pysqlite only opens a transaction at the first write and ignores
 here therefore starts with `BEGIN IMMEDIATE`, which takes the write lock up
 front (SQLAlchemy's documented recipe). PostgreSQL: rows are locked with
 `SELECT … FOR UPDATE`.
+
+Longer than 450 lines because every dialect difference belongs here and nowhere else.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from contextlib import asynccontextmanager
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, event, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Date, String, event, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -396,6 +398,46 @@ def _month_of_postgresql(element: _MonthOf, compiler: Any, **kw: Any) -> str:
 def month_of(column: Any) -> ColumnElement[str]:
     """The month of a date column as "YYYY-MM", on whichever database compiles it."""
     return _MonthOf(column)
+
+
+class _BlockOf(FunctionElement):
+    """The first day of the block of `span` days holding a date; per dialect below.
+
+    A month's blocks start on days 1, 1 + span, …; the last runs to the month's end.
+    """
+
+    type = Date()
+    name = "block_of"
+    inherit_cache = True
+
+
+def _block_parts(element: _BlockOf, compiler: Any, **kw: Any) -> tuple[str, int, int]:
+    column, span = element.clauses
+    size = int(span.name)
+    return compiler.process(column, **kw), size, 30 // size - 1
+
+
+@compiles(_BlockOf)
+def _block_of_sqlite(element: _BlockOf, compiler: Any, **kw: Any) -> str:
+    day, span, last = _block_parts(element, compiler, **kw)
+    return (
+        f"date({day}, 'start of month', '+' || "
+        f"(min((CAST(strftime('%d', {day}) AS INTEGER) - 1) / {span}, {last}) * {span}) || ' days')"
+    )
+
+
+@compiles(_BlockOf, "postgresql")
+def _block_of_postgresql(element: _BlockOf, compiler: Any, **kw: Any) -> str:
+    day, span, last = _block_parts(element, compiler, **kw)
+    return (
+        f"(CAST(date_trunc('month', {day}) AS DATE)"
+        f" + LEAST((CAST(EXTRACT(DAY FROM {day}) AS INTEGER) - 1) / {span}, {last}) * {span})"
+    )
+
+
+def block_of(column: Any, span: int) -> ColumnElement[Any]:
+    """The first day of the block of `span` days (of a month) holding a date column's day."""
+    return _BlockOf(column, literal_column(str(int(span))))
 
 
 def returns_batch_ids_in_order(session: AsyncSession) -> bool:

@@ -242,42 +242,56 @@ class InstallSecret(Base):
 
 # --------------------------------------------------------------------------- rollups
 # Derived from `responses` + `response_answers` and kept in step by
-# handlers/survey/store/responses.py, the only writer of responses. One row per calendar
-# month and "cell" (questionnaire, agency, service, level, channel kind), so a report
-# over whole months reads a few rows per cell instead of every answer. `service_key` is
-# the service id, 0 for none (a key column cannot be NULL). No foreign keys: the rows can
-# always be rebuilt.
+# handlers/survey/store/responses.py, the only writer of responses. The same counts at
+# four grains, per "cell" (questionnaire, agency, service, level, channel kind): calendar
+# months (`rollup_*`), and in `rollup_daily_*` days (span 1), pentads (span 5: days 1-5,
+# …, 26-end) and dekads (span 10: days 1-10, 11-20, 21-end), blocks keyed by their first
+# day. A report reads the whole months of its period from the monthly rows, then whole
+# dekads and pentads, and at most five single days at each end: a few thousand cells a
+# block, never an answer. Days are already the finest time a response keeps
+# (`response_date`): the daily rows add no link.
+# `service_key` is the service id, 0 for none (a key column cannot be NULL). No foreign
+# keys: the rows can always be rebuilt.
 
 ROLLUP_CELL = ("questionnaire", "month", "agency_id", "service_key", "level", "channel_kind")
+DAILY_CELL = (
+    "questionnaire",
+    "span",
+    "day",
+    "agency_id",
+    "service_key",
+    "level",
+    "channel_kind",
+)
 
 
-class _RollupCell:
+class _Cell:
     # sort_order: the cell's columns first, in the order of the primary key
     questionnaire: Mapped[str] = mapped_column(String(32), sort_order=-6)
-    month: Mapped[str] = mapped_column(String(7), sort_order=-5)  # "YYYY-MM"
     agency_id: Mapped[int] = mapped_column(Integer, sort_order=-4)
     service_key: Mapped[int] = mapped_column(Integer, sort_order=-3)
     level: Mapped[str] = mapped_column(String(16), sort_order=-2)
     channel_kind: Mapped[str] = mapped_column(String(16), sort_order=-1)
 
 
-class RollupResponses(_RollupCell, Base):
-    """Completed responses per month and cell."""
+class _MonthCell(_Cell):
+    month: Mapped[str] = mapped_column(String(7), sort_order=-5)  # "YYYY-MM"
 
-    __tablename__ = "rollup_responses"
-    __table_args__ = (PrimaryKeyConstraint(*ROLLUP_CELL), {"sqlite_with_rowid": False})
+
+class _DayCell(_Cell):
+    questionnaire: Mapped[str] = mapped_column(String(32), sort_order=-8)
+    span: Mapped[int] = mapped_column(SmallInteger, sort_order=-7)  # days: 1 or 10
+    day: Mapped[date] = mapped_column(Date, sort_order=-6)  # the first
+
+
+class _ResponseCounts:
+    """Completed responses per cell."""
 
     responses: Mapped[int] = mapped_column(Integer)
 
 
-class RollupItem(_RollupCell, Base):
-    """Answers per criterion, month and cell: n0 = no opinion, n1..n5 = the Likert levels."""
-
-    __tablename__ = "rollup_items"
-    __table_args__ = (
-        PrimaryKeyConstraint(*ROLLUP_CELL, "item_id"),
-        {"sqlite_with_rowid": False},
-    )
+class _ItemCounts:
+    """Answers per criterion and cell: n0 = no opinion, n1..n5 = the Likert levels."""
 
     item_id: Mapped[str] = mapped_column(String(32))
     n0: Mapped[int] = mapped_column(Integer)
@@ -288,19 +302,13 @@ class RollupItem(_RollupCell, Base):
     n5: Mapped[int] = mapped_column(Integer)
 
 
-class RollupMoments(_RollupCell, Base):
-    """Respondent moments per scope (a factor id or "overall"), month and cell.
+class _MomentSums:
+    """Respondent moments per scope (a factor id or "overall") and cell.
 
     For each response, y = its answers at 4-5 and m = its valid (1-5) answers within
     the scope; responses with m = 0 are left out. Sums are additive, so any set of
     cells adds up to the moments `scoring.RespondentMoments` needs.
     """
-
-    __tablename__ = "rollup_moments"
-    __table_args__ = (
-        PrimaryKeyConstraint(*ROLLUP_CELL, "scope"),
-        {"sqlite_with_rowid": False},
-    )
 
     scope: Mapped[str] = mapped_column(String(32))
     respondents: Mapped[int] = mapped_column(Integer)
@@ -309,6 +317,40 @@ class RollupMoments(_RollupCell, Base):
     sum_yy: Mapped[int] = mapped_column(BigInteger)
     sum_mm: Mapped[int] = mapped_column(BigInteger)
     sum_ym: Mapped[int] = mapped_column(BigInteger)
+
+
+def _keyed(*columns: str) -> tuple[Any, ...]:
+    return (PrimaryKeyConstraint(*columns), {"sqlite_with_rowid": False})
+
+
+class RollupResponses(_MonthCell, _ResponseCounts, Base):
+    __tablename__ = "rollup_responses"
+    __table_args__ = _keyed(*ROLLUP_CELL)
+
+
+class RollupItem(_MonthCell, _ItemCounts, Base):
+    __tablename__ = "rollup_items"
+    __table_args__ = _keyed(*ROLLUP_CELL, "item_id")
+
+
+class RollupMoments(_MonthCell, _MomentSums, Base):
+    __tablename__ = "rollup_moments"
+    __table_args__ = _keyed(*ROLLUP_CELL, "scope")
+
+
+class DailyResponses(_DayCell, _ResponseCounts, Base):
+    __tablename__ = "rollup_daily_responses"
+    __table_args__ = _keyed(*DAILY_CELL)
+
+
+class DailyItem(_DayCell, _ItemCounts, Base):
+    __tablename__ = "rollup_daily_items"
+    __table_args__ = _keyed(*DAILY_CELL, "item_id")
+
+
+class DailyMoments(_DayCell, _MomentSums, Base):
+    __tablename__ = "rollup_daily_moments"
+    __table_args__ = _keyed(*DAILY_CELL, "scope")
 
 
 # --------------------------------------------------------------------------- Zalo OA

@@ -1,7 +1,8 @@
 """Report periods: a month, a quarter, a year or any date range, and the one before it.
 
 A period also says which of its days the monthly rollups can serve (the whole months
-inside it) and which must be counted from the answers (the days at its ends).
+inside it) and which the daily rollups must (the days at its ends); `split_days` cuts
+those further into whole dekads, pentads and single days.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from handlers.survey.store.rollups import BLOCKS, block_start
 
 MONTH, QUARTER, YEAR, RANGE = "month", "quarter", "year", "range"
 
@@ -142,3 +145,36 @@ class Period:
         if month <= self.end:
             edges.append((month, self.end))
         return months, edges
+
+
+def _block_end(first: date, span: int) -> date:
+    """The last day of the block of `span` days that starts on `first`."""
+    if span > 1 and first.day + 2 * span > 31:  # the month's last block
+        return _month_end(first.year, first.month)
+    return first + timedelta(days=span - 1)
+
+
+def split_days(start: date, end: date) -> tuple[dict[int, list[date]], list[tuple[date, date]]]:
+    """({span: first days of the whole blocks of that span}, the remaining day ranges).
+
+    Each day goes into the largest block (of `BLOCKS`: dekads, then pentads) that starts
+    on it and ends inside the range: at most four or five single days remain at either
+    end, so a range of any length reads few blocks.
+    """
+    blocks: dict[int, list[date]] = {span: [] for span in BLOCKS}
+    days: list[tuple[date, date]] = []
+    day = start
+    while day <= end:
+        for span in BLOCKS:
+            last = _block_end(day, span)
+            if block_start(day, span) == day and last <= end:
+                blocks[span].append(day)
+                break
+        else:
+            last = day
+            if days and days[-1][1] == day - timedelta(days=1):
+                days[-1] = (days[-1][0], day)
+            else:
+                days.append((day, day))
+        day = last + timedelta(days=1)
+    return blocks, days

@@ -2,8 +2,8 @@
 
 Existing responses are counted into the new tables in the same transaction, with the
 statements `handlers.survey.store.rollups` uses for `python -m bot responses
-rebuild-rollups`. (If a later revision changes these tables, freeze a copy of those
-statements here.)
+rebuild-rollups`, for the monthly grain only (0015 adds the daily one). (If a later
+revision changes these tables, freeze a copy of those statements here.)
 
 Revision ID: 0002
 Revises: 0001
@@ -64,10 +64,10 @@ def upgrade() -> None:
     )
 
     from bot.questionnaire import load_questionnaires
-    from handlers.survey.store.rollups import rollup_rebuild_statements
+    from handlers.survey.store.rollups import MONTHLY, rollup_rebuild_statements
 
     bind = op.get_bind()
-    for statement in rollup_rebuild_statements(load_questionnaires()):
+    for statement in rollup_rebuild_statements(load_questionnaires(), [MONTHLY]):
         bind.execute(statement)
 
 

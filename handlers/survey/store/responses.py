@@ -2,8 +2,8 @@
 
 A store module. Whatever else must stay in step with the responses is maintained here,
 so no caller can store a response without it: each store adds the response's counts to
-its month's rollup rows (`store.rollups`) in the same transaction; replacing a form
-subtracts the old one's.
+its day's and its month's rollup rows (`store.rollups`) in the same transaction;
+replacing a form subtracts the old one's.
 """
 
 from __future__ import annotations

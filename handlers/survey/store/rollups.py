@@ -1,12 +1,13 @@
-"""Counting responses: the monthly rollups, and the SQL that counts raw answers the same way.
+"""Counting responses: the monthly and daily rollups, and the SQL that counts raw answers.
 
 A store module (every statement here is the survey's). The rollups (`rollup_*` tables, see
-bot/models.py) let a report over whole months read a few rows per agency, service and
-channel instead of every answer; `store.responses`, the one write path, adds each
-response's counts to its month's rows in the same transaction, and subtracts a replaced
-form's. This module owns what "counted" means (which values, which month, the respondent
-moments), as SQL the reports reuse for periods the rollups cannot serve, so rollup and
-raw counting cannot drift apart.
+bot/models.py) hold each cell's counts per month and per day, so a report over any
+day-aligned period reads whole months from the monthly rows and the days at its ends from
+the daily ones, never an answer. `store.responses`, the one write path, adds each
+response's counts to its day's and its month's rows in the same transaction, and
+subtracts a replaced form's. This module owns what "counted" means (which values, which
+day and month, the respondent moments): the same definitions fill the rollups
+incrementally and rebuild them with SQL from the answers, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -20,19 +21,27 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Select,
+    SmallInteger,
+    Table,
     case,
+    cast,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.database import execute_many, month_of, upsert
+from bot.database import block_of, execute_many, month_of, upsert
 from bot.models import (
+    DAILY_CELL,
     ROLLUP_CELL,
+    DailyItem,
+    DailyMoments,
+    DailyResponses,
     Response,
     ResponseAnswer,
     RollupItem,
@@ -50,12 +59,76 @@ MOMENTS = ("respondents", "sum_y", "sum_m", "sum_yy", "sum_mm", "sum_ym")
 _RESPONSES = Response.__table__
 _ANSWERS = ResponseAnswer.__table__
 
-CellKey = tuple[str, str, int, int, str, str]
-"""(questionnaire, month "YYYY-MM", agency_id, service_key, level, channel_kind)."""
+CellKey = tuple[str, date, int, int, str, str]
+"""(questionnaire, day, agency_id, service_key, level, channel_kind): a daily cell."""
+
+
+DEKAD, PENTAD = 10, 5
+"""Spans of the daily tables' blocks besides single days: a month's days 1-10, 11-20,
+21-end (dekads) and 1-5, 6-10, …, 26-end (pentads), each keyed by its first day."""
+BLOCKS = (DEKAD, PENTAD)  # largest first: how a period's ends are cut (`split_days`)
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One time grain of the rollups: its tables, the key column naming the time, and
+    for the daily tables the span (1 = a day, 5 or 10 = a block) that tells their rows
+    apart."""
+
+    time: str  # "month" ("YYYY-MM") or "day" (a date: the day, or its block's first)
+    cell: tuple[str, ...]
+    responses: Table
+    items: Table
+    moments: Table
+    span: int | None = None
+
+    @property
+    def tables(self) -> tuple[Table, Table, Table]:
+        return (self.responses, self.items, self.moments)
+
+    def key(self, cell: CellKey) -> tuple[Any, ...]:
+        """A daily cell's key in this grain."""
+        questionnaire, day, *rest = cell
+        if self.span is None:
+            return (questionnaire, month_key(day), *rest)
+        return (questionnaire, self.span, block_start(day, self.span), *rest)
+
+    def selects(self, table: Table) -> list[ColumnElement[bool]]:
+        """The condition picking this grain's rows of `table`."""
+        return [] if self.span is None else [table.c.span == self.span]
+
+
+MONTHLY = Grain(
+    "month",
+    ROLLUP_CELL,
+    RollupResponses.__table__,
+    RollupItem.__table__,
+    RollupMoments.__table__,
+)
+DAYS, PENTADS, DEKADS = (
+    Grain(
+        "day",
+        DAILY_CELL,
+        DailyResponses.__table__,
+        DailyItem.__table__,
+        DailyMoments.__table__,
+        span,
+    )
+    for span in (1, PENTAD, DEKAD)
+)
+GRAINS = (MONTHLY, DAYS, PENTADS, DEKADS)
 
 
 def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def block_start(day: date, span: int) -> date:
+    """The first day of the block of `span` days holding `day` (`bot.database.block_of`
+    in SQL): blocks start on days 1, 1 + span, …, and the last runs to the month's end."""
+    if span == 1:
+        return day
+    return day.replace(day=min((day.day - 1) // span, 30 // span - 1) * span + 1)
 
 
 def criterion_factors(questionnaire: Questionnaire) -> dict[str, str]:
@@ -132,12 +205,17 @@ class Tally:
             self.add_moments(rename(key), scope, sums)
 
 
-def raw_dimensions() -> dict[str, ColumnElement[Any]]:
-    """The cell's dimensions computed from `responses`, by rollup column name."""
+def raw_dimensions(grain: Grain) -> dict[str, ColumnElement[Any]]:
+    """The grain's cell computed from `responses`, by rollup column name."""
     r = _RESPONSES.c
+    time: dict[str, ColumnElement[Any]] = {"month": month_of(r.response_date)}
+    if grain.span is not None:
+        day = r.response_date if grain.span == 1 else block_of(r.response_date, grain.span)
+        # a cast, not a bare number: "GROUP BY 10" would name the tenth column
+        time = {"span": cast(literal_column(str(grain.span)), SmallInteger), "day": day}
     return {
         "questionnaire": r.questionnaire,
-        "month": month_of(r.response_date),
+        **time,
         "agency_id": r.agency_id,
         "service_key": func.coalesce(r.service_id, 0),
         "level": r.level,
@@ -240,35 +318,34 @@ def raw_moments(
 
 
 def rollup_rebuild_statements(
-    questionnaires: Mapping[str, Questionnaire],
+    questionnaires: Mapping[str, Questionnaire], grains: Sequence[Grain] = GRAINS
 ) -> list[Executable]:
     """Statements that empty the rollups and count every stored response into them again.
 
-    For the migration that creates the rollups, and for `responses rebuild-rollups`
-    after a questionnaire file moved a criterion to another factor. Responses of a
-    questionnaire without a file cannot be classified and are left out, as from reports.
+    For the migrations that create the rollups (each passes the grains it creates), and
+    for `responses rebuild-rollups` after a questionnaire file moved a criterion to
+    another factor. Responses of a questionnaire without a file cannot be classified and
+    are left out, as from reports.
     """
-    statements: list[Executable] = [
-        delete(RollupResponses.__table__),
-        delete(RollupItem.__table__),
-        delete(RollupMoments.__table__),
-    ]
-    dims = list(raw_dimensions().values())
-    for questionnaire in questionnaires.values():
-        where = [_RESPONSES.c.questionnaire == questionnaire.id]
-        factors = criterion_factors(questionnaire)
-        statements += [
-            insert(RollupResponses.__table__).from_select(
-                [*ROLLUP_CELL, "responses"], raw_response_counts(dims, where)
-            ),
-            insert(RollupItem.__table__).from_select(
-                [*ROLLUP_CELL, "item_id", *(f"n{level}" for level in LEVELS)],
-                raw_item_counts(dims, factors, where),
-            ),
-            insert(RollupMoments.__table__).from_select(
-                [*ROLLUP_CELL, "scope", *MOMENTS], raw_moments(dims, factors, where)
-            ),
-        ]
+    statements: list[Executable] = []
+    for grain in grains:
+        statements += [delete(table).where(*grain.selects(table)) for table in grain.tables]
+        dims = list(raw_dimensions(grain).values())
+        for questionnaire in questionnaires.values():
+            where = [_RESPONSES.c.questionnaire == questionnaire.id]
+            factors = criterion_factors(questionnaire)
+            statements += [
+                insert(grain.responses).from_select(
+                    [*grain.cell, "responses"], raw_response_counts(dims, where)
+                ),
+                insert(grain.items).from_select(
+                    [*grain.cell, "item_id", *(f"n{level}" for level in LEVELS)],
+                    raw_item_counts(dims, factors, where),
+                ),
+                insert(grain.moments).from_select(
+                    [*grain.cell, "scope", *MOMENTS], raw_moments(dims, factors, where)
+                ),
+            ]
     return statements
 
 
@@ -298,25 +375,29 @@ async def add_counts(
 
 
 async def apply_tally(session: AsyncSession, tally: Tally) -> None:
-    """Add a tally keyed by rollup cell to the rollup tables."""
-    await add_counts(
-        session,
-        RollupResponses.__table__,
-        [(*key, count) for key, count in tally.responses.items()],
-        ROLLUP_CELL,
-    )
-    await add_counts(
-        session,
-        RollupItem.__table__,
-        [(*key, item_id, *levels) for (key, item_id), levels in tally.items.items()],
-        (*ROLLUP_CELL, "item_id"),
-    )
-    await add_counts(
-        session,
-        RollupMoments.__table__,
-        [(*key, scope, *sums) for (key, scope), sums in tally.moments.items()],
-        (*ROLLUP_CELL, "scope"),
-    )
+    """Add a tally keyed by daily cell to every grain's rollups (the daily tables take
+    days and blocks alike)."""
+    for grain in GRAINS:
+        counts = Tally()
+        counts.merge(tally, grain.key)
+        await add_counts(
+            session,
+            grain.responses,
+            [(*key, count) for key, count in counts.responses.items()],
+            grain.cell,
+        )
+        await add_counts(
+            session,
+            grain.items,
+            [(*key, item_id, *levels) for (key, item_id), levels in counts.items.items()],
+            (*grain.cell, "item_id"),
+        )
+        await add_counts(
+            session,
+            grain.moments,
+            [(*key, scope, *sums) for (key, scope), sums in counts.moments.items()],
+            (*grain.cell, "scope"),
+        )
 
 
 def cell_key(
@@ -327,4 +408,4 @@ def cell_key(
     level: str,
     channel_kind: str,
 ) -> CellKey:
-    return (questionnaire, month_key(day), agency_id, service_id or 0, level, channel_kind)
+    return (questionnaire, day, agency_id, service_id or 0, level, channel_kind)

@@ -73,7 +73,7 @@ async def three_responses(database, ids, day: date) -> None:
     "period",
     [
         Period.month(2025, 7),  # whole month: read from the rollups
-        Period(date(2025, 7, 2), date(2025, 7, 30)),  # inside a month: counted from answers
+        Period(date(2025, 7, 2), date(2025, 7, 30)),  # inside a month: the daily rollups
     ],
 )
 async def test_indices_worked_out_by_hand(database, period):
@@ -309,7 +309,7 @@ async def test_days_next_to_whole_months_are_counted_once(database):
     def n(result):
         return result.total.counts.respondents
 
-    # June whole from the rollups, 31 May and 1-2 July from the answers
+    # June whole from the monthly rollups, 31 May and 1-2 July from the daily ones
     wide = await report(database, Period(date(2025, 5, 31), date(2025, 7, 2)))
     assert n(wide) == 5
     assert wide.total.indices.overall.index == pytest.approx(80.0)

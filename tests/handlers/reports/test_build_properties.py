@@ -2,8 +2,9 @@
 equals a plain-Python count of the raw answers, on SQLite and on PostgreSQL.
 
 The responses go in through the bot's write path (single and bulk, with re-stored
-form ids replacing earlier ones), so the rollups, the raw counting of partial months
-and the merging of groups are all checked against the same reference.
+form ids replacing earlier ones), so the monthly rollups (whole months), the daily ones
+(the days at a period's ends) and the merging of groups are all checked against the
+same reference.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from sqlalchemy import delete, insert, select
 from bot.database import Database
 from bot.models import (
     Agency,
+    DailyItem,
+    DailyMoments,
+    DailyResponses,
     Response,
     ResponseAnswer,
     RollupItem,
@@ -35,7 +39,7 @@ QUESTIONNAIRES = load_questionnaires()
 QUESTIONNAIRE = QUESTIONNAIRES["sipas-2017"]
 CRITERIA = {q.id: q.factor for q in QUESTIONNAIRE.criteria()}
 FACTORS = [f.id for f in QUESTIONNAIRE.factors]
-ROLLUPS = (RollupResponses, RollupItem, RollupMoments)
+ROLLUPS = (RollupResponses, RollupItem, RollupMoments, DailyResponses, DailyItem, DailyMoments)
 FIRST_DAY = date(2024, 11, 1)
 LAST_DAY = date(2025, 4, 30)
 
@@ -44,7 +48,7 @@ AGENCIES = [("A1", "province", None), ("A2", "commune", "A3"), ("A3", "commune",
 SERVICES = [("S1", "Tư pháp"), ("S2", "Đất đai")]
 CHANNELS = ["telegram", "paper"]
 
-# month boundaries are where rollups (whole months) and raw counting (the rest) meet
+# month boundaries are where monthly rollups (whole months) and daily ones (the rest) meet
 EDGES = sorted(
     {
         date(y, m, 1) + timedelta(days=d)
@@ -79,22 +83,38 @@ def periods(draw) -> Period:
     return Period(start, end)
 
 
-requests = st.fixed_dictionaries(
-    {
-        "period": periods(),
-        "grouping": st.lists(
-            st.sampled_from(["agency", "service", "level", "channel", "month"]),
-            unique=True,
-            max_size=2,
-        ),
-        "agencies": st.lists(st.sampled_from(["A1", "A2", "A3"]), unique=True, max_size=2),
-        "merge": st.booleans(),
-        "services": st.lists(st.sampled_from(["S1", "S2"]), unique=True, max_size=1),
-        "field": st.sampled_from([None, "tu phap"]),
-        "level": st.sampled_from([None, "commune"]),
-        "channel": st.sampled_from([None, "paper"]),
-    }
-)
+@st.composite
+def unaligned_periods(draw) -> Period:
+    """Any range whose ends are not month ends: from a few days to most of the data."""
+    start = draw(st.dates(FIRST_DAY, LAST_DAY - timedelta(days=2)))
+    end = draw(st.dates(start, LAST_DAY))
+    if start.day == 1:
+        start += timedelta(days=1)
+    if (end + timedelta(days=1)).day == 1:
+        end -= timedelta(days=1)
+    return Period(start, max(start, end))
+
+
+def request_of(period_strategy):
+    return st.fixed_dictionaries(
+        {
+            "period": period_strategy,
+            "grouping": st.lists(
+                st.sampled_from(["agency", "service", "level", "channel", "month"]),
+                unique=True,
+                max_size=2,
+            ),
+            "agencies": st.lists(st.sampled_from(["A1", "A2", "A3"]), unique=True, max_size=2),
+            "merge": st.booleans(),
+            "services": st.lists(st.sampled_from(["S1", "S2"]), unique=True, max_size=1),
+            "field": st.sampled_from([None, "tu phap"]),
+            "level": st.sampled_from([None, "commune"]),
+            "channel": st.sampled_from([None, "paper"]),
+        }
+    )
+
+
+requests = request_of(periods())
 
 
 async def _reset(database: Database) -> tuple[dict[str, int], dict[str, int]]:
@@ -249,13 +269,29 @@ async def _rollup_rows(database: Database) -> set[tuple]:
     return rows
 
 
-@settings(
+PROPERTY = settings(
     max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@PROPERTY
 @given(stored=batches, request=requests)
 async def test_report_equals_reference_from_raw_answers(database, stored, request):
+    await _check_report(database, stored, request)
+
+
+@PROPERTY
+@given(stored=batches, request=request_of(unaligned_periods()))
+async def test_days_outside_whole_months_equal_the_reference(database, stored, request):
+    """Ranges not aligned to months: their ends (and their previous period's) come from
+    the daily rollups, the months between from the monthly ones."""
+    assert request["period"].start.day != 1
+    await _check_report(database, stored, request)
+
+
+async def _check_report(database, stored, request):
     agencies, services = await _reset(database)
     stored = [_dedupe(batch) for batch in stored]
     for number, batch in enumerate(stored):

@@ -1,13 +1,16 @@
 """Report periods: parsing, the previous period, and the split between whole months
-(read from the rollups) and the remaining days (counted from the answers)."""
+(the monthly rollups), whole dekads and the remaining days (the daily rollups)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers.reports import Period
+from handlers.reports.periods import split_days
 
 
 @pytest.mark.parametrize(
@@ -78,3 +81,38 @@ def test_split(start, end, months, days):
 def test_a_period_is_ascii_digits_within_the_years_reports_cover(text, message):
     with pytest.raises(ValueError, match=message):
         Period.parse(text)
+
+
+@given(st.dates(date(2024, 1, 1), date(2025, 12, 31)), st.integers(0, 120))
+def test_split_days_covers_a_range_with_whole_blocks_and_few_days(start, length):
+    end = start + timedelta(days=length)
+    blocks, days = split_days(start, end)
+    covered = []
+    for span, firsts in blocks.items():
+        for first in firsts:
+            assert first.day in range(1, 32 - span, span)  # 1, 11, 21 or 1, 6, …, 26
+            month_end = Period.month(first.year, first.month).end
+            last = month_end if first.day + 2 * span > 31 else first + timedelta(days=span - 1)
+            covered += [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    for a, b in days:
+        covered += [a + timedelta(days=i) for i in range((b - a).days + 1)]
+    assert sorted(covered) == [start + timedelta(days=i) for i in range(length + 1)]
+    assert sum((b - a).days + 1 for a, b in days) <= 10  # at most five at either end
+
+
+def test_split_days_of_a_two_month_range():
+    assert split_days(date(2025, 4, 16), date(2025, 4, 30)) == (
+        {10: [date(2025, 4, 21)], 5: [date(2025, 4, 16)]},
+        [],
+    )
+    assert split_days(date(2025, 2, 14), date(2025, 2, 28)) == (
+        {10: [date(2025, 2, 21)], 5: [date(2025, 2, 16)]},
+        [(date(2025, 2, 14), date(2025, 2, 15))],
+    )
+    assert split_days(date(2025, 5, 10), date(2025, 6, 23)) == (
+        {
+            10: [date(2025, 5, 11), date(2025, 5, 21), date(2025, 6, 1), date(2025, 6, 11)],
+            5: [],
+        },
+        [(date(2025, 5, 10), date(2025, 5, 10)), (date(2025, 6, 21), date(2025, 6, 23))],
+    )

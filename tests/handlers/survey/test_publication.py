@@ -8,7 +8,16 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from bot.database import Database
-from bot.models import PooledResponse, Response, RollupItem, RollupMoments, RollupResponses
+from bot.models import (
+    DailyItem,
+    DailyMoments,
+    DailyResponses,
+    PooledResponse,
+    Response,
+    RollupItem,
+    RollupMoments,
+    RollupResponses,
+)
 from handlers.survey.publication import JOB_ID, publish_due, schedule_publication
 from handlers.survey.store.rollups import rebuild_rollups
 from tests.builders import (
@@ -39,7 +48,14 @@ async def rollups(database: Database) -> list:
     async with database.transaction() as session:
         return [
             sorted(tuple(row) for row in await session.execute(select(*model.__table__.c)))
-            for model in (RollupResponses, RollupItem, RollupMoments)
+            for model in (
+                RollupResponses,
+                RollupItem,
+                RollupMoments,
+                DailyResponses,
+                DailyItem,
+                DailyMoments,
+            )
         ]
 
 
