@@ -280,7 +280,7 @@ class _MonthCell(_Cell):
 
 class _DayCell(_Cell):
     questionnaire: Mapped[str] = mapped_column(String(32), sort_order=-8)
-    span: Mapped[int] = mapped_column(SmallInteger, sort_order=-7)  # days: 1 or 10
+    span: Mapped[int] = mapped_column(SmallInteger, sort_order=-7)  # days: 1, 5 or 10
     day: Mapped[date] = mapped_column(Date, sort_order=-6)  # the first
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from bot.clock import local_today
 from bot.database import Database
@@ -27,8 +26,6 @@ from bot.settings import Settings
 from handlers.survey.store.pool import pool_size, publish_pool
 
 log = logging.getLogger(__name__)
-
-JOB_ID = "publish-responses"
 
 
 def local_day(now: datetime, settings: Settings) -> date:
@@ -63,22 +60,3 @@ async def held_count(database: Database) -> int:
     """How many completed chat responses wait in the pool."""
     async with database.transaction() as session:
         return await pool_size(session)
-
-
-def schedule_publication(
-    scheduler: Any,
-    database: Database,
-    settings: Settings,
-    questionnaires: Mapping[str, Questionnaire],
-) -> None:
-    """Publish every hour at minute 1 of the scheduler's (local) clock, so a day's
-    responses are in from 00:01 the next day; a missed hour is simply caught up."""
-    scheduler.add_job(
-        publish_due,
-        "cron",
-        minute=1,
-        id=JOB_ID,
-        args=(database, settings, questionnaires),
-        coalesce=True,
-        misfire_grace_time=3600,
-    )

@@ -36,7 +36,7 @@ from bot.models import (
     StartCode,
 )
 from bot.states import OPEN_STATES, DossierState, OutboxKind
-from handlers.dossiers.store._outbox import pending_message, selected
+from handlers.dossiers.store._outbox import selected
 
 
 async def lock_scan(session: AsyncSession) -> None:
@@ -131,7 +131,7 @@ async def issue_notices(
         ApologyNotice.dossier_id == Dossier.id, ApologyNotice.due_date == Dossier.due_date
     )
     outbox_columns = selected(
-        pending_message(OutboxKind.APOLOGY, ApologyNotice.id, ApologyNotice.dossier_id, now)
+        OutboxMessage.new_row(OutboxKind.APOLOGY, ApologyNotice.id, ApologyNotice.dossier_id, now)
     )
     await session.execute(
         insert_ignoring_duplicates(session, OutboxMessage.__table__).from_select(

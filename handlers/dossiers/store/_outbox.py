@@ -1,8 +1,8 @@
 """The dossiers' messages in the outbox (apology notices, survey invitations).
 
 The room writes outbox rows as any decision's data, in the transaction that decided;
-sending them is machinery (`bot.outbox`), which the room does not import. One shape of
-a new row serves the single insert and the scan's set-based one.
+sending them is machinery (`bot.outbox`), which the room does not import. A new row's
+shape is `OutboxMessage.new_row`, shared with `bot.outbox` and the scan's set-based insert.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from bot.models import OutboxMessage
 _COLUMNS = OutboxMessage.__table__.c
 
 
-pending_message = OutboxMessage.new_row
-
-
 def selected(row: dict[str, Any]) -> dict[str, Any]:
     """A row as SELECT expressions: constants become literals of their column's type."""
     return {
@@ -39,5 +36,5 @@ async def queue_message(
 ) -> bool:
     """An outbox row for the sender, unless one exists for (kind, ref_id); True if new."""
     return await insert_if_absent(
-        session, OutboxMessage.__table__, pending_message(kind, ref_id, dossier_id, now)
+        session, OutboxMessage.__table__, OutboxMessage.new_row(kind, ref_id, dossier_id, now)
     )

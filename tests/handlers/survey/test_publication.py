@@ -18,7 +18,7 @@ from bot.models import (
     RollupMoments,
     RollupResponses,
 )
-from handlers.survey.publication import JOB_ID, publish_due, schedule_publication
+from handlers.survey.publication import publish_due
 from handlers.survey.store.rollups import rebuild_rollups
 from tests.builders import (
     QUESTIONNAIRES,
@@ -91,15 +91,3 @@ async def test_only_days_before_today_are_published_once_and_counted(database: D
     assert await rollups(database) == incremental
     assert await publish_due(database, settings, QUESTIONNAIRES, now, include_today=True) == 1
     assert await count(database, PooledResponse) == 0
-
-
-async def test_publication_is_scheduled_every_hour_at_minute_one(database: Database):
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    settings = make_settings(database)
-    scheduler = AsyncIOScheduler(timezone=settings.timezone)
-    schedule_publication(scheduler, database, settings, QUESTIONNAIRES)
-    job = scheduler.get_job(JOB_ID)
-    assert job is not None and job.args == (database, settings, QUESTIONNAIRES)
-    after = datetime(2026, 11, 23, 23, 30, tzinfo=ZONE)
-    assert job.trigger.get_next_fire_time(None, after) == datetime(2026, 11, 24, 0, 1, tzinfo=ZONE)
