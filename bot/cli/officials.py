@@ -11,16 +11,11 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timedelta
 
+from bot.cli.common import UsageError
 from bot.clock import utc_now
 from bot.database import Database
 from bot.settings import Settings
 from handlers import officials as access
-
-
-def _usage(message: str) -> Exception:
-    from bot.cli.common import UsageError
-
-    return UsageError(message)
 
 
 async def cmd_invite(args: argparse.Namespace, settings: Settings, database: Database) -> int:
@@ -28,9 +23,9 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings, database: Dat
     try:
         agency_code = access.parse_scope(args.scope)
     except access.InvitationError as error:
-        raise _usage(str(error)) from None
+        raise UsageError(str(error)) from None
     if args.days is not None and not 0 < args.days <= 90:
-        raise _usage("--days must be between 0 and 90")
+        raise UsageError("--days must be between 0 and 90")
     async with database.transaction() as session:
         try:
             official, code = await access.create_invitation(
@@ -43,7 +38,7 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings, database: Dat
                 valid_for=timedelta(days=args.days) if args.days else None,
             )
         except access.InvitationError as error:
-            raise _usage(str(error).replace(" in scope", "")) from None
+            raise UsageError(str(error).replace(" in scope", "")) from None
     expires = official.invite_expires_at.astimezone(settings.zone)
     print(access.display_code(code))
     print(
@@ -87,7 +82,7 @@ async def cmd_revoke(args: argparse.Namespace, settings: Settings, database: Dat
     async with database.transaction() as session:
         revoked = await access.revoke(session, args.id, utc_now())
     if not revoked:
-        raise _usage(f"no official {args.id} to revoke (unknown or already revoked)")
+        raise UsageError(f"no official {args.id} to revoke (unknown or already revoked)")
     print(f"official {args.id} revoked: every command and link of theirs is refused from now on")
     return 0
 
@@ -96,7 +91,7 @@ def _moment(text: str, settings: Settings) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise _usage(f"--at: not an ISO 8601 time, e.g. 2026-12-07T08:00 ({text!r})") from None
+        raise UsageError(f"--at: not an ISO 8601 time, e.g. 2026-12-07T08:00 ({text!r})") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=settings.zone)
 
 

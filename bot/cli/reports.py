@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bot.cli.common import UsageError
 from bot.clock import local_today, utc_now
 from bot.database import Database
 from bot.questionnaire import load_questionnaires
@@ -28,18 +29,12 @@ FORMATS = ("table", "json", "csv", "xlsx", "png")
 BINARY_FORMATS = ("xlsx", "png")
 
 
-def _usage(message: str) -> Exception:
-    from bot.cli.common import UsageError
-
-    return UsageError(message)
-
-
 def _period(args: argparse.Namespace, settings: Settings) -> Period:
     given = [name for name in ("period", "month", "quarter", "year") if getattr(args, name)] + (
         ["from/to"] if args.date_from or args.date_to else []
     )
     if len(given) > 1:
-        raise _usage(f"give one period, not {' and '.join(given)}")
+        raise UsageError(f"give one period, not {' and '.join(given)}")
     try:
         if args.date_from or args.date_to:
             if not (args.date_from and args.date_to):
@@ -49,7 +44,7 @@ def _period(args: argparse.Namespace, settings: Settings) -> Period:
         if text:
             return Period.parse(text)
     except ValueError as error:
-        raise _usage(str(error)) from None
+        raise UsageError(str(error)) from None
     return Period.containing(local_today(utc_now(), settings), QUARTER)
 
 
@@ -59,7 +54,7 @@ def _grouping(text: str) -> tuple[str, ...]:
     names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
     unknown = [name for name in names if name not in GROUPINGS]
     if unknown:
-        raise _usage(
+        raise UsageError(
             f"--group-by: unknown {', '.join(unknown)} (choose from {', '.join(GROUPINGS)})"
         )
     return names
@@ -67,7 +62,7 @@ def _grouping(text: str) -> tuple[str, ...]:
 
 async def cmd_report(args: argparse.Namespace, settings: Settings, database: Database) -> int:
     if args.format in BINARY_FORMATS and not args.output:
-        raise _usage(f"--format {args.format} needs --output FILE")
+        raise UsageError(f"--format {args.format} needs --output FILE")
     filters = ReportFilters(
         questionnaire=args.questionnaire or settings.survey.questionnaire,
         period=_period(args, settings),
@@ -85,7 +80,7 @@ async def cmd_report(args: argparse.Namespace, settings: Settings, database: Dat
                 session, load_questionnaires(), filters, grouping, settings.scoring
             )
         except ReportError as error:
-            raise _usage(str(error)) from None
+            raise UsageError(str(error)) from None
     output = Path(args.output) if args.output else None
     if args.format in BINARY_FORMATS:
         from bot.rendering import render  # drawing libraries load only for these formats
