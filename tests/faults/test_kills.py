@@ -24,7 +24,7 @@ from tests.bot.channels.telegram_harness import Q2017, prompt
 from tests.builders import make_code, seed_catalog
 from tests.fakes.telegram import FakeTelegram
 from tests.faults.conftest import pg_empty
-from tests.faults.harness import Crowd, Fleet, check_exact, environment_fast, outcome
+from tests.faults.harness import RETRY, Crowd, Fleet, check_exact, environment_fast, outcome
 
 CITIZENS = 100
 QUESTIONS = 6
@@ -50,7 +50,7 @@ class Killed:
 async def killed(pg_migrated, tmp_path_factory) -> Killed:
     database = await pg_empty(pg_migrated)
     code = await make_code(database, await seed_catalog(database), single_use=False)
-    fake = FakeTelegram(both_rate=0.1, max_connections=200, sticky=True)
+    fake = FakeTelegram(both_rate=0.1, max_connections=200, sticky=True, webhook_retry_delay=RETRY)
     workdir = tmp_path_factory.mktemp("kills")
     async with fake, Fleet(fake, database, workdir, **environment_fast()) as fleet:
         crowd = Crowd(fake, [code] * CITIZENS, questions=QUESTIONS, double_tap_every=10)
@@ -105,7 +105,7 @@ class BothKilled:
 async def both_killed(pg_migrated, tmp_path_factory) -> BothKilled:
     database = await pg_empty(pg_migrated)
     code = await make_code(database, await seed_catalog(database), single_use=False)
-    async with FakeTelegram(max_connections=200, sticky=True) as fake:
+    async with FakeTelegram(max_connections=200, sticky=True, webhook_retry_delay=RETRY) as fake:
         workdir = tmp_path_factory.mktemp("both")
         async with Fleet(fake, database, workdir, **environment_fast()) as fleet:
             # Answers to the first two questions, then the third is on every screen.

@@ -24,7 +24,7 @@ from bot.models import Official, OutboxMessage
 from tests.builders import QUESTIONNAIRES, TRANSLATOR
 from tests.fakes.telegram import FakeTelegram, SentMessage
 from tests.faults.conftest import pg_empty
-from tests.faults.harness import Fleet, environment_fast, late_notices, make_due
+from tests.faults.harness import RETRY, Fleet, environment_fast, late_notices, make_due
 from tests.officials_helpers import all_at, invite, officials_settings, respond, seed_agencies
 
 NOTICES = 40
@@ -62,7 +62,7 @@ async def seed(database) -> list[str]:
 async def storms(pg_migrated, tmp_path_factory) -> Storms:
     database = await pg_empty(pg_migrated)
     codes = await seed(database)
-    async with FakeTelegram(max_connections=200) as fake:
+    async with FakeTelegram(max_connections=200, webhook_retry_delay=RETRY) as fake:
         workdir = tmp_path_factory.mktemp("outbox")
         async with Fleet(fake, database, workdir, **environment_fast()):
             for i, code in enumerate(codes):

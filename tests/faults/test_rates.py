@@ -16,7 +16,7 @@ import pytest
 
 from tests.builders import make_code, seed_catalog
 from tests.fakes.telegram import FakeTelegram
-from tests.faults.harness import Crowd, Fleet, environment_fast, late_notices, make_due
+from tests.faults.harness import RETRY, Crowd, Fleet, environment_fast, late_notices, make_due
 
 CITIZENS = 40
 NOTICES = 60
@@ -48,7 +48,7 @@ async def test_two_processes_stay_within_the_bot_s_budgets(pg_database, tmp_path
         OUTBOX_RATE_SHARE=0.5,
         OUTBOX_BATCH_SIZE=5,
     )
-    fake = FakeTelegram(max_connections=200, sticky=True)
+    fake = FakeTelegram(max_connections=200, sticky=True, webhook_retry_delay=RETRY)
     async with fake, Fleet(fake, pg_database, tmp_path, **environment):
         crowd = Crowd(fake, [code] * CITIZENS, questions=4, double_tap_every=CITIZENS + 1)
         await make_due(pg_database)

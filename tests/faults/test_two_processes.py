@@ -16,6 +16,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.faults.conftest import pg_empty
 from tests.faults.harness import (
     NOT_SHOWN,
+    RETRY,
     Crowd,
     Fleet,
     check_exact,
@@ -43,6 +44,7 @@ class Outcome:
     finished: AssertionError | None  # every citizen done, every answer counted, exact
     consistent: AssertionError | None  # nothing stored that was not given, nothing twice
     probes_rejected: int
+    statuses: set[int]  # the webhooks' answers while both processes ran
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ async def run(pg_migrated, tmp_path_factory) -> Outcome:
     """One run, read by the tests below."""
     database = await pg_empty(pg_migrated)
     code = await make_code(database, await seed_catalog(database), single_use=False)
-    async with FakeTelegram(both_rate=0.1, max_connections=200) as fake:
+    async with FakeTelegram(both_rate=0.1, max_connections=200, webhook_retry_delay=RETRY) as fake:
         workdir = tmp_path_factory.mktemp("two")
         async with Fleet(fake, database, workdir, **environment_fast()):
             crowd = Crowd(fake, [code] * CITIZENS, questions=QUESTIONS)
@@ -61,6 +63,8 @@ async def run(pg_migrated, tmp_path_factory) -> Outcome:
             if finished is None and crowd.rejected:
                 finished = AssertionError(f"answers not counted: {dict(crowd.rejected)}")
             rejected = sum(await asyncio.gather(*(probe(fake, code, i) for i in range(PROBES))))
+            await fake.wait_until(lambda: not fake.pending, within=30)
+            statuses = set(fake.webhook_statuses)
     print(
         f"\ntwo processes: {len(fake.confirmed)} updates, {len(fake.posted_to_both)} to both "
         f"at once, {crowd.double_taps} double taps; posts per process "
@@ -68,7 +72,7 @@ async def run(pg_migrated, tmp_path_factory) -> Outcome:
         f"{sum(crowd.rejected.values())} in {len(crowd.rejected)} chats; "
         f"probes rejected: {rejected} of {PROBES}"
     )
-    return Outcome(fake, crowd, finished, consistent, rejected)
+    return Outcome(fake, crowd, finished, consistent, rejected, statuses)
 
 
 async def probe(fake: FakeTelegram, code: str, index: int) -> bool:
@@ -87,7 +91,7 @@ async def probe(fake: FakeTelegram, code: str, index: int) -> bool:
 async def test_nothing_is_stored_that_was_not_answered_nor_twice(run: Outcome):
     if run.consistent is not None:
         raise run.consistent
-    assert set(run.fake.webhook_statuses) <= {200, 503}, set(run.fake.webhook_statuses)
+    assert run.statuses <= {0, 200, 503}, run.statuses  # 0: timed out under load, posted again
     assert all(run.fake.posts_by_target[url] > 100 for url in run.fake.targets)  # both worked
     assert len(run.fake.posted_to_both) >= 20 and run.crowd.double_taps >= 40
 
