@@ -225,7 +225,8 @@ def render() -> str:
             lines += _head(name, "gauge")
             lines += [_sample(name, labels, n) for labels, n in sorted(gauges[name].items())]
     for name in sorted(HISTOGRAMS):
-        lines += _histogram_lines(HISTOGRAMS[name])
+        if HISTOGRAMS[name].series:
+            lines += _histogram_lines(HISTOGRAMS[name])
     return "\n".join(lines) + "\n"
 
 
