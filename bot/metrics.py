@@ -61,6 +61,7 @@ _GAUGE_READERS: dict[str, Callable[[], GaugeReading]] = {}
 _HELP: dict[str, str] = {}
 _CHECKED: set[str] = set()
 _CHECKED_LABELS: set[str] = set()
+_SERIES: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[str, Labels]] = {}
 
 
 def _check(name: str) -> str:
@@ -86,8 +87,17 @@ def describe(name: str, help_text: str) -> None:
     _HELP[_check(name)] = help_text
 
 
+def _series(name: str, labels: Mapping[str, Any]) -> tuple[str, Labels]:
+    """The series' key: checked and sorted once, then found by the call's own order."""
+    raw = (name, tuple(labels.items()))
+    key = _SERIES.get(raw)
+    if key is None:
+        key = _SERIES[raw] = (_check(name), _labels(labels))
+    return key
+
+
 def increment(name: str, amount: int = 1, **labels: Any) -> None:
-    COUNTERS[(_check(name), _labels(labels))] += amount
+    COUNTERS[_series(name, labels)] += amount
 
 
 def value(name: str, **labels: Any) -> int:
@@ -123,7 +133,7 @@ class Histogram:
         self.series: dict[Labels, list[float]] = {}  # bucket counts..., +Inf, sum
 
     def observe(self, number: float, **labels: Any) -> None:
-        key = _labels(labels)
+        key = _series(self.name, labels)[1]
         series = self.series.get(key)
         if series is None:
             series = self.series[key] = [0] * (len(self.buckets) + 1) + [0.0]
