@@ -21,7 +21,9 @@ nothing is locked and recording an event is one dict update):
           lambda: [({"lane": lane}, use) for lane, use in budgets.use().items()],
       )
 
-`describe(name, help)` gives a family its HELP line (else a generic one).
+`describe(name, help)` gives a family its HELP line (else a generic one). Label
+values come from a small fixed set (a channel, an outcome): never an id, a code or
+text, which would leak who talks to the bot and grow the page without bound.
 """
 
 from __future__ import annotations
