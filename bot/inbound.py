@@ -17,6 +17,7 @@ never imported: the inbound path sits below them, and they below nothing of it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -72,6 +73,9 @@ class Taken:
     replies: list[Outbound]
     seq: int | None = None
     recorded: bool = False
+    # handled; duplicate (its update key was applied before); flooded (dropped unread);
+    # failed (a handler broke: marked as seen, politely answered). In sipas_updates_total.
+    outcome: str = "handled"
 
 
 async def lock_chat(session: AsyncSession, channel: str, chat_key: str, now: datetime) -> Chat:
@@ -135,7 +139,19 @@ class InboundProcessor:
         now = self.clock()
         if not self.flood.allow((inbound.channel, inbound.chat_key), now.timestamp()):
             metrics.increment("inbound_flood_dropped_total")
-            return Taken([])
+            metrics.increment(metrics.UPDATES, channel=inbound.channel, outcome="flooded")
+            return Taken([], outcome="flooded")
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            taken = await self._take(inbound, sent, now)
+            outcome = taken.outcome
+            return taken
+        finally:
+            metrics.increment(metrics.UPDATES, channel=inbound.channel, outcome=outcome)
+            metrics.UPDATE_LATENCY.observe(time.perf_counter() - started, channel=inbound.channel)
+
+    async def _take(self, inbound: Inbound, sent: int | None, now: datetime) -> Taken:
         try:
             async with self.database.write_turn, self.database.transaction() as session:
                 if inbound.update_key is not None and not await insert_if_absent(
@@ -143,7 +159,7 @@ class InboundProcessor:
                     ProcessedUpdate.__table__,
                     {"update_key": inbound.update_key, "processed_at": now},
                 ):
-                    return Taken([])
+                    return Taken([], outcome="duplicate")
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
                 if chat.unreachable_at is not None:
                     chat.unreachable_at = None  # it writes again: it no longer blocks the bot
@@ -164,7 +180,7 @@ class InboundProcessor:
             # A message that breaks a handler must not be retried for ever, nor crash the
             # bot: it is logged (without its text), marked as seen, and politely answered.
             log.error("handling a %s message failed: %s", inbound.channel, describe(error))
-            return Taken(await self._give_up(inbound, now))
+            return Taken(await self._give_up(inbound, now), outcome="failed")
 
     async def _give_up(self, inbound: Inbound, now: datetime) -> list[Outbound]:
         if inbound.update_key is not None:

@@ -12,7 +12,9 @@ sender delivers at least once:
   chat if the dossier is linked, that channel runs and the chat neither said /stop nor
   blocked the bot (a 403 marks it unreachable), else ZNS (Zalo template message to the
   phone on file) when configured, else "deliver at the counter" (listed for officials
-  with the printable notice);
+  with the printable notice); right before the send the channel is asked whether it
+  can reach the chat now (`bot.channels.can_reach`: a Zalo OA chat outside its free
+  reply window cannot), and if not the message takes that other route at once;
 - a renderer may answer `Withheld`: not now (due again later, e.g. a reminder at
   night) or never (cancelled, e.g. the citizen came back), written back in the claim;
 - it paces each platform at a share of its rate limit, so survey replies keep the
@@ -26,6 +28,9 @@ in `uncertain` on the row and logged, never hidden.
 
 This module imports no platform code: channels come in through the `Channel`
 protocol and ZNS through the small `ZnsGateway` protocol below.
+
+Longer than 450 lines because claiming, routing, sending and recording share one job's
+state; what a failure means and the pacing are apart, in bot.sending.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels import can_reach
 from bot.database import insert_if_absent
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
 from bot.sending import Pacer, describe, is_blocked, is_permanent, is_timeout, retry_after_of
@@ -88,6 +94,7 @@ class _Job:
     reason: str | None = None
     reclaimed: bool = False
     withheld: Withheld | None = None  # not sent now: written back in the claim
+    elsewhere: _Job | None = None  # a chat job's route if its channel cannot reach it now
 
 
 @dataclass
@@ -223,7 +230,8 @@ class OutboxSender:
 
         A chat that said /stop or blocked the bot gets nothing: a notice that must reach
         the citizen (`counter_fallback`) goes by ZNS or the counter instead, any other
-        message to that chat is cancelled.
+        message to that chat is cancelled. A chat route carries the route to take
+        instead (`elsewhere`) if its channel cannot reach the chat when it sends.
         """
         dossier = await session.get(Dossier, row.dossier_id) if row.dossier_id else None
         chat = await session.get(Chat, dossier.chat_id) if dossier and dossier.chat_id else None
@@ -245,10 +253,20 @@ class OutboxSender:
             )
             if addressee is not None and _closed(addressee):
                 return _Job(row.id, OutboxRoute.COUNTER, withheld=Withheld(_closed(addressee)))
-            return _Job(row.id, OutboxRoute.CHAT, channel, chat_key, rendered=rendered)
+            job = _Job(row.id, OutboxRoute.CHAT, channel, chat_key, rendered=rendered)
+            job.elsewhere = _Job(row.id, OutboxRoute.CHAT, channel, chat_key, withheld=_AWAY)
+            return job
         closed = _closed(chat) if chat is not None else None
         if chat is not None and not closed and chat.channel in self.channels:
-            return _Job(row.id, OutboxRoute.CHAT, chat.channel, chat.chat_key, rendered=rendered)
+            job = _Job(row.id, OutboxRoute.CHAT, chat.channel, chat.chat_key, rendered=rendered)
+            job.elsewhere = self._elsewhere(row, dossier, rendered, _AWAY.reason)
+            return job
+        return self._elsewhere(row, dossier, rendered, closed)
+
+    def _elsewhere(
+        self, row: OutboxMessage, dossier: Dossier | None, rendered: Rendered, closed: str | None
+    ) -> _Job:
+        """The route when the chat is not an option: ZNS, the counter, or not at all."""
         if dossier is not None and dossier.phone and self.zns is not None and rendered.zns_fields:
             return _Job(row.id, OutboxRoute.ZNS, "zns", phone=dossier.phone, rendered=rendered)
         if closed and not rendered.counter_fallback:
@@ -311,7 +329,8 @@ class OutboxSender:
             await self._deliver(job, report)
 
     async def _deliver(self, job: _Job, report: SendReport) -> None:
-        if job.withheld is not None:  # already written back when it was claimed
+        job = await self._reachable_or_elsewhere(job)
+        if job.withheld is not None:  # already written back
             if job.withheld.until is None:
                 report.cancelled += 1
             else:
@@ -345,6 +364,18 @@ class OutboxSender:
                 report.uncertain += 1
             return
         await self._failed(job, RuntimeError("rate limited too often"), report)
+
+    async def _reachable_or_elsewhere(self, job: _Job) -> _Job:
+        """The job, or its other route if its channel cannot reach the chat now (asked
+        here, outside the claim's transaction: the channel may read the database)."""
+        other = job.elsewhere
+        if other is None or job.rendered is None or job.channel is None:
+            return job
+        if await can_reach(self.channels[job.channel], job.chat_key or "", job.rendered.replies):
+            return job
+        if other.withheld is not None:
+            await self._record(other, status=OutboxStatus.CANCELLED, reason=other.withheld.reason)
+        return other
 
     async def _send(self, job: _Job) -> None:
         assert job.rendered is not None
@@ -422,6 +453,9 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=seconds)
             await self._flush()
+
+
+_AWAY = Withheld("chat out of reach now")  # its channel cannot reach it (Zalo OA window)
 
 
 def _closed(chat: Chat) -> str | None:

@@ -1,6 +1,8 @@
-"""GET /metrics: the process's counters (`bot.metrics`) in the Prometheus text format.
+"""GET /metrics: the process's metrics (`bot.metrics`) in the Prometheus text format.
 
 /metrics is installed by `bot.web.build_app`, so it exists whatever channels run.
+Each scrape also reads the leader flag and the outbox backlog (`bot.outbox_backlog`,
+cached a few seconds) of the app's database.
 The counters hold no personal data, but they tell an outsider how busy the bot is
 and how often it is attacked, so they are not public: with METRICS_TOKEN set, only
 `Authorization: Bearer <token>` reads them (compared in constant time); without
@@ -14,12 +16,17 @@ import ipaddress
 
 from aiohttp import web
 
+from bot import metrics
 from bot.boundary import secret_equals
-from bot.metrics import render
+from bot.database import Database
+from bot.outbox_backlog import BacklogGauges
 
 PATH = "/metrics"
 _FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 TOKEN_KEY = web.AppKey("metrics_token", str)
+BACKLOG_KEY = web.AppKey("metrics_backlog", BacklogGauges)
+DATABASE_KEY = web.AppKey("metrics_database", Database)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _is_local(request: web.Request) -> bool:
@@ -45,12 +52,21 @@ async def _metrics(request: web.Request) -> web.Response:
             )
     elif not _is_local(request):
         return web.Response(status=404, text="not found")
-    return web.Response(text=render(), content_type="text/plain")
+    database = request.app.get(DATABASE_KEY)
+    if database is not None:
+        metrics.set_gauge(metrics.LEADER, int(database.leadership.held))
+        await request.app[BACKLOG_KEY].refresh()
+    return web.Response(body=metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def install(app: web.Application, token: str | None = None) -> None:
+def install(
+    app: web.Application, token: str | None = None, database: Database | None = None
+) -> None:
     """Add GET /metrics to the web app once, protected by `token` (see the docstring)."""
     if token:
         app[TOKEN_KEY] = token
+    if database is not None:
+        app[DATABASE_KEY] = database
+        app[BACKLOG_KEY] = BacklogGauges(database)
     if not any(resource.canonical == PATH for resource in app.router.resources()):
         app.router.add_get(PATH, _metrics)
