@@ -39,6 +39,9 @@ class Viewer:
     role: str
     scope: access.Scope
 
+    def sees(self, agency_id: int) -> bool:
+        return self.scope.covers(agency_id)
+
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -91,7 +94,7 @@ async def open_session(
         return None
     row.used_at = now
     official = await access.entitled_official(session, row.official_id)
-    if official is None:
+    if not access.allowed(official, "web"):
         return None
     await store.prune_dashboard_access(session, now)
     cookie = secrets.token_urlsafe(32)
@@ -114,7 +117,7 @@ async def session_viewer(session: AsyncSession, cookie: str, now: datetime) -> V
     if not well_formed(cookie):
         return None
     official = await store.session_official(session, _hash(cookie), now)
-    if official is None:
+    if not access.allowed(official, "web"):
         return None
     try:
         scope = await access.official_scope(session, official)
