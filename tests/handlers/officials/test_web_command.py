@@ -10,7 +10,7 @@ from bot.models import DashboardSignin
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from handlers.officials import access, signin
 from tests.builders import TRANSLATOR, Citizen, FakeClock, make_processor
-from tests.dashboard_helpers import access_rows
+from tests.web_session_helpers import access_rows
 from tests.officials_helpers import invite, officials, seed_agencies, vn
 
 BASE = "https://sipas.example.gov.vn"
