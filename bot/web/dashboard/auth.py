@@ -91,8 +91,9 @@ def add_routes(app: web.Application, deps: Deps) -> None:
             cookie = await signin.open_session(session, token, deps.clock(), hours)
         if cookie is None:
             return pages.message(request, lang, 410, "link_unusable")
-        response = web.HTTPSeeOther(pages.link(ROOT, {"lang": lang}))
-        response.headers.update(pages.HEADERS)
+        response = web.Response(
+            status=303, headers={**pages.HEADERS, "Location": pages.link(ROOT, {"lang": lang})}
+        )
         response.set_cookie(
             COOKIE,
             cookie,

@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.i18n import count, day, number, shipped
+from bot.i18n import PRIMARY, count, day, number, shipped
 
 TEMPLATES = web.AppKey("dashboard_templates", jinja2.Environment)
 HEADERS = {
@@ -54,6 +54,11 @@ def _words(lang: str) -> dict[str, Any]:
     def t(key: str, **params: object) -> str:
         return texts(lang, key, **params)
 
+    def block_name(level: str) -> str:
+        """A block's heading; a level the catalogue invented is shown as it is."""
+        key = f"dashboard_block_{level}"
+        return t(key) if key in texts.catalogs[PRIMARY] else level
+
     return {
         "t": t,
         "lang": lang,
@@ -61,6 +66,8 @@ def _words(lang: str) -> dict[str, Any]:
         "count": lambda value: count(value, lang),
         "day": lambda value: day(value) if value is not None else "—",
         "share": lambda value, decimals=1: share(value, lang, decimals),
+        "block_name": block_name,
+        "link": link,
     }
 
 
@@ -89,6 +96,7 @@ def page(
         "url": lambda path, **changes: link(path, {**kept, **changes}),
         "switch_lang": _other_language(request, lang),
         "active": None,
+        "request_path": request.path,
         **context,
     }
     response = aiohttp_jinja2.render_template(
@@ -100,8 +108,11 @@ def page(
 
 def message(request: web.Request, lang: str, status: int, key: str) -> web.Response:
     """A short page that says one thing: refusals and errors, identical for every cause
-    that must not be told apart (an unknown unit and one outside the scope)."""
-    return page(request, "message.html", lang, {"key": key, "signed_in": False}, status)
+    that must not be told apart (an unknown unit and one outside the scope): nothing of
+    the address asked for is repeated."""
+    other = link("/dashboard/", {"lang": "en" if lang == "vi" else "vi"})
+    context = {"key": key, "signed_in": False, "switch_lang": other}
+    return page(request, "message.html", lang, context, status)
 
 
 def link(path: str, params: Mapping[str, str | None]) -> str:

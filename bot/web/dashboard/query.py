@@ -134,6 +134,6 @@ def _period(model: _Query, today: date) -> Period:
         period = Period.parse(model.period.upper())
     else:
         return Period.containing(today, QUARTER)
-    if not (FIRST_YEAR <= period.start.year and period.end.year <= LAST_YEAR):
+    if not (period.start.year >= FIRST_YEAR and period.end.year <= LAST_YEAR):
         raise ValueError("period out of range")
     return period

@@ -41,7 +41,7 @@ def quick_periods(query: PageQuery, today) -> list[tuple[str, Period]]:
     month = Period.containing(today, MONTH)
     return [
         ("web_this_month", month),
-        ("web_last_month", month.previous),
+        ("web_last_month", month.previous()),
         ("web_this_quarter", Period.containing(today, QUARTER)),
         ("web_this_year", Period.containing(today, YEAR)),
     ]
@@ -97,6 +97,7 @@ def add_routes(app: web.Application, deps: Deps) -> None:
                 **_common(deps, query, seen.scope, words),
                 "active": "overview",
                 "data": data,
+                "high": dashboard.HIGH,
                 "trend_chart": svg.trend_svg(data.trend.points, query.lang),
                 "ranking_chart": svg.ranking_svg(ranked, query.lang, data.target)
                 if ranked

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot.models import DashboardSession, DashboardSignin
 from handlers.officials import access, signin
-from tests.web_session_helpers import access_rows, registered_official, sign_in_link, signed_in
 from tests.officials_helpers import seed_agencies, vn
+from tests.web_session_helpers import access_rows, registered_official, sign_in_link, signed_in
 
 NOW = vn(2026, 11, 20)
 

@@ -10,8 +10,8 @@ from bot.models import DashboardSignin
 from bot.settings import OfficialSettings, Settings, SurveySettings, TelegramSettings
 from handlers.officials import access, signin
 from tests.builders import TRANSLATOR, Citizen, FakeClock, make_processor
-from tests.web_session_helpers import access_rows
 from tests.officials_helpers import invite, officials, seed_agencies, vn
+from tests.web_session_helpers import access_rows
 
 BASE = "https://sipas.example.gov.vn"
 REFUSED = TRANSLATOR("vi", "official_refused")
