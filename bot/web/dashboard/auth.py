@@ -62,10 +62,13 @@ def signed_out(request: web.Request) -> web.Response:
 
 
 def _same_origin(deps: Deps, request: web.Request) -> bool:
-    """False for a post whose Origin names another site (a missing Origin is let through:
-    the SameSite cookie and the one-time token already bind the request)."""
+    """False for a post that the browser says comes from another site (Sec-Fetch-Site),
+    or whose Origin names another one. A request that says neither is let through: the
+    SameSite cookie and the one-time token already bind it."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("Origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
     base = urlsplit(deps.settings.public_base_url or "")
     return origin == f"{base.scheme}://{base.netloc}"

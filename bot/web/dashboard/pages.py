@@ -4,7 +4,8 @@ Templates (`templates/`, autoescaped) get `t` (the texts of bot/locales in the p
 language), the number and date formats of `bot.i18n` (66,08 and 1.539 and dd/mm/yyyy in
 Vietnamese, 66.08 and 1,539 in English) and `url` for links that keep the page's choices.
 Every answer, error pages included, is `no-store` and carries a content security policy
-that allows no script and no foreign origin, and no referrer (sign-in links must not leak).
+that allows no script and no foreign origin, and a referrer only within the site (a sign-in
+link's address must not reach another site).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ HEADERS = {
         "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
