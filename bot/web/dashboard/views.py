@@ -23,8 +23,23 @@ from bot.web.dashboard.query import (
     plausible_code,
 )
 from handlers import dashboard
+from handlers.dossiers import Timeliness, timeliness_report
 from handlers.officials import OutOfScope, Words
 from handlers.reports import MONTH, QUARTER, YEAR, Period
+
+DOSSIER_EXPORTS = ("xlsx", "csv")
+
+
+async def timeliness(deps: Deps, session, scope, period: Period) -> Timeliness:
+    """QĐ 766's figures for the scope's own agencies (each dossier under its agency)."""
+    return await timeliness_report(
+        session,
+        scope.agency_ids,
+        period,
+        deps.clock(),
+        deps.settings.dossier,
+        zone=deps.settings.zone,
+    )
 
 
 def bad_query(request: web.Request, lang: str) -> web.Response:
@@ -147,5 +162,31 @@ def add_routes(app: web.Application, deps: Deps) -> None:
             params=query.params(),
         )
 
+    async def dossiers_page(request: web.Request) -> web.Response:
+        async with deps.database.transaction() as session:
+            seen = await viewer(deps, session, request)
+            if seen is None:
+                return signed_out(request)
+            try:
+                query = parse_query(request.query, deps.today(), page=True)
+            except QueryError as error:
+                return bad_query(request, error.lang)
+            data = await timeliness(deps, session, seen.scope, query.period)
+        words = Words(shipped(), query.lang)
+        return pages.page(
+            request,
+            "dossiers.html",
+            query.lang,
+            {
+                **_common(deps, query, seen.scope, words),
+                "active": "dossiers",
+                "data": data,
+                "exports": DOSSIER_EXPORTS,
+                "export_params": query.params(view="dossiers"),
+            },
+            params=query.params(),
+        )
+
     app.router.add_get("/dashboard/", overview_page)
+    app.router.add_get("/dashboard/dossiers", dossiers_page)
     app.router.add_get("/dashboard/units/{code}", unit_page)
