@@ -55,10 +55,10 @@ def _words(lang: str) -> dict[str, Any]:
     def t(key: str, **params: object) -> str:
         return texts(lang, key, **params)
 
-    def block_name(level: str) -> str:
-        """A block's heading; a level the catalogue invented is shown as it is."""
-        key = f"dashboard_block_{level}"
-        return t(key) if key in texts.catalogs[PRIMARY] else level
+    def named(prefix: str, code: str) -> str:
+        """A catalogue level or a channel kind in words; one we have no words for as it is."""
+        key = f"{prefix}{code}"
+        return t(key) if key in texts.catalogs[PRIMARY] else code
 
     return {
         "t": t,
@@ -67,7 +67,8 @@ def _words(lang: str) -> dict[str, Any]:
         "count": lambda value: count(value, lang),
         "day": lambda value: day(value) if value is not None else "—",
         "share": lambda value, decimals=1: share(value, lang, decimals),
-        "block_name": block_name,
+        "block_name": lambda level: named("dashboard_block_", level),
+        "channel_name": lambda kind: named("web_channel_", kind),
         "link": link,
     }
 

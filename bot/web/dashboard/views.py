@@ -74,6 +74,8 @@ def _common(deps: Deps, query: PageQuery, viewer_scope, words: Words) -> dict:
             for key, period in quick_periods(query, today)
         ],
         "exports": ("xlsx", "csv", "png"),
+        "exports_note": "web_exports_note",
+        "show_trend": True,
     }
 
 
@@ -182,6 +184,8 @@ def add_routes(app: web.Application, deps: Deps) -> None:
                 "active": "dossiers",
                 "data": data,
                 "exports": DOSSIER_EXPORTS,
+                "exports_note": "web_exports_note_dossiers",
+                "show_trend": False,
                 "export_params": query.params(view="dossiers"),
             },
             params=query.params(),

@@ -24,8 +24,10 @@ from bot.cli import build_parser
 from bot.i18n import number
 from handlers.officials import access
 from tests.builders import Citizen, make_processor
-from tests.dashboard_helpers import seeded
+from tests.dashboard_helpers import JULY, all_at, answer, seeded
+from tests.dossier_helpers import vn_time
 from tests.officials_helpers import invite
+from tests.timeliness_helpers import seed_february
 from tests.web_session_helpers import dashboard_site
 
 pytestmark = pytest.mark.xdist_group("chromium")
@@ -40,7 +42,7 @@ async def browser():
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=vi-VN"],
         )
         yield launched
         await launched.close()
@@ -82,10 +84,14 @@ async def bot_report_text(site, capsys, *argv: str) -> str:
     return capsys.readouterr().out
 
 
+SUGGESTION = "<b>Cần thêm ghế</b> ở khu chờ & bảng số"
+
+
 async def test_an_official_signs_in_by_the_chat_link_and_reads_the_pages(
     database, backend, browser, capsys, tmp_path
 ):
-    await seeded(database)
+    ids = await seeded(database)
+    await answer(database, ids, "S2", JULY, all_at(5, suggestion=SUGGESTION), channel="telegram")
     async with dashboard_site(database) as site:
         link = await chat_link(site, "8001", access.ADMIN, None)
         context = await browser.new_context(viewport=DESKTOP, accept_downloads=True, locale="vi-VN")
@@ -139,6 +145,10 @@ async def test_an_official_signs_in_by_the_chat_link_and_reads_the_pages(
         assert shown == f"{number(unit['total']['overall']['index'], 'en')}%"
         await page.click("text=Tiếng Việt")
         await shoot(page, "unit-vi", backend)
+        # The citizen's words, as text (escaped), with the day and nothing else.
+        assert SUGGESTION in await page.inner_text(".suggestions")
+        assert await page.locator(".suggestions b").count() == 0
+        assert "10/07/2025" in await page.inner_text(".suggestions")
 
         # Exports: the files `bot report` writes for the same filters.
         async with page.expect_download() as waiting:
@@ -213,4 +223,24 @@ async def test_another_agency_cannot_reach_the_unit_and_old_links_are_refused(
         assert await other.inner_text("h1") == "Đường dẫn không dùng được"
         await shoot(other, "link-refused-vi", backend)
         await fresh.close()
+        await context.close()
+
+
+async def test_the_dossiers_page_in_the_browser(database, backend, browser):
+    await seed_february(database)
+    async with dashboard_site(database, now=vn_time(2027, 3, 1)) as site:
+        context = await browser.new_context(viewport=DESKTOP)
+        page = await context.new_page()
+        await page.goto(await chat_link(site, "8201", access.ADMIN, None))
+        await page.click("button[type=submit]")
+        await page.wait_for_url("**/dashboard/?lang=vi")
+        await page.click("text=Hồ sơ đúng hạn")
+        await page.wait_for_url("**/dashboard/dossiers**")
+        await page.click("text=Tháng trước")
+        assert "period=2027-02" in page.url
+        assert await page.inner_text("[data-figure=share]") == "50,0%"
+        await shoot(page, "dossiers-vi", backend)
+        await page.click("text=English")
+        assert await page.inner_text("[data-figure=share]") == "50.0%"
+        await shoot(page, "dossiers-en", backend)
         await context.close()
