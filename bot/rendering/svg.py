@@ -174,9 +174,10 @@ def ranking_svg(
     for position, row in enumerate(rows):
         y = top + ROW * position
         name = _cut(f"{row.code} {row.name}", NAME_CHARS)
+        body.append(f"<g><title>{escape(f'{row.code} {row.name}')}</title>")
         body.append(
             f'<text x="{label_w - 8}" y="{y + ROW / 2 + 4:.1f}" text-anchor="end" '
-            f'fill="#212121">{escape(name)}<title>{escape(row.name)}</title></text>'
+            f'fill="#212121">{escape(name)}</text>'
         )
         value = _value(row.index, lang)
         if row.index is not None:
@@ -195,6 +196,7 @@ def ranking_svg(
             f'<text x="{end:.1f}" y="{y + ROW / 2 + 4:.1f}" font-size="11" fill="#212121">'
             f"{escape(value)}</text>"
         )
+        body.append("</g>")
     x = label_w + plot_w * max(0.0, min(100.0, target)) / 100
     body.append(
         f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - bottom}" '
