@@ -14,6 +14,7 @@ from handlers.dashboard.filters import TREND_LENGTH, TRENDS, overview_filters, t
 from handlers.dashboard.overview import Overview, overview
 from handlers.dashboard.ranking import HIGH, TOP, Block, UnitRow
 from handlers.dashboard.trend import Trend, TrendPoint
+from handlers.dashboard.trend import series as trend_series
 from handlers.dashboard.unit import (
     SUGGESTIONS,
     WEAKEST,
@@ -45,6 +46,7 @@ __all__ = [
     "UnitView",
     "overview",
     "overview_filters",
+    "trend_series",
     "trend_window",
     "unit",
 ]

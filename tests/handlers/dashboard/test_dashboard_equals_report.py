@@ -102,7 +102,7 @@ async def test_the_province_overview_equals_bot_report(database, tmp_path):
         assert [rounded(index) for _, index in unit.factors] == [
             factor["index"] for factor in group["factors"]
         ]
-    trend = await bot_report(database, tmp_path, view.trend_filters, "month")
+    trend = await bot_report(database, tmp_path, view.trend.filters, "month")
     months = {group["key"]["month"]: group for group in trend["groups"]}
     for point in view.trend.points:
         expected = months.get(point.label)
