@@ -130,7 +130,7 @@ async def overview(
             trend=trend,
         )
     units = _units(report, scope, catalogue)
-    blocks = blocks_of(units)
+    blocks = blocks_of(units, lang)
     every = ranked(units)  # ranks across blocks, for the scope's own top and bottom
     top, bottom = top_and_bottom(every)
     return Overview(

@@ -37,6 +37,7 @@ async def test_blocks_ranks_top_bottom_and_high_count(database):
     view = await overview(database)
 
     assert [block.level for block in view.blocks] == ["province", "commune", "ministry"]
+    assert [block.name for block in view.blocks][:2] == ["Sở, ban, ngành", "Xã, phường"]
     departments, communes, ministries = view.blocks
     # ranked by SIPAS, ties (S4, S6 at 33,33) share a rank; then the unranked by code
     assert codes(departments.units) == ["S1", "S2", "S3", "S5", "S4", "S6", "S7", "S8"]

@@ -159,7 +159,7 @@ async def test_suggestions_are_capped_with_the_total(database):
 
 @pytest.mark.parametrize("code", ["X2", "NOPE", "", "x1", "S1'; --"])
 async def test_outside_the_scope_or_unknown_is_the_same_refusal(database, code):
-    ids = await seeded(database)
+    ids = await province(database)
     async with database.transaction() as session:
         scope = await scope_of(session, ids["X1"])
     with pytest.raises(OutOfScope) as raised:
