@@ -177,3 +177,17 @@ async def test_the_unit_page_trend(database):
     q1 = {point.label: point for point in page.trend.points}["2025-Q1"]
     assert (q1.forms, q1.index) == (1, 100.0)
     assert set(AGENCIES) >= {"S1", "S2"} and len(F1_TO_F4) == 18
+
+
+async def test_filters_for_an_export_never_leave_the_scope(database):
+    ids = await province(database)
+    async with database.transaction() as session:
+        scope = await scope_of(session, ids["X1"])
+    july = dashboard.overview_filters(scope, JULY, " D1 ", questionnaire_id=Q)
+    assert (july.agencies, july.merge_successors) == (("D1",), False)
+    for code in ("X2", "NOPE", "x1"):
+        with pytest.raises(OutOfScope) as raised:
+            dashboard.overview_filters(scope, JULY, code, questionnaire_id=Q)
+        assert raised.value.code == code
+    province_wide = dashboard.overview_filters(PROVINCE_SCOPE, JULY, "X2", questionnaire_id=Q)
+    assert (province_wide.agencies, province_wide.merge_successors) == (("X2",), True)
