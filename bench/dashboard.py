@@ -8,12 +8,17 @@ best of `--repeat` runs each, in a fresh transaction:
          baseline measured in the same run;
   (o)    `dashboard.overview` of the province (headline, blocks, ranks, trend by month);
   (oq)   the same with the trend by quarter;
+  (o0)   the overview without its trend (`trend=None`), and
+  (t)    the trend alone (`dashboard.trend_series`), as a page that fetches its chart
+         apart would ask them;
   (u)    `dashboard.unit` of one agency (criteria, channels, drop-off, trend, up to 200
          suggestions with their total);
 
 for one month and one quarter. Target: every page < 0.3 s; the ratios to (base) show
 what the page adds to one report (a second report for the trend, the catalogue, the
-suggestions).
+suggestions). The rollups hold one row per cell (agency, service, level, channel,
+month or day) and item, so the times follow the rollup rows, printed beside them,
+more than the responses.
 
     .venv/bin/python bench/dashboard.py                        # 1,000,000 responses, both DBs
     .venv/bin/python bench/dashboard.py --responses 100000 --database sqlite
@@ -34,9 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _databases import create_postgres_database, drop_postgres_database  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from bot import migrate  # noqa: E402
 from bot.database import Database  # noqa: E402
+from bot.models import RollupItem  # noqa: E402
 from bot.questionnaire import load_questionnaires  # noqa: E402
 from bot.settings import ScoringSettings  # noqa: E402
 from handlers import dashboard  # noqa: E402
@@ -81,6 +88,9 @@ async def measure(database: Database, repeat: int) -> bool:
         scope=PROVINCE_SCOPE,
         lang="vi",
     )
+    async with database.transaction() as session:
+        cells = await session.scalar(select(func.count()).select_from(RollupItem))
+    print(f"monthly rollup item rows: {cells:,}")
     ok = True
     for period in PERIODS:
         filters = dashboard.overview_filters(PROVINCE_SCOPE, period, questionnaire_id=QUESTIONNAIRE)
@@ -97,6 +107,23 @@ async def measure(database: Database, repeat: int) -> bool:
                 database,
                 repeat,
                 lambda s, p=period: dashboard.overview(s, **common, period=p, trend="quarter"),
+            ),
+            "o0": await best(
+                database,
+                repeat,
+                lambda s, p=period: dashboard.overview(s, **common, period=p, trend=None),
+            ),
+            "t": await best(
+                database,
+                repeat,
+                lambda s, p=period: dashboard.trend_series(
+                    s,
+                    scoring=settings,
+                    questionnaires=questionnaires,
+                    questionnaire_id=QUESTIONNAIRE,
+                    scope=PROVINCE_SCOPE,
+                    period=p,
+                ),
             ),
             "u": await best(
                 database,

@@ -39,6 +39,7 @@ class Overview:
     page asked for none (it can fetch it apart: `dashboard.trend_series`)."""
 
     questionnaire_id: str
+    scope: Scope
     period: Period
     previous_period: Period
     lang: str
@@ -135,6 +136,7 @@ async def overview(
     top, bottom = top_and_bottom(every)
     return Overview(
         questionnaire_id=questionnaire_id,
+        scope=scope,
         period=period,
         previous_period=report.previous_period,
         lang=lang,

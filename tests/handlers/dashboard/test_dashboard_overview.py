@@ -133,6 +133,18 @@ async def test_trend_by_month_and_quarter(database):
     assert (q["2025-Q3"].forms, q["2025-Q3"].end) == (1, date(2025, 7, 20))
     with pytest.raises(ValueError, match="trend"):
         await overview(database, trend="week")
+    assert (await overview(database, period=period, trend=None)).trend is None
+    async with database.transaction() as session:
+        apart = await dashboard.trend_series(
+            session,
+            scoring=SETTINGS,
+            questionnaires=QUESTIONNAIRES,
+            questionnaire_id=Q,
+            scope=PROVINCE_SCOPE,
+            period=period,
+            trend="quarter",
+        )
+    assert apart == quarterly
 
 
 async def test_an_agency_scope_sees_only_its_units_unmerged(database):
