@@ -133,3 +133,11 @@ def test_escape_handles_quotes_and_characters_xml_cannot_hold():
 def test_empty_inputs_still_draw():
     assert "chưa có dữ liệu" in parsed(trend_svg([], "vi")).find(f"{SVG}desc").text
     assert parsed(ranking_svg([], "en", 80)).find(f"{SVG}desc").text.startswith("Target 80%")
+
+
+def test_values_no_chart_can_place_are_gaps():
+    odd = [Point("a", float("nan"), 40, True), Point("b", float("inf"), 40, True)]
+    root = parsed(trend_svg(odd, "vi"))
+    assert root.findall(f"{SVG}circle") == [] and root.findall(f"{SVG}polyline") == []
+    svg = ranking_svg([Row("A", "x", float("nan"), 40, True)], "en", float("nan"))
+    assert "nan" not in svg.lower() and list(parsed(svg).iter(f"{SVG}rect")) == []
