@@ -48,7 +48,7 @@ class Overview:
     filters: ReportFilters  # == overview_filters(scope, period, questionnaire_id=…)
     headline: Headline
     blocks: tuple[Block, ...]
-    top: tuple[UnitRow, ...]  # across blocks, best first
+    top: tuple[UnitRow, ...]  # across blocks, best first (their `rank`: across blocks)
     bottom: tuple[UnitRow, ...]  # across blocks, worst first
     at_or_above_high: int  # ranked units with SIPAS >= 90, across blocks
     units: int  # units listed, with or without forms

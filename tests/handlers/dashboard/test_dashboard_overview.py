@@ -9,7 +9,7 @@ import pytest
 from handlers import dashboard
 from handlers.officials.access import PROVINCE_SCOPE, OutOfScope, Scope, scope_of
 from handlers.reports import Period
-from tests.dashboard_helpers import QUESTIONNAIRES, SETTINGS, Q, seeded
+from tests.dashboard_helpers import QUESTIONNAIRES, SETTINGS, Q, all_at, answer, province, seeded
 
 JULY = Period.month(2025, 7)
 
@@ -87,8 +87,6 @@ async def test_headline_figures_change_and_target(database):
 
 
 async def test_small_province_is_flagged_small(database):
-    from tests.dashboard_helpers import all_at, answer, province
-
     ids = await province(database)
     await answer(database, ids, "S1", date(2025, 7, 2), all_at(5))
     await answer(database, ids, "S1", date(2025, 6, 2), all_at(1))
@@ -100,8 +98,6 @@ async def test_small_province_is_flagged_small(database):
 
 
 async def test_trend_by_month_and_quarter(database):
-    from tests.dashboard_helpers import all_at, answer, province
-
     ids = await province(database)
     for day, value in [
         (date(2024, 8, 31), 5),  # first month of a July 2025 monthly trend
