@@ -56,6 +56,14 @@ class Overview:
     trend: Trend | None
     report: Report
 
+    @property
+    def trend_filters(self) -> ReportFilters | None:
+        return self.trend.filters if self.trend else None
+
+    @property
+    def trend_report(self) -> Report | None:
+        return self.trend.report if self.trend else None
+
 
 def unit_row(group: ReportGroup | None, agency: names.Agency, members: list[str]) -> UnitRow:
     """A unit's row from its report group (None: no form in the period)."""

@@ -13,7 +13,7 @@ minimum sample: the same figure `bot report --quarter` gives for a whole quarter
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +51,8 @@ class Trend:
     window: Period  # the days the trend covers
     filters: ReportFilters  # what `bot report --group-by month` is given for the same
     points: tuple[TrendPoint, ...]
+    # the report grouped by month the points come from (for exports)
+    report: Report = field(compare=False, repr=False)
 
 
 def add_counts(parts: Iterable[GroupCounts]) -> GroupCounts | None:
@@ -123,7 +125,7 @@ def trend_of(report: Report, kind: str) -> Trend:
                 reliable=indices.reliable if indices else False,
             )
         )
-    return Trend(kind, window, report.filters, tuple(points))
+    return Trend(kind, window, report.filters, tuple(points), report)
 
 
 async def series(

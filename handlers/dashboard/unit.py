@@ -92,6 +92,14 @@ class UnitView:
     suggestions_total: int
     report: Report
 
+    @property
+    def trend_filters(self) -> ReportFilters | None:
+        return self.trend.filters if self.trend else None
+
+    @property
+    def trend_report(self) -> Report | None:
+        return self.trend.report if self.trend else None
+
 
 def criteria_rows(report: Report, lang: str) -> tuple[CriterionRow, ...]:
     total = report.total.indices
