@@ -19,12 +19,9 @@ JULY = Period.month(2025, 7)
 
 def cli_arguments(filters: ReportFilters, group_by: str) -> list[str]:
     arguments = ["report", "--format", "json", "--questionnaire", filters.questionnaire]
-    arguments += [
-        "--from",
-        filters.period.start.isoformat(),
-        "--to",
-        filters.period.end.isoformat(),
-    ]
+    # the label, not --from/--to: a month's previous period is the month before, a range's
+    # as many days before
+    arguments += ["--period", filters.period.label]
     for code in filters.agencies:
         arguments += ["--agency", code]
     if filters.merge_successors:
@@ -71,6 +68,8 @@ async def with_june(database):
     ids = await seeded(database)
     for code, value in [("S1", 1), ("S3", 5), ("D1", 5), ("X2", 1)]:  # changes to compare
         await answer(database, ids, code, date(2025, 6, 12), all_at(value))
+    # 31 May: in the 31 days before July, not in June (the month before July)
+    await answer(database, ids, "S2", date(2025, 5, 31), all_at(1))
     return ids
 
 
