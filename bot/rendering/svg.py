@@ -15,6 +15,7 @@ row has `code`, `name`, `index`, `forms`, `reliable`.
 from __future__ import annotations
 
 import html
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -62,6 +63,9 @@ def _word(lang: str, key: str) -> str:
 
 
 def _target(target: float, lang: str) -> str:
+    """As `handlers.reports.target_text` writes it: 80%, 82,50%."""
+    if _finite(target) is None:
+        return number(None, lang)
     decimals = 0 if float(target).is_integer() else 2
     return f"{number(target, lang, decimals=decimals)}%"
 
@@ -81,8 +85,13 @@ def _svg(title: str, width: int, height: int, body: Iterable[str], desc: str) ->
     )
 
 
+def _finite(index: float | None) -> float | None:
+    """The value, or None for what no chart can place (None, NaN, infinities)."""
+    return index if index is not None and math.isfinite(index) else None
+
+
 def _value(index: float | None, lang: str) -> str:
-    return number(index, lang)
+    return number(_finite(index), lang)
 
 
 def _describe(items: Iterable[tuple[str, float | None, int, bool]], lang: str) -> str:
@@ -91,7 +100,7 @@ def _describe(items: Iterable[tuple[str, float | None, int, bool]], lang: str) -
         text = (
             f"{label}: {_value(index, lang)} ({count(forms, lang)} {_word(lang, 'dashboard_forms')}"
         )
-        if index is not None and not reliable:
+        if _finite(index) is not None and not reliable:
             text += f", {_word(lang, 'dashboard_small_sample')}"
         parts.append(text + ")")
     return "; ".join(parts) or _word(lang, "dashboard_no_data")
@@ -123,7 +132,7 @@ def trend_svg(points: Sequence[TrendPointLike], lang: str, title: str | None = N
 
     segments, current = [], []
     for x, point in zip(xs, points, strict=True):
-        if point.index is None:
+        if _finite(point.index) is None:
             if current:
                 segments.append(current)
             current = []
@@ -142,7 +151,7 @@ def trend_svg(points: Sequence[TrendPointLike], lang: str, title: str | None = N
                 f'<text x="{x:.1f}" y="{TREND_HEIGHT - bottom + 18}" text-anchor="middle" '
                 f'fill="#424242" font-size="11">{escape(point.label)}</text>'
             )
-        if point.index is None:
+        if _finite(point.index) is None:
             continue
         y = y_of(point.index)
         fill, stroke = (BLUE, BLUE) if point.reliable else ("#ffffff", GREY)
@@ -174,12 +183,13 @@ def ranking_svg(
     for position, row in enumerate(rows):
         y = top + ROW * position
         name = _cut(f"{row.code} {row.name}", NAME_CHARS)
+        body.append(f"<g><title>{escape(f'{row.code} {row.name}')}</title>")
         body.append(
             f'<text x="{label_w - 8}" y="{y + ROW / 2 + 4:.1f}" text-anchor="end" '
-            f'fill="#212121">{escape(name)}<title>{escape(row.name)}</title></text>'
+            f'fill="#212121">{escape(name)}</text>'
         )
         value = _value(row.index, lang)
-        if row.index is not None:
+        if _finite(row.index) is not None:
             width = plot_w * max(0.0, min(100.0, row.index)) / 100
             colour = BLUE if row.reliable else PALE
             body.append(
@@ -189,13 +199,14 @@ def ranking_svg(
             end = label_w + width + 4
         else:
             end = label_w + 4
-        if row.index is not None and not row.reliable:
+        if _finite(row.index) is not None and not row.reliable:
             value += f" ({_word(lang, 'dashboard_small_sample')})"
         body.append(
             f'<text x="{end:.1f}" y="{y + ROW / 2 + 4:.1f}" font-size="11" fill="#212121">'
             f"{escape(value)}</text>"
         )
-    x = label_w + plot_w * max(0.0, min(100.0, target)) / 100
+        body.append("</g>")
+    x = label_w + plot_w * max(0.0, min(100.0, _finite(target) or 0.0)) / 100
     body.append(
         f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - bottom}" '
         f'stroke="{RED}" stroke-width="1.5" stroke-dasharray="5,3"/>'

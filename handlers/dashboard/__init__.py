@@ -12,8 +12,9 @@ pages), `store` (its queries: agencies, suggestions). Charts are drawn by
 from handlers.dashboard.figures import SIPAS, Figure, Headline
 from handlers.dashboard.filters import TREND_LENGTH, TRENDS, overview_filters, trend_window
 from handlers.dashboard.overview import Overview, overview
-from handlers.dashboard.ranking import HIGH, TOP, Block, UnitRow
+from handlers.dashboard.ranking import HIGH, TOP, Block, UnitRow, block_name
 from handlers.dashboard.trend import Trend, TrendPoint
+from handlers.dashboard.trend import series as trend_series
 from handlers.dashboard.unit import (
     SUGGESTIONS,
     WEAKEST,
@@ -43,8 +44,10 @@ __all__ = [
     "TrendPoint",
     "UnitRow",
     "UnitView",
+    "block_name",
     "overview",
     "overview_filters",
+    "trend_series",
     "trend_window",
     "unit",
 ]

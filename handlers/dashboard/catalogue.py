@@ -33,6 +33,7 @@ class Catalogue:
     by_id: dict[int, Agency]
     by_code: dict[str, Agency]
     final_ids: dict[int, int]  # agency id -> the id of the agency that now stands for it
+    members_of: dict[int, tuple[int, ...]]  # standing agency id -> ids counted under it
 
     def final(self, agency: Agency) -> Agency:
         """The agency that now stands for `agency` (itself when it was not merged)."""
@@ -41,10 +42,7 @@ class Catalogue:
     def members(self, agency: Agency) -> list[Agency]:
         """The agencies whose figures `agency` carries when successors merge: itself and
         every agency whose final successor it is (by code); empty when merged away."""
-        return sorted(
-            (other for other in self.by_id.values() if self.final_ids[other.id] == agency.id),
-            key=lambda other: other.code,
-        )
+        return [self.by_id[i] for i in self.members_of.get(agency.id, ())]
 
     def standing(self, agencies: Iterable[Agency]) -> list[Agency]:
         """Those of `agencies` that were not merged away."""
@@ -68,4 +66,11 @@ async def load(session: AsyncSession) -> Catalogue:
     agencies = [Agency(row.id, row.code, row.name, row.level, row.successor_code) for row in rows]
     by_code = {a.code: a for a in agencies}
     finals = {a.id: _final_id(a, by_code) for a in agencies}
-    return Catalogue({a.id: a for a in agencies}, by_code, finals)
+    members: dict[int, list[Agency]] = {}
+    for agency in agencies:
+        members.setdefault(finals[agency.id], []).append(agency)
+    ordered = {
+        final: tuple(a.id for a in sorted(group, key=lambda a: a.code))
+        for final, group in members.items()
+    }
+    return Catalogue({a.id: a for a in agencies}, by_code, finals, ordered)

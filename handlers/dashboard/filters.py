@@ -42,14 +42,20 @@ def overview_filters(
 ) -> ReportFilters:
     """The filters of the overview (no `agency_code`) or of one unit's page.
 
-    The caller has checked that the scope covers `agency_code` (`dashboard.unit` does).
-    OutOfScope(None) for an agency scope that holds no agency (its root left the
+    OutOfScope(agency_code) when an agency's scope does not hold that code (so filters
+    for an export can never reach outside the scope; a code unknown to the catalogue is
+    refused by `build_report` in the province's view, by `dashboard.unit` alike in every
+    view); OutOfScope(None) for an agency scope that holds no agency (its root left the
     catalogue): an empty agency list would mean the whole province.
     """
     province = is_province(scope)
     if not province and not scope.codes:
         raise OutOfScope(None)
     if agency_code is not None:
+        if not isinstance(agency_code, str) or (
+            not province and agency_code.strip() not in scope.codes
+        ):
+            raise OutOfScope(agency_code)
         agencies: tuple[str, ...] = (agency_code.strip(),)
     else:
         agencies = () if province else tuple(scope.codes)

@@ -3,8 +3,8 @@ bottom five, units at 90 or above, and the trend.
 
 Two `build_report` calls, whatever the number of units: one grouped by agency (its
 total is the headline, its groups the units) and one grouped by month over the trend's
-window. Units of the scope without a form in the period are listed too (no index, not
-ranked), so a silent unit shows as silent rather than missing.
+window (`trend.series`). Units of the scope without a form in the period are listed
+too (no index, not ranked), so a silent unit shows as silent rather than missing.
 """
 
 from __future__ import annotations
@@ -26,34 +26,43 @@ from handlers.dashboard.ranking import (
     ranked,
     top_and_bottom,
 )
-from handlers.dashboard.trend import Trend, trend_of
+from handlers.dashboard.trend import Trend
+from handlers.dashboard.trend import series as trend_series
 from handlers.officials.access import Scope
 from handlers.reports import Period, Report, ReportFilters, ReportGroup, build_report
 
 
 @dataclass(frozen=True)
 class Overview:
-    """Everything the overview page shows; `report` and `trend_report` are the reports
-    the figures come from (for exports: `handlers.reports.to_json`, CSV, workbook)."""
+    """Everything the overview page shows; `report` is the report the figures come from
+    (for exports: `handlers.reports.to_json`, CSV, workbook). `trend` is None when the
+    page asked for none (it can fetch it apart: `dashboard.trend_series`)."""
 
     questionnaire_id: str
+    scope: Scope
     period: Period
     previous_period: Period
     lang: str
     target: float
     min_sample: int
     filters: ReportFilters  # == overview_filters(scope, period, questionnaire_id=…)
-    trend_filters: ReportFilters
     headline: Headline
     blocks: tuple[Block, ...]
-    top: tuple[UnitRow, ...]  # across blocks, best first
+    top: tuple[UnitRow, ...]  # across blocks, best first (their `rank`: across blocks)
     bottom: tuple[UnitRow, ...]  # across blocks, worst first
     at_or_above_high: int  # ranked units with SIPAS >= 90, across blocks
     units: int  # units listed, with or without forms
     ranked_units: int
-    trend: Trend
+    trend: Trend | None
     report: Report
-    trend_report: Report
+
+    @property
+    def trend_filters(self) -> ReportFilters | None:
+        return self.trend.filters if self.trend else None
+
+    @property
+    def trend_report(self) -> Report | None:
+        return self.trend.report if self.trend else None
 
 
 def unit_row(group: ReportGroup | None, agency: names.Agency, members: list[str]) -> UnitRow:
@@ -108,30 +117,40 @@ async def overview(
     scope: Scope,
     period: Period,
     lang: str,
-    trend: str = "month",
+    trend: str | None = "month",
 ) -> Overview:
-    """The overview (see the module). ValueError for a trend that is not month or quarter;
-    `handlers.reports.ReportError` for an unknown questionnaire; OutOfScope(None) for an
-    agency scope without agencies."""
-    window = trend_window(period, trend)
+    """The overview (see the module). ValueError for a trend that is not month, quarter
+    or None (no trend); `handlers.reports.ReportError` for an unknown questionnaire;
+    OutOfScope(None) for an agency scope without agencies."""
+    if trend is not None:
+        trend_window(period, trend)  # refuse a wrong trend before reading anything
     filters = overview_filters(scope, period, questionnaire_id=questionnaire_id)
-    trend_filters = overview_filters(scope, window, questionnaire_id=questionnaire_id)
     catalogue = await names.load(session)
     report = await build_report(session, questionnaires, filters, ("agency",), scoring)
-    by_month = await build_report(session, questionnaires, trend_filters, ("month",), scoring)
+    series = None
+    if trend is not None:
+        series = await trend_series(
+            session,
+            scoring=scoring,
+            questionnaires=questionnaires,
+            questionnaire_id=questionnaire_id,
+            scope=scope,
+            period=period,
+            trend=trend,
+        )
     units = _units(report, scope, catalogue)
-    blocks = blocks_of(units)
+    blocks = blocks_of(units, lang)
     every = ranked(units)  # ranks across blocks, for the scope's own top and bottom
     top, bottom = top_and_bottom(every)
     return Overview(
         questionnaire_id=questionnaire_id,
+        scope=scope,
         period=period,
         previous_period=report.previous_period,
         lang=lang,
         target=report.target,
         min_sample=report.min_sample,
         filters=filters,
-        trend_filters=trend_filters,
         headline=headline_of(report.total, report, lang),
         blocks=blocks,
         top=top,
@@ -139,7 +158,6 @@ async def overview(
         at_or_above_high=sum(block.at_or_above_high for block in blocks),
         units=len(units),
         ranked_units=sum(1 for unit in every if unit.ranked),
-        trend=trend_of(by_month, trend),
+        trend=series,
         report=report,
-        trend_report=by_month,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.i18n import INDEX_DECIMALS
+from bot.i18n import INDEX_DECIMALS, shipped
 
 TOP = 5
 HIGH = 90.0  # "units at or above 90%" of the provincial reports
@@ -54,9 +54,18 @@ class UnitRow:
         return self.rank is not None
 
 
+def block_name(level: str, lang: str) -> str:
+    """ "Sở, ban, ngành", "Xã, phường", … (bot/locales `dashboard_block_<level>`); the level
+    itself for one the locales do not name."""
+    key = f"dashboard_block_{level}"
+    translate = shipped()
+    return translate(lang, key) if key in translate.catalogs["vi"] else level
+
+
 @dataclass(frozen=True)
 class Block:
     level: str
+    name: str  # in the page's language
     units: tuple[UnitRow, ...]  # ranked first in rank order, then the others by code
     top: tuple[UnitRow, ...]  # best first
     bottom: tuple[UnitRow, ...]  # worst first
@@ -108,13 +117,13 @@ def at_or_above_high(units: Iterable[UnitRow]) -> int:
     return sum(1 for unit in units if unit.ranked and _shown(unit.index or 0.0) >= HIGH)
 
 
-def block_of(level: str, units: Iterable[UnitRow]) -> Block:
+def block_of(level: str, units: Iterable[UnitRow], lang: str) -> Block:
     order = ranked(units)
     top, bottom = top_and_bottom(order)
-    return Block(level, tuple(order), top, bottom, at_or_above_high(order))
+    return Block(level, block_name(level, lang), tuple(order), top, bottom, at_or_above_high(order))
 
 
-def blocks_of(units: Iterable[UnitRow]) -> tuple[Block, ...]:
+def blocks_of(units: Iterable[UnitRow], lang: str) -> tuple[Block, ...]:
     by_level: dict[str, list[UnitRow]] = {}
     for unit in units:
         by_level.setdefault(unit.level, []).append(unit)
@@ -125,4 +134,4 @@ def blocks_of(units: Iterable[UnitRow]) -> tuple[Block, ...]:
             level,
         ),
     )
-    return tuple(block_of(level, by_level[level]) for level in order)
+    return tuple(block_of(level, by_level[level], lang) for level in order)

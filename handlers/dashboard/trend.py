@@ -1,5 +1,10 @@
 """The trend: SIPAS by month or quarter, from one report grouped by month.
 
+The report counts neither the previous period nor the drop-off (`compare=False`,
+`funnel=False`): a series needs only each month's indices, and a year of rollups is the
+dearest read of a page. `series` is also callable on its own, so a page can draw its
+trend chart from a request of its own.
+
 A quarter's counts are the sum of its months' counts (every count is additive, as
 `build_report` itself adds the rollups), scored with the report's rule, target and
 minimum sample: the same figure `bot report --quarter` gives for a whole quarter.
@@ -7,12 +12,17 @@ minimum sample: the same figure `bot report --quarter` gives for a whole quarter
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
-from handlers.dashboard.filters import QUARTER, trend_slots
-from handlers.reports import Period, Report
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.questionnaire import Questionnaire
+from bot.settings import ScoringSettings
+from handlers.dashboard.filters import QUARTER, overview_filters, trend_slots, trend_window
+from handlers.officials.access import Scope
+from handlers.reports import Period, Report, ReportFilters, build_report
 from scoring import GroupCounts, ItemCounts, RespondentMoments, compute
 
 
@@ -38,8 +48,11 @@ class TrendPoint:
 @dataclass(frozen=True)
 class Trend:
     kind: str  # month or quarter
-    window: Period  # the days the trend covers (its filters: `Overview.trend_filters`)
+    window: Period  # the days the trend covers
+    filters: ReportFilters  # what `bot report --group-by month` is given for the same
     points: tuple[TrendPoint, ...]
+    # the report grouped by month the points come from (for exports)
+    report: Report = field(compare=False, repr=False)
 
 
 def add_counts(parts: Iterable[GroupCounts]) -> GroupCounts | None:
@@ -112,4 +125,27 @@ def trend_of(report: Report, kind: str) -> Trend:
                 reliable=indices.reliable if indices else False,
             )
         )
-    return Trend(kind, window, tuple(points))
+    return Trend(kind, window, report.filters, tuple(points), report)
+
+
+async def series(
+    session: AsyncSession,
+    *,
+    scoring: ScoringSettings,
+    questionnaires: Mapping[str, Questionnaire],
+    questionnaire_id: str,
+    scope: Scope,
+    period: Period,
+    trend: str = "month",
+    agency_code: str | None = None,
+) -> Trend:
+    """The trend of the overview (no `agency_code`) or of a unit page, for `period`.
+
+    The caller has checked that the scope covers `agency_code` (as `dashboard.unit` does);
+    ValueError for a trend that is not month or quarter."""
+    window = trend_window(period, trend)
+    filters = overview_filters(scope, window, agency_code, questionnaire_id=questionnaire_id)
+    report = await build_report(
+        session, questionnaires, filters, ("month",), scoring, compare=False, funnel=False
+    )
+    return trend_of(report, trend)

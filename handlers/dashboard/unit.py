@@ -21,7 +21,8 @@ from handlers.dashboard import catalogue as names
 from handlers.dashboard import store
 from handlers.dashboard.figures import Headline, headline_of
 from handlers.dashboard.filters import overview_filters, trend_window
-from handlers.dashboard.trend import Trend, trend_of
+from handlers.dashboard.trend import Trend
+from handlers.dashboard.trend import series as trend_series
 from handlers.officials.access import OutOfScope, Scope
 from handlers.reports import (
     Dropoff,
@@ -81,17 +82,23 @@ class UnitView:
     target: float
     min_sample: int
     filters: ReportFilters  # == overview_filters(scope, period, code, questionnaire_id=…)
-    trend_filters: ReportFilters
     headline: Headline
     criteria: tuple[CriterionRow, ...]  # weakest first; no index last
-    trend: Trend
+    trend: Trend | None  # None when the page asked for none
     channels: tuple[ChannelShare, ...]  # most forms first
     dropoff: Dropoff  # chat sessions only: paper and web forms have no steps
     step_names: Mapping[str, str]  # question id -> its text in `lang`
     suggestions: tuple[Suggestion, ...]  # by day, then text; at most SUGGESTIONS
     suggestions_total: int
     report: Report
-    trend_report: Report
+
+    @property
+    def trend_filters(self) -> ReportFilters | None:
+        return self.trend.filters if self.trend else None
+
+    @property
+    def trend_report(self) -> Report | None:
+        return self.trend.report if self.trend else None
 
 
 def criteria_rows(report: Report, lang: str) -> tuple[CriterionRow, ...]:
@@ -150,19 +157,31 @@ async def unit(
     agency_code: str,
     period: Period,
     lang: str,
-    trend: str = "month",
+    trend: str | None = "month",
 ) -> UnitView:
     """The unit page (see the module). OutOfScope(agency_code) when the scope does not
-    cover the agency or no agency has that code."""
-    window = trend_window(period, trend)
+    cover the agency or no agency has that code; ValueError for a trend that is not
+    month, quarter or None."""
+    if trend is not None:
+        trend_window(period, trend)
     catalogue = await names.load(session)
     agency = catalogue.by_code.get(agency_code.strip()) if isinstance(agency_code, str) else None
     if agency is None or not scope.covers(agency.id):
         raise OutOfScope(agency_code)
     filters = overview_filters(scope, period, agency.code, questionnaire_id=questionnaire_id)
-    trend_filters = overview_filters(scope, window, agency.code, questionnaire_id=questionnaire_id)
     report = await build_report(session, questionnaires, filters, ("channel",), scoring)
-    by_month = await build_report(session, questionnaires, trend_filters, ("month",), scoring)
+    series = None
+    if trend is not None:
+        series = await trend_series(
+            session,
+            scoring=scoring,
+            questionnaires=questionnaires,
+            questionnaire_id=questionnaire_id,
+            scope=scope,
+            period=period,
+            trend=trend,
+            agency_code=agency.code,
+        )
     counted = _counted(catalogue, agency, filters.merge_successors)
     questionnaire = report.questionnaire
     text_items = tuple(q.id for q in questionnaire.questions if q.kind == QuestionKind.TEXT)
@@ -190,10 +209,9 @@ async def unit(
         target=report.target,
         min_sample=report.min_sample,
         filters=filters,
-        trend_filters=trend_filters,
         headline=headline_of(report.total, report, lang),
         criteria=criteria_rows(report, lang),
-        trend=trend_of(by_month, trend),
+        trend=series,
         channels=channel_mix(report),
         dropoff=report.dropoff,
         step_names={
@@ -204,5 +222,4 @@ async def unit(
         ),
         suggestions_total=total,
         report=report,
-        trend_report=by_month,
     )

@@ -9,7 +9,7 @@ import pytest
 from handlers import dashboard
 from handlers.officials.access import PROVINCE_SCOPE, OutOfScope, Scope, scope_of
 from handlers.reports import Period
-from tests.dashboard_helpers import QUESTIONNAIRES, SETTINGS, Q, seeded
+from tests.dashboard_helpers import QUESTIONNAIRES, SETTINGS, Q, all_at, answer, province, seeded
 
 JULY = Period.month(2025, 7)
 
@@ -37,6 +37,7 @@ async def test_blocks_ranks_top_bottom_and_high_count(database):
     view = await overview(database)
 
     assert [block.level for block in view.blocks] == ["province", "commune", "ministry"]
+    assert [block.name for block in view.blocks][:2] == ["Sở, ban, ngành", "Xã, phường"]
     departments, communes, ministries = view.blocks
     # ranked by SIPAS, ties (S4, S6 at 33,33) share a rank; then the unranked by code
     assert codes(departments.units) == ["S1", "S2", "S3", "S5", "S4", "S6", "S7", "S8"]
@@ -86,8 +87,6 @@ async def test_headline_figures_change_and_target(database):
 
 
 async def test_small_province_is_flagged_small(database):
-    from tests.dashboard_helpers import all_at, answer, province
-
     ids = await province(database)
     await answer(database, ids, "S1", date(2025, 7, 2), all_at(5))
     await answer(database, ids, "S1", date(2025, 6, 2), all_at(1))
@@ -99,8 +98,6 @@ async def test_small_province_is_flagged_small(database):
 
 
 async def test_trend_by_month_and_quarter(database):
-    from tests.dashboard_helpers import all_at, answer, province
-
     ids = await province(database)
     for day, value in [
         (date(2024, 8, 31), 5),  # first month of a July 2025 monthly trend
@@ -132,6 +129,18 @@ async def test_trend_by_month_and_quarter(database):
     assert (q["2025-Q3"].forms, q["2025-Q3"].end) == (1, date(2025, 7, 20))
     with pytest.raises(ValueError, match="trend"):
         await overview(database, trend="week")
+    assert (await overview(database, period=period, trend=None)).trend is None
+    async with database.transaction() as session:
+        apart = await dashboard.trend_series(
+            session,
+            scoring=SETTINGS,
+            questionnaires=QUESTIONNAIRES,
+            questionnaire_id=Q,
+            scope=PROVINCE_SCOPE,
+            period=period,
+            trend="quarter",
+        )
+    assert apart == quarterly
 
 
 async def test_an_agency_scope_sees_only_its_units_unmerged(database):
