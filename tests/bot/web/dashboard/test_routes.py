@@ -4,11 +4,14 @@ cookies, scope enforcement by URL editing, identical 404s, 400s for bad queries.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import timedelta
 from http.cookies import SimpleCookie
 
+from sqlalchemy import event
+
 from handlers.officials import access
-from tests.dashboard_helpers import seeded
+from tests.dashboard_helpers import JULY, all_at, answer, province, seeded
 from tests.web_session_helpers import (
     access_rows,
     dashboard_site,
@@ -179,3 +182,41 @@ async def test_every_answer_is_not_cached_and_allows_no_script(database):
                 assert "<script" not in await response.text()
         assert timedelta(0) < timedelta(hours=site.settings.officials.dashboard_session_hours)
         assert re.match(r"http://127\.0\.0\.1:\d+$", site.base)
+
+
+@contextmanager
+def statements(database):
+    """The SQL statements the database runs inside the block (a list, filled as they run)."""
+    ran: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        ran.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield ran
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_page_runs_the_same_few_queries_whatever_the_number_of_units(database):
+    ids = await seeded(database)
+    async with dashboard_site(database) as site:
+        official = await registered_official(database, None, now=site.clock.now)
+        async with site.client(await site.cookie_of(official)) as client:
+            measured = []
+            for more in (0, 25):
+                if more:
+                    codes = [f"Z{i:02d}" for i in range(more)]
+                    ids.update(
+                        await province(database, {c: ("commune", None, None) for c in codes})
+                    )
+                    for code in codes:
+                        await answer(database, ids, code, JULY, all_at(5))
+                for path in ("/dashboard/?period=2025-07", "/dashboard/dossiers?period=2025-07"):
+                    with statements(database) as ran:
+                        assert (await client.get(path)).status == 200
+                    measured.append(len(ran))
+    print("statements per page (overview, dossiers; 11 then 36 units):", measured)
+    assert measured[:2] == measured[2:], measured  # 11 units, then 36: no query per unit
+    assert measured[0] <= 40, measured
