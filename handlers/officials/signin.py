@@ -39,9 +39,6 @@ class Viewer:
     role: str
     scope: access.Scope
 
-    def sees(self, agency_id: int) -> bool:
-        return self.scope.covers(agency_id)
-
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -22,9 +22,8 @@ from aiohttp import web
 from bot.i18n import shipped
 from bot.rendering import render
 from bot.web.dashboard import pages
-from bot.web.dashboard.auth import Deps, signed_out, viewer
-from bot.web.dashboard.query import QueryError, parse_query
-from bot.web.dashboard.views import DOSSIER_EXPORTS, bad_query, not_found, timeliness
+from bot.web.dashboard.auth import Deps
+from bot.web.dashboard.views import DOSSIER_EXPORTS, gate, not_found, timeliness
 from handlers import dashboard
 from handlers.dossiers import Timeliness, UnitTimeliness
 from handlers.messages import PERCENT, Sheet, WorkbookAttachment
@@ -141,13 +140,10 @@ def add_routes(app: web.Application, deps: Deps) -> None:
     async def export(request: web.Request) -> web.Response:
         extension = request.match_info["extension"]
         async with deps.database.transaction() as session:
-            seen = await viewer(deps, session, request)
-            if seen is None:
-                return signed_out(request)
-            try:
-                query = parse_query(request.query, deps.today())
-            except QueryError as error:
-                return bad_query(request, error.lang)
+            asked = await gate(deps, session, request, page=False)
+            if isinstance(asked, web.Response):
+                return asked
+            seen, query = asked
             allowed = DOSSIER_EXPORTS if query.view == "dossiers" else FORMATS
             if extension not in allowed:
                 return not_found(request, query.lang)

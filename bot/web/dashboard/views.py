@@ -25,6 +25,7 @@ from bot.web.dashboard.query import (
 from handlers import dashboard
 from handlers.dossiers import Timeliness, timeliness_report
 from handlers.officials import OutOfScope, Words
+from handlers.officials.signin import Viewer
 from handlers.reports import MONTH, QUARTER, YEAR, Period
 
 DOSSIER_EXPORTS = ("xlsx", "csv")
@@ -49,6 +50,19 @@ def bad_query(request: web.Request, lang: str) -> web.Response:
 def not_found(request: web.Request, lang: str) -> web.Response:
     """The one answer for an unknown unit and a unit outside the scope."""
     return pages.message(request, lang, 404, "not_found")
+
+
+async def gate(
+    deps: Deps, session, request: web.Request, *, page: bool
+) -> tuple[Viewer, PageQuery] | web.Response:
+    """Who asks (checked now) and what, in that order; or the page that refuses."""
+    seen = await viewer(deps, session, request)
+    if seen is None:
+        return signed_out(request)
+    try:
+        return seen, parse_query(request.query, deps.today(), page=page)
+    except QueryError as error:
+        return bad_query(request, error.lang)
 
 
 def quick_periods(query: PageQuery, today) -> list[tuple[str, Period]]:
@@ -84,13 +98,10 @@ def add_routes(app: web.Application, deps: Deps) -> None:
 
     async def overview_page(request: web.Request) -> web.Response:
         async with deps.database.transaction() as session:
-            seen = await viewer(deps, session, request)
-            if seen is None:
-                return signed_out(request)
-            try:
-                query = parse_query(request.query, deps.today(), page=True)
-            except QueryError as error:
-                return bad_query(request, error.lang)
+            asked = await gate(deps, session, request, page=True)
+            if isinstance(asked, web.Response):
+                return asked
+            seen, query = asked
             try:
                 data = await dashboard.overview(
                     session,
@@ -127,13 +138,10 @@ def add_routes(app: web.Application, deps: Deps) -> None:
     async def unit_page(request: web.Request) -> web.Response:
         code = request.match_info["code"]
         async with deps.database.transaction() as session:
-            seen = await viewer(deps, session, request)
-            if seen is None:
-                return signed_out(request)
-            try:
-                query = parse_query(request.query, deps.today(), page=True)
-            except QueryError as error:
-                return bad_query(request, error.lang)
+            asked = await gate(deps, session, request, page=True)
+            if isinstance(asked, web.Response):
+                return asked
+            seen, query = asked
             if not plausible_code(code):
                 return not_found(request, query.lang)
             try:
@@ -166,13 +174,10 @@ def add_routes(app: web.Application, deps: Deps) -> None:
 
     async def dossiers_page(request: web.Request) -> web.Response:
         async with deps.database.transaction() as session:
-            seen = await viewer(deps, session, request)
-            if seen is None:
-                return signed_out(request)
-            try:
-                query = parse_query(request.query, deps.today(), page=True)
-            except QueryError as error:
-                return bad_query(request, error.lang)
+            asked = await gate(deps, session, request, page=True)
+            if isinstance(asked, web.Response):
+                return asked
+            seen, query = asked
             data = await timeliness(deps, session, seen.scope, query.period)
         words = Words(shipped(), query.lang)
         return pages.page(
