@@ -23,8 +23,10 @@ import secrets
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
 from enum import IntEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Date, String, event, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -88,6 +90,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+        dbapi_connection.create_function("local_day", 2, _sqlite_local_day, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -438,6 +441,42 @@ def _block_of_postgresql(element: _BlockOf, compiler: Any, **kw: Any) -> str:
 def block_of(column: Any, span: int) -> ColumnElement[Any]:
     """The first day of the block of `span` days (of a month) holding a date column's day."""
     return _BlockOf(column, literal_column(str(int(span))))
+
+
+def _sqlite_local_day(stored: str | None, zone: str) -> str | None:
+    """SQLite's `local_day(ts, zone)`: the local ISO day of a UTC timestamp as SQLite holds
+    it ("YYYY-MM-DD HH:MM:SS[.ffffff]", naive UTC), by the same tz database as Python."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+class _LocalDayOf(FunctionElement):
+    """The local calendar day of a UTC timestamp column in a named zone; per dialect below."""
+
+    type = Date()
+    name = "local_day_of"
+    inherit_cache = True
+
+
+@compiles(_LocalDayOf)
+def _local_day_of_sqlite(element: _LocalDayOf, compiler: Any, **kw: Any) -> str:
+    return compiler.process(func.local_day(*element.clauses), **kw)
+
+
+@compiles(_LocalDayOf, "postgresql")
+def _local_day_of_postgresql(element: _LocalDayOf, compiler: Any, **kw: Any) -> str:
+    column, zone = element.clauses
+    timestamp = compiler.process(column, **kw)
+    return f"CAST(timezone({compiler.process(zone, **kw)}, {timestamp}) AS DATE)"
+
+
+def local_day_of(column: Any, zone: ZoneInfo) -> ColumnElement[date]:
+    """The day a UTC timestamp column falls on in `zone` (the TIMEZONE setting), exact on
+    both databases: PostgreSQL's tz database, and on SQLite a function registered per
+    connection that asks Python's (`_sqlite_local_day`)."""
+    return _LocalDayOf(column, literal_column("'" + zone.key.replace("'", "''") + "'"))
 
 
 def returns_batch_ids_in_order(session: AsyncSession) -> bool:

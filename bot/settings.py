@@ -466,6 +466,8 @@ class OfficialSettings(BaseSettings):
     tick_seconds: float = Field(default=60.0, ge=5, le=3600)
     # `/register` attempts one chat may make per local day: bounds guessing of invitations.
     register_max_attempts: int = Field(default=5, ge=1, le=100)
+    # How long a dashboard session opened by a `/web` sign-in link lasts.
+    dashboard_session_hours: float = Field(default=8.0, ge=0.25, le=24 * 7)
 
     @field_validator("link_secret", mode="before")
     @classmethod

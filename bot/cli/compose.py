@@ -25,7 +25,7 @@ from bot.jobs import digests
 from bot.outbox import OutboxSender, ZnsGateway
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
-from bot.web import build_app
+from bot.web import build_app, dashboard
 from bot.web.dossiers_api import add_dossier_routes
 from bot.web.files import add_official_routes
 from handlers import router
@@ -61,6 +61,7 @@ def build_web_app(
     app = build_app(database, settings.metrics.token)
     add_dossier_routes(app, database, settings)
     add_official_routes(app, database, settings, questionnaires)
+    dashboard.install(app, database, settings, questionnaires)
     return app
 
 
