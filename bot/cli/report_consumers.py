@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scope = create.add_mutually_exclusive_group(required=True)
     scope.add_argument("--province", action="store_true", help="may read every agency")
     scope.add_argument("--agency", metavar="CODE", help="may read this agency only")
-    create.add_argument("--label", required=True, help="who reads with it, e.g. IOC Đồng Nai")
+    create.add_argument("--label", required=True, help="who reads with it, e.g. 'IOC Dong Nai'")
     create.set_defaults(func=cmd_create, clock=utc_now)
     consumers.add_parser(
         "list", help="consumer keys, their scope and last use (never a secret)"
