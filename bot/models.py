@@ -786,8 +786,9 @@ class ChatAttempt(Base):
 
 # --------------------------------------------------------------------------- QĐ 766 figures
 # The on-time figures (`handlers.dossiers.timeliness`) read the dossiers finished in a
-# period by their finishing instant, and the unclosed ones for "overdue now": at two
-# million dossiers the two scans took 230 and 300 ms on PostgreSQL, 80 and 5 ms with these.
+# period by their finishing instant, and the unclosed ones for "overdue now". With these,
+# at two million dossiers on PostgreSQL (bench/timeliness.py): a month's finished figure
+# 555 -> 198 ms, overdue now 562 -> 19 ms, the whole report 1.0 s -> 0.33 s.
 
 Index("ix_dossiers_finished_at", Dossier.finished_at)
 Index(
