@@ -28,6 +28,7 @@ from bot.settings import Settings
 from bot.web import build_app, dashboard
 from bot.web.dossiers_api import add_dossier_routes
 from bot.web.files import add_official_routes
+from bot.web.reports_api import add_reports_routes
 from handlers import router
 from handlers.dossiers import apologies
 from handlers.survey import reminders
@@ -60,6 +61,7 @@ def build_web_app(
     """The server's routes, except the channels' webhooks (their builders add those)."""
     app = build_app(database, settings.metrics.token)
     add_dossier_routes(app, database, settings)
+    add_reports_routes(app, database, settings, questionnaires)
     add_official_routes(app, database, settings, questionnaires)
     dashboard.install(app, database, settings, questionnaires)
     return app

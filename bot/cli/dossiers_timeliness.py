@@ -55,12 +55,14 @@ async def cmd_timeliness(args: argparse.Namespace, settings: Settings, database:
 def register(dossiers: argparse._SubParsersAction) -> None:
     parser = dossiers.add_parser(
         "timeliness",
-        help="QĐ 766 on-time figures per agency, ranked",
-        description="QĐ 766's progress figure per agency: dossiers finished in the period, "
-        "the share finished on or before the appointment date (as moved by supplement "
-        "pauses; an apology's new date does not count), overdue now, apology notices of the "
-        "period sent and undelivered, apologies owed now, escalations. Ranked by share, then "
-        "by dossiers finished. Days are in the TIMEZONE setting.",
+        help="on-time figures per agency (Decision 766/QD-TTg), ranked",
+        description=(
+            "The progress figure of Decision 766/QD-TTg per agency: dossiers finished in "
+            "the period, the share finished on or before the appointment date (as moved by "
+            "supplement pauses; an apology's new date does not count), overdue now, apology "
+            "notices of the period sent and undelivered, apologies owed now, escalations. "
+            "Ranked by share, then by dossiers finished. Days are in the TIMEZONE setting."
+        ),
     )
     parser.add_argument(
         "--period",
