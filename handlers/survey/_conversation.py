@@ -107,14 +107,6 @@ class _Conversation(Arrival):
             return True
         return inbound.kind is InboundKind.TEXT and split_command(inbound.text)[0] is None
 
-    async def resume(self) -> list[Outbound]:
-        """The current prompt again, for a citizen whose last reply was never delivered."""
-        self.session = await self.store.active_session(self.chat.id)
-        if self.session is not None:
-            self.say("resumed")
-            await self.prompt()
-        return self.replies
-
     # -- commands --------------------------------------------------------------------
 
     async def _on_command(self, command: str, argument: str) -> None:
@@ -310,8 +302,3 @@ class _Conversation(Arrival):
 async def handle(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     """Apply one inbound message to the chat's survey and return the replies."""
     return await _Conversation(chat, ctx).handle(inbound)
-
-
-async def resume(chat: Chat, ctx: Context) -> list[Outbound]:
-    """Re-ask the current question (used after a restart lost a reply)."""
-    return await _Conversation(chat, ctx).resume()

@@ -268,21 +268,25 @@ async def test_updates_of_one_chat_are_applied_in_the_order_sent(database: Datab
     assert [s.answers for s in sessions] == [{"F1.1": 4}] * 4
 
 
-async def test_a_reply_lost_in_a_crash_is_sent_at_start(database: Database):
+async def test_a_reply_lost_in_a_crash_is_sent_by_the_sweeper_at_start(database: Database):
     catalog = await seed_catalog(database)
     code = await make_code(database, catalog)
     async with FakeTelegram() as fake:
         settings = make_settings(database.url, fake, "polling")
-        processor = make_processor(database, FakeClock(), settings)
-        # Committed by a process that died before sending the reply.
+        yesterday = FakeClock()
+        yesterday.advance(days=-1)
+        processor = make_processor(database, yesterday, settings)
+        # Committed by a process that died before sending the reply, yesterday: its lease
+        # has long run out.
         await processor.process(
             Inbound("telegram", "5004", InboundKind.TEXT, f"/start {code}", "telegram:1")
         )
         async with running_bot(database, fake, "polling"):
             user = fake.user(5004)
-            await user.expect(TRANSLATOR("vi", "resumed"))
-            user.press_value(3, await user.expect(prompt(0)))
+            user.press_value(3, await user.expect(prompt(0)))  # the stored replies, once
             await user.expect(prompt(1))
+            assert not any(TRANSLATOR("vi", "resumed") in m.text for m in user.messages)
+            assert sum(m.text.startswith(prompt(0)) for m in user.messages) == 1
         assert await make_processor(database, None, settings).pending_replies("telegram") == []
 
 

@@ -205,8 +205,8 @@ async def test_unconfirmed_reply_is_sent_again_after_restart(database: Database)
     await processor.process(Inbound("telegram", "1001", InboundKind.TEXT, "4", "telegram:lost"))
     [pending] = await make_processor(database).pending_replies("telegram")
     assert pending.chat_key == "1001"
-    assert pending.replies[0].text == TRANSLATOR("vi", "resumed")
-    assert "Câu 3/29" in pending.replies[-1].text
+    # What the answer's commit stored, as it was: the question now current, nothing more.
+    assert len(pending.replies) == 1 and "Câu 3/29" in pending.replies[0].text
     assert await make_processor(database).pending_replies("zalo_bot") == []
 
 
