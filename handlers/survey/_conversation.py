@@ -97,14 +97,20 @@ class _Conversation(Arrival):
     def _question_unseen(self, inbound: Inbound) -> bool:
         """An answer (typed or a button) while the chat's last reply, which carries the
         current question, is not known to have been sent: the citizen may not have seen
-        that question, so the answer belongs to an earlier one and is not applied to it."""
+        that question, so the answer belongs to an earlier one and is not applied to it.
+
+        A button of the current question itself proves it was shown (only its message
+        carries that session's and step's buttons): a press after a crash, before anyone
+        knew the question had arrived, counts."""
         session = self.session
         if not self.ctx.reply_unconfirmed or session is None:
             return False
         if session.phase != PHASE_QUESTIONS:
             return False
         if inbound.kind is InboundKind.BUTTON:
-            return True
+            button = payloads.parse(inbound.text, session.nonce)
+            shown = button is not None and button.kind == payloads.ANSWER
+            return not (shown and button.target == session.step)
         return inbound.kind is InboundKind.TEXT and split_command(inbound.text)[0] is None
 
     # -- commands --------------------------------------------------------------------
