@@ -21,7 +21,7 @@ A channel adapter only translates (platform update -> `Inbound`, shaped `Outboun
   by the confirmer, in one batched transaction a second for every chat, and at stop.
 - The commit also makes this process the replies' owner for a lease, which the
   confirmer renews while they are unconfirmed (bot.reply_leases). A sweeper in every
-  process, every SWEEP_EVERY seconds and once at start, claims the chats whose lease
+  process, every SWEEP_EVERY seconds, claims the chats whose lease
   ran out (their owner died) and sends their stored replies once, checking right
   before the send that no newer commit superseded them. A restarted process is a new
   owner: it takes nothing a live process still holds, and its predecessor's chats only
@@ -63,8 +63,8 @@ from bot.channels.capabilities import Capabilities
 from bot.delivery._text import instructed, numbered_text, shaped
 from bot.inbound import InboundProcessor
 from bot.logs import describe
-from bot.reply_leases import Claimed
 from bot.rendering import prepare as render_attachments
+from bot.reply_leases import Claimed
 from bot.sending import is_blocked
 from handlers.messages import Inbound, Outbound
 
@@ -248,6 +248,9 @@ class Delivery:
             sent = bool(item.replies) and await self._send_patiently(chat_key, chat, item.replies)
             if sent and item.seq is not None:
                 self._sent[chat_key] = max(self._sent.get(chat_key, 0), item.seq)
+            if sent and item.swept:
+                metrics.increment(f"{self.name}_replies_swept_total")
+                log.info("%s: sent a chat the replies a stopped process left", self.name)
         finally:
             if chore is not None:
                 await chore
@@ -377,8 +380,7 @@ class Delivery:
             self._enqueue(item.chat_key, chat, _Item(item.seq, item.replies, swept=True))
             queued += 1
         if queued:
-            log.info("%s: sending %d chats the replies a stopped process left", self.name, queued)
-            metrics.increment(f"{self.name}_replies_swept_total", queued)
+            log.info("%s: claimed %d chats a stopped process left unconfirmed", self.name, queued)
         return queued
 
     async def _sweep_forever(self, every: float) -> None:
@@ -394,10 +396,11 @@ class Delivery:
 
     async def start(
         self, confirm_every: float = CONFIRM_EVERY, sweep_every: float = SWEEP_EVERY
-    ) -> int:
-        """Start confirming and sweeping; the first sweep runs now, before any new
-        message is taken (how many chats it queued)."""
-        queued = await self.sweep()
+    ) -> None:
+        """Start confirming and sweeping. The first sweep comes a round after the start,
+        not before: the messages the platform delivers again come first, and a press on
+        a question the dead process did send supersedes its re-send (a restart slower
+        than the lease would otherwise send every chat its last question again)."""
         if self._confirmer is None:
             self._confirmer = asyncio.create_task(
                 self._confirm_forever(confirm_every), name=f"{self.name}-confirm"
@@ -406,7 +409,6 @@ class Delivery:
             self._sweeper = asyncio.create_task(
                 self._sweep_forever(sweep_every), name=f"{self.name}-sweep"
             )
-        return queued
 
     async def drain(self, grace: float = STOP_GRACE) -> None:
         """Wait for the sends under way, cancelling what is still late after `grace`."""
@@ -414,7 +416,7 @@ class Delivery:
         if not workers:
             return
         _done, late = await asyncio.wait(workers, timeout=grace)
-        for task in late:  # their replies stay unconfirmed: re-sent at the next start
+        for task in late:  # their replies stay unconfirmed: a sweeper sends them later
             task.cancel()
         if late:
             await asyncio.wait(late)

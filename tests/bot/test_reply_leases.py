@@ -12,6 +12,7 @@ import pytest
 from bot.database import Database
 from bot.delivery import Delivery
 from bot.inbound import InboundProcessor
+from handlers.messages import Inbound, InboundKind
 from tests.builders import FakeClock, make_code, make_processor, seed_catalog
 from tests.delivery_helpers import (
     CHANNEL,
@@ -153,7 +154,8 @@ async def test_a_restart_sends_nothing_a_live_process_holds_and_its_own_lost_onc
     await a.delivery.take(text("a-chat", "5"))  # A, alive, still sending it
     await answered_and_died(b, "b-chat")
     restarted = processes(parked=True)  # B again: a new process, a new owner
-    assert await restarted.delivery.start() == 0
+    await restarted.delivery.start()
+    assert await restarted.delivery.sweep() == 0  # B's old lease runs yet, A's is renewed
     past_the_lease(processes.clock)
     await a.delivery.flush()
     assert await restarted.delivery.sweep() == 1  # B's own lost reply, not A's chat
@@ -194,3 +196,23 @@ async def test_a_clean_stop_hands_what_it_could_not_send_to_the_others_at_once(d
     assert await b.delivery.sweep() == 1  # no lease to wait out
     await b.delivery.drain()
     assert "Câu 2/29" in b.adapter.texts("c1")[0]
+
+
+async def test_a_press_on_a_question_the_dead_process_sent_supersedes_its_re_send(
+    database, processes
+):
+    """The restart took longer than the lease; the press the platform delivers again
+    comes before the first sweep, and proves question 2 arrived: it is not sent again."""
+    code = await make_code(database, await seed_catalog(database))
+    a, b = processes(), processes(parked=True)
+    await begun(a, "c1", code)
+    [second] = await a.delivery.take(text("c1", "5"))
+    await a.delivery.drain()  # question 2 arrived; A dies before recording it
+    await crashed(a.delivery)
+    past_the_lease(processes.clock)
+    await b.delivery.start()
+    press = next(c.payload for c in second.choices if c.payload.endswith(".4"))
+    await b.delivery.take(Inbound(CHANNEL, "c1", InboundKind.BUTTON, press, "zalo_bot:p1"))
+    assert await b.delivery.sweep() == 0
+    await b.delivery.stop()
+    assert len(b.adapter.texts("c1")) == 1 and "Câu 3/29" in b.adapter.texts("c1")[0]
