@@ -72,7 +72,14 @@ async def test_citizen_completes_the_survey_by_pressing_buttons(database: Databa
         assert set(fake.answered) == set(fake._queries)  # every pressed button answered
         questions = [m for m in user.messages if m.text.startswith("Câu ")]
         assert len(questions) == len(order(answers))
-        assert all(m.buttons is None for m in questions[:-1])  # pressed: keyboards removed
+        # One message call per answer: the next question. The answered question keeps its
+        # keyboard (no edit), and the spinner of every press is stopped by its query's answer.
+        pressed = fake.updates_of_kind("callback_query")
+        assert len(pressed) == len(presses)
+        assert [fake.message_calls_for(u) for u in pressed] == [1] * len(pressed)
+        assert [fake.calls_for(u)["answerCallbackQuery"] for u in pressed] == [1] * len(pressed)
+        assert not fake.calls_of("editMessageReplyMarkup") and not fake.calls_of("editMessageText")
+        assert all(m.buttons == m.sent_buttons for m in questions)
         first = questions[0]
         assert first.labels == [
             "1. Rất không hài lòng",
