@@ -247,7 +247,7 @@ class InboundProcessor:
             await session.execute(
                 update(Chat)
                 .where(Chat.channel == channel, Chat.chat_key == chat_key)
-                .values(delivered_seq=Chat.reply_seq)
+                .values(delivered_seq=Chat.reply_seq, reply_lease_until=None)
             )
 
     async def pending_replies(self, channel: str) -> list[PendingReply]:

@@ -244,7 +244,7 @@ class Delivery:
             chore = asyncio.create_task(self._chore(chat_key, item.chore))
         try:
             if item.swept and not await self._still_current(chat_key, item):
-                return
+                return  # superseded, or sent already by this process's own worker
             sent = bool(item.replies) and await self._send_patiently(chat_key, chat, item.replies)
             if sent and item.seq is not None:
                 self._sent[chat_key] = max(self._sent.get(chat_key, 0), item.seq)
@@ -259,6 +259,8 @@ class Delivery:
         """A claimed chat's replies, right before they go: a newer commit, here or in
         another process, supersedes them (its own replies carry the current question)."""
         assert item.seq is not None
+        if self._sent.get(chat_key, 0) >= item.seq:
+            return False
         for delay in [*retry_delays(), None]:
             try:
                 return await self.processor.still_current(self.name, chat_key, item.seq)
@@ -362,17 +364,15 @@ class Delivery:
         return self.queue_claimed(await self.processor.claim_lost_replies(self.name, limit))
 
     def queue_claimed(self, claimed: list[Claimed]) -> int:
-        """Queue the claimed chats' stored replies, each checked again right before its
-        send (a newer commit may come between the claim and the send)."""
+        """Queue the claimed chats' stored replies, behind whatever the chat has queued
+        here, each checked again right before its send (a newer commit may come between
+        the claim and the send)."""
         if claimed:
             self._owning, self._owned = True, self._owned + 1
         queued = 0
         for item in claimed:
-            known = self._chats.get(item.chat_key)
-            if known is not None and (known.waiting or known.worker is not None):
-                continue  # replies of this chat are on their way: they confirm it
-            if item.chat_key in self._sent:
-                continue
+            if self._sent.get(item.chat_key, 0) >= item.seq:
+                continue  # sent from here, being recorded
             if not item.replies:  # nothing stored to send (an empty reply list)
                 self._sent[item.chat_key] = item.seq
                 continue

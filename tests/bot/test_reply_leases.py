@@ -216,3 +216,18 @@ async def test_a_press_on_a_question_the_dead_process_sent_supersedes_its_re_sen
     assert await b.delivery.sweep() == 0
     await b.delivery.stop()
     assert len(b.adapter.texts("c1")) == 1 and "Câu 3/29" in b.adapter.texts("c1")[0]
+
+
+async def test_a_process_that_claims_back_its_own_chat_sends_its_reply_once(database, processes):
+    """Its renewals failed for longer than the lease (the database was away) while its
+    own worker was still sending: its sweep takes the chat back, and sends nothing twice."""
+    code = await make_code(database, await seed_catalog(database))
+    a = processes()
+    await begun(a, "c1", code)
+    a.adapter.holds["c1"] = asyncio.Event()
+    await a.delivery.take(text("c1", "5"))
+    past_the_lease(processes.clock)  # no renewal meanwhile
+    assert await a.delivery.sweep() == 1
+    a.adapter.holds["c1"].set()
+    await a.delivery.drain()
+    assert sum("Câu 2/29" in t for t in a.adapter.texts("c1")) == 1
