@@ -28,7 +28,17 @@ from enum import IntEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Date, String, event, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -524,3 +534,10 @@ async def bulk_insert(
     await raw.driver_connection.copy_records_to_table(
         table.name, records=rows, columns=list(columns)
     )
+
+
+def skip_locked(statement: Select[Any]) -> Select[Any]:
+    """Rows for one claimer among several: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+    concurrent claimers each get other rows and none waits. SQLite renders nothing:
+    `BEGIN IMMEDIATE` has already made this transaction the only writer."""
+    return statement.with_for_update(skip_locked=True)

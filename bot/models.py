@@ -124,7 +124,10 @@ class Chat(Base):
     """A conversation on one channel; the row every message of that chat locks."""
 
     __tablename__ = "chats"
-    __table_args__ = (UniqueConstraint("channel", "chat_key"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_key"),
+        Index("ix_chats_reply_lease_until", "reply_lease_until"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -137,6 +140,9 @@ class Chat(Base):
     reply_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     delivered_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_replies: Mapped[str | None] = mapped_column(Text)
+    # Who sends those replies, until when (bot.reply_leases); the lease is NULL once sent.
+    reply_owner: Mapped[str | None] = mapped_column(String(16))
+    reply_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The citizen said /stop (no reminders, no proactive messages; /start lifts it), and
     # the platform refused a send as blocked (notices go by ZNS or the counter instead;
     # cleared when the citizen writes again).

@@ -84,10 +84,6 @@ class FloodControl:
         await self._chat(chat_key).take()
         await self.overall.take()
 
-    async def edit(self) -> None:
-        """Before editing a message: not a new message in the chat, but still a call."""
-        await self.overall.take()
-
     async def bulk_message(self, chat_key: str) -> None:
         await self.bulk.take()
         await self.message(chat_key)

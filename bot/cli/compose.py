@@ -34,7 +34,7 @@ from handlers.dossiers import apologies
 from handlers.survey import reminders
 from handlers.survey.store import expire_idle_sessions
 
-USE_CASES = UseCases(handle=router.handle, resume=router.resume, expire_idle=expire_idle_sessions)
+USE_CASES = UseCases(handle=router.handle, expire_idle=expire_idle_sessions)
 
 ChannelBuilder = Callable[[Settings, InboundProcessor, web.Application], Channel | None]
 
