@@ -38,6 +38,9 @@ class FloodControl:
 
     The overall bucket saves up a tenth of a second's worth: Telegram counts about 30
     a second, and a full second's burst on top of the rate would be 60 in one second.
+    Bulk sends wait for the overall bucket one at a time in each process: held up
+    behind replies, they would otherwise pile up there and then leave it faster than
+    the bulk rate.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class FloodControl:
         self.chat_burst = chat_burst
         self.overall = Limit(scope, global_rate, max(1.0, global_rate / 10), name="telegram")
         self.bulk = Limit(f"{scope}:bulk", bulk_rate, 1.0, name="telegram_bulk")
+        self._bulk_turn = asyncio.Lock()
 
     def _chat(self, chat_key: str) -> Limit:
         return Limit(f"{self.scope}:chat:{chat_part(chat_key)}", self.chat_rate, self.chat_burst)
@@ -70,8 +74,10 @@ class FloodControl:
         await self.budget.take(self.overall)
 
     async def bulk_message(self, chat_key: str) -> None:
-        await self.budget.take(self.bulk)
-        await self.message(chat_key)
+        await self.budget.take(self._chat(chat_key))
+        async with self._bulk_turn:
+            await self.budget.take(self.bulk)
+            await self.budget.take(self.overall)
 
 
 def scope_of(token: SecretStr | None) -> str:

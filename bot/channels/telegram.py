@@ -93,7 +93,7 @@ class TelegramChannel:
             self.settings.chat_rate,
             self.settings.chat_burst,
             self.settings.global_rate,
-            self.settings.bulk_rate,
+            min(self.settings.bulk_rate, settings.outbox.rate(CHANNEL)),
             budget=budget_of(processor.database),
             scope=scope_of(self.settings.bot_token),
         )
