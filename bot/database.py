@@ -604,8 +604,9 @@ def _announce_in_transaction(session: Session) -> None:
 
 @event.listens_for(AnnouncingSession, "after_commit")
 def _announce_after_commit(session: Session) -> None:
-    url = str(session.get_bind().url)
-    for name in session.info.pop(_NOTED, ()):
+    names = session.info.pop(_NOTED, ())
+    url = str(session.get_bind().url) if names else ""
+    for name in names:
         for waiter in _sqlite_waiters.get((url, name), ()):
             waiter.set()
 

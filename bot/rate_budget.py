@@ -91,13 +91,15 @@ class RateBudget:
 
     async def take(self, limit: Limit) -> None:
         """Wait for one token of `limit` (shared with every process on the database)."""
+        loop = asyncio.get_running_loop()
         queue = self._queues.get(limit.key)
-        if queue is None:
+        if queue is None or (queue.server is not None and queue.server.get_loop() is not loop):
+            # New, or left by an event loop that is gone (its waiters with it).
             queue = self._queues[limit.key] = _Queue()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = loop.create_future()
         queue.waiting.append(future)
-        if queue.server is None:
-            queue.server = asyncio.create_task(self._serve(limit, queue))
+        if queue.server is None or queue.server.done():
+            queue.server = loop.create_task(self._serve(limit, queue))
         await future
         self._meter(limit)
 
@@ -151,7 +153,8 @@ class RateBudget:
 
     def _forget_now_and_then(self) -> None:
         now = time.monotonic()
-        if now - self._forgot_at < FORGET_EVERY or self._forgetting is not None:
+        busy = self._forgetting is not None and not self._forgetting.done()
+        if now - self._forgot_at < FORGET_EVERY or busy:
             return
         self._forgot_at = now
         self._fallback.forget(FORGET_EVERY)
