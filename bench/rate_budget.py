@@ -4,7 +4,7 @@ Two processes (two Database engines on one database) each send 90 messages at on
 through one bucket of 30/s (Telegram's token): the round trips per message, batched
 (up to 0.1 s of the rate per reservation) against one reservation per message; and the
 time of one reservation (its upsert), against the in-memory budget of SQLite as the
-baseline measured in the same run.
+baseline measured in the same run, and a pooled `SELECT 1` (the floor of any statement).
 
     .venv/bin/python bench/rate_budget.py
 """
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _databases import create_postgres_database, drop_postgres_database  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from bot import migrate  # noqa: E402
 from bot.database import Database  # noqa: E402
@@ -42,6 +43,15 @@ async def reservation_time(budget: RateBudget, count: int = 2000) -> float:
     started = time.monotonic()
     for _ in range(count):
         await budget.take(limit)
+    return (time.monotonic() - started) / count * 1000
+
+
+async def select_one_time(database: Database, count: int = 2000) -> float:
+    """Milliseconds per `SELECT 1` on a pooled connection: the floor of any statement."""
+    started = time.monotonic()
+    for _ in range(count):
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
     return (time.monotonic() - started) / count * 1000
 
 

@@ -183,6 +183,10 @@ async def test_replies_keep_their_share_under_a_notice_flood_from_two_processes(
     # While both streams flowed, replies had about half of the 40/s.
     overlap = min(max(notices), max(replied))
     during = [moment for moment in replied if moment <= overlap]
+    print(
+        f"\nmost in 1 s: {most_in_a_window(notices + replied)} (40/s), notices "
+        f"{most_in_a_window(notices)} (20/s); replies in the flood {len(during) / overlap:.1f}/s"
+    )
     assert len(during) / overlap >= 20 * 0.8
     async with database.transaction() as session:
         statuses = set(await session.scalars(select(OutboxMessage.status)))
