@@ -62,9 +62,11 @@ async def main() -> None:
         await migrate.upgrade(databases[0])
         memory_ms = await reservation_time(RateBudget(None))
         shared_ms = await reservation_time(RateBudget(databases[0]))
+        select_ms = await select_one_time(databases[0])
         print(
             f"one reservation: in memory {memory_ms:.3f} ms, PostgreSQL {shared_ms:.3f} ms "
-            f"(x{shared_ms / memory_ms:.0f})"
+            f"(x{shared_ms / memory_ms:.0f}; a pooled SELECT 1 takes {select_ms:.3f} ms, "
+            f"x{shared_ms / select_ms:.2f})"
         )
         for name, batch in (("one per message", 0.0), ("batched (0.1 s)", 0.1)):
             budgets = [RateBudget(database, batch_seconds=batch) for database in databases]

@@ -427,7 +427,7 @@ class OutboxSender:
         self.leases.release(outcome["id"] for outcome in outcomes)
 
     async def _flush_every(self, seconds: float, done: asyncio.Event) -> None:
-        while not done.is_set():
+        while not done.is_set() or self._outcomes:  # outcomes queued during a flush too
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=seconds)
             await self._flush()
