@@ -48,6 +48,7 @@ SENDS = "sipas_sends_total"
 LEADER = "sipas_leader"
 OUTBOX_BACKLOG = "sipas_outbox_backlog"
 OUTBOX_OLDEST_DUE = "sipas_outbox_oldest_due_age_seconds"
+RATE_BUDGET_USE = "sipas_rate_budget_use"
 
 # Handling one message takes milliseconds; seconds mean a database in trouble.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -249,6 +250,10 @@ describe(
 describe(LEADER, "1 while this process holds the scheduled-jobs lock (runs the ticks).")
 describe(OUTBOX_BACKLOG, "Outbox rows not yet delivered, by status (read every few seconds).")
 describe(OUTBOX_OLDEST_DUE, "Seconds the oldest due pending outbox row has waited (0: none).")
+describe(
+    RATE_BUDGET_USE,
+    "Share of each shared rate limit this process used over the last minute (sum over processes).",
+)
 UPDATE_LATENCY = histogram(
     UPDATE_SECONDS,
     "Seconds to take one inbound update in (transaction and handler).",

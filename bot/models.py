@@ -21,6 +21,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -862,3 +863,19 @@ class ReportConsumer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --------------------------------------------------------------------------- rate budgets
+# The platforms' rate limits, shared by every process on one PostgreSQL (bot.rate_budget):
+# one row per limited thing (a bot token, its bulk share, one chat). A row whose time has
+# passed means "full" and may be deleted; so rows live seconds, not days.
+
+
+class RateBucket(Base):
+    """A token bucket as the time its tokens are spent up to (epoch seconds, the
+    database's clock): a reservation of n tokens moves it n/rate later."""
+
+    __tablename__ = "rate_budgets"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    paid_until: Mapped[float] = mapped_column(Float)

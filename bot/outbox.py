@@ -17,10 +17,11 @@ sender delivers at least once:
   reply window cannot), and if not the message takes that other route at once;
 - a renderer may answer `Withheld`: not now (due again later, e.g. a reminder at
   night) or never (cancelled, e.g. the citizen came back), written back in the claim;
-- it paces each platform at a share of its rate limit, so survey replies keep the
-  rest; a 429 makes that message wait `retry_after` and try again (it is usually one
-  chat's limit, so the other messages go on);
-  other failures back off exponentially until `max_attempts`, then `failed`.
+- it paces each platform at a share of its rate limit, shared by every process
+  (bot.rate_budget), so replies keep the rest; a 429 makes that message wait
+  `retry_after` (usually one chat's limit: the others go on), renewing its leases
+  (bot.outbox_leases); other failures back off until `max_attempts`, then `failed`;
+- it wakes on rows inserted by any process (`bot.database.new_rows`) or falling due.
 
 A duplicate can only follow a send that timed out after the platform accepted it
 (or a sender that died between sending and recording): such attempts are counted
@@ -47,9 +48,19 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels import can_reach
-from bot.database import insert_if_absent
+from bot.database import insert_if_absent, new_rows
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
-from bot.sending import Pacer, describe, is_blocked, is_permanent, is_timeout, retry_after_of
+from bot.outbox_leases import Leases
+from bot.rate_budget import Limit, budget_of
+from bot.sending import (
+    Pacer,
+    SendReport,
+    describe,
+    is_blocked,
+    is_permanent,
+    is_timeout,
+    retry_after_of,
+)
 from bot.states import OutboxKind, OutboxRoute, OutboxStatus
 from handlers.messages import Rendered, Withheld
 
@@ -97,22 +108,6 @@ class _Job:
     elsewhere: _Job | None = None  # a chat job's route if its channel cannot reach it now
 
 
-@dataclass
-class SendReport:
-    sent: int = 0
-    failed: int = 0
-    counter: int = 0
-    retried: int = 0
-    rate_limited: int = 0
-    uncertain: int = 0
-    cancelled: int = 0  # not needed any more, or not allowed (a reminder at night…)
-    postponed: int = 0  # not allowed yet: due again later (a reminder at night)
-
-    def add(self, other: SendReport) -> None:
-        for name in vars(self):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
 class OutboxSender:
     """Claims due outbox rows and delivers them; `run` loops, `drain` empties what is due."""
 
@@ -136,11 +131,15 @@ class OutboxSender:
         self.default_language = default_language
         self._pacers: dict[str, Pacer] = {}
         self._outcomes: list[dict[str, Any]] = []
+        self.leases = Leases(database, settings.lease_seconds, clock)
         self.totals = SendReport()
 
     def pacer(self, lane: str) -> Pacer:
+        """The lane's share of its platform, shared by every process on the database."""
         if lane not in self._pacers:
-            self._pacers[lane] = Pacer(self.settings.rate(lane))
+            rate = self.settings.rate(lane)
+            limit = Limit(f"outbox:{lane}", rate, max(1.0, rate / 10), name=f"outbox_{lane}")
+            self._pacers[lane] = Pacer(budget_of(self.database), limit)
         return self._pacers[lane]
 
     # -- claiming ----------------------------------------------------------------------
@@ -155,7 +154,7 @@ class OutboxSender:
     async def claim(self) -> list[_Job]:
         """Take up to a batch of due rows (and rows whose sender's lease ran out)."""
         now = self.clock()
-        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        lease = self.leases.lease()
         async with self.database.transaction() as session:
             due = or_(
                 and_(
@@ -190,7 +189,8 @@ class OutboxSender:
                 if job.withheld is not None:
                     self._withhold(row, job.withheld)
                 jobs.append(job)
-            return jobs
+        self.leases.hold({job.id: lease for job in jobs if job.withheld is None})
+        return jobs
 
     @staticmethod
     async def _prefetch(session: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Any]:
@@ -288,15 +288,16 @@ class OutboxSender:
         """
         report = SendReport()
         rounds = 0
-        jobs = await self.claim()
-        while jobs:
-            rounds += 1
-            last = max_rounds is not None and rounds >= max_rounds
-            following = None if last else asyncio.create_task(self.claim())
-            try:
-                await self._send_batch(jobs, report)
-            finally:
-                jobs = await following if following is not None else []
+        async with self.leases.kept():
+            jobs = await self.claim()
+            while jobs:
+                rounds += 1
+                last = max_rounds is not None and rounds >= max_rounds
+                following = None if last else asyncio.create_task(self.claim())
+                try:
+                    await self._send_batch(jobs, report)
+                finally:
+                    jobs = await following if following is not None else []
         self.totals.add(report)
         return report
 
@@ -314,19 +315,25 @@ class OutboxSender:
             await flusher
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The long-running sender of the bot process: drain, wait a little, again."""
-        while not stop.is_set():
-            try:
-                await self.drain()
-            except Exception:  # noqa: BLE001 - a failed round must not end the sender
-                log.exception("outbox round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
+        """The long-running sender of the bot process: drain, then wait for new rows, the
+        next row falling due, or at most `poll_seconds`."""
+        async with new_rows(self.database, OutboxMessage.__tablename__) as woken:
+            while not stop.is_set():
+                woken.clear()
+                wait = self.settings.poll_seconds
+                try:
+                    await self.drain()
+                    wait = await self.leases.seconds_to_next(wait)
+                except Exception:  # noqa: BLE001 - a failed round must not end the sender
+                    log.exception("outbox round failed")
+                waits = [asyncio.create_task(stop.wait()), asyncio.create_task(woken.wait())]
+                await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                for task in waits:
+                    task.cancel()
 
     async def _worker(self, queue: asyncio.Queue[_Job], report: SendReport) -> None:
         while not queue.empty():
-            job = queue.get_nowait()
-            await self._deliver(job, report)
+            await self._deliver(queue.get_nowait(), report)
 
     async def _deliver(self, job: _Job, report: SendReport) -> None:
         job = await self._reachable_or_elsewhere(job)
@@ -418,6 +425,7 @@ class OutboxSender:
                 row.status = OutboxStatus.PENDING
                 row.next_attempt_at = self.clock() + timedelta(seconds=delay)
                 report.retried += 1
+        self.leases.release([job.id])
 
     async def _record(self, job: _Job, *, status: str, reason: str | None = None) -> None:
         """Queue the outcome; `_flush` writes queued outcomes in one transaction.
@@ -447,9 +455,10 @@ class OutboxSender:
         outcomes, self._outcomes = self._outcomes, []
         async with self.database.transaction() as session:
             await session.execute(update(OutboxMessage), outcomes)
+        self.leases.release(outcome["id"] for outcome in outcomes)
 
     async def _flush_every(self, seconds: float, done: asyncio.Event) -> None:
-        while not done.is_set():
+        while not done.is_set() or self._outcomes:  # outcomes queued during a flush too
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=seconds)
             await self._flush()

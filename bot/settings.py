@@ -434,7 +434,8 @@ class OutboxSettings(BaseSettings):
     lease_seconds: float = Field(default=120.0, ge=5, le=86_400)
     batch_size: int = Field(default=100, ge=1, le=10_000)
     workers: int = Field(default=8, ge=1, le=64)
-    poll_seconds: float = Field(default=2.0, gt=0, le=600)
+    # The last resort only: senders wake on new rows (LISTEN/NOTIFY) and on due rows.
+    poll_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("platform_rates")
     @classmethod

@@ -57,12 +57,13 @@ from bot.channels._telegram_api import (
     split_text,
     to_inbound,
 )
-from bot.channels._telegram_flood import FloodControl, patiently, retry_seconds
+from bot.channels._telegram_flood import FloodControl, patiently, retry_seconds, scope_of
 from bot.channels._telegram_update import TelegramUpdate
 from bot.channels._webhook import failed, ignored, unusable, validate
 from bot.channels.capabilities import Capabilities
 from bot.delivery import Delivery
 from bot.inbound import InboundProcessor
+from bot.rate_budget import budget_of
 from bot.settings import Settings, TelegramMode
 from bot.web import read_bounded
 from handlers.messages import Outbound
@@ -107,7 +108,9 @@ class TelegramChannel:
             self.settings.chat_rate,
             self.settings.chat_burst,
             self.settings.global_rate,
-            self.settings.bulk_rate,
+            min(self.settings.bulk_rate, settings.outbox.rate(CHANNEL)),
+            budget=budget_of(processor.database),
+            scope=scope_of(self.settings.bot_token),
         )
         self.delivery = Delivery(processor, self)
         self._accepting = False

@@ -1,8 +1,10 @@
 """GET /metrics: the process's metrics (`bot.metrics`) in the Prometheus text format.
 
 /metrics is installed by `bot.web.build_app`, so it exists whatever channels run.
-Each scrape also reads the leader flag and the outbox backlog (`bot.outbox_backlog`,
-cached a few seconds) of the app's database.
+Each scrape also reads the leader flag, the outbox backlog (`bot.outbox_backlog`,
+cached a few seconds) of the app's database, and what this process took of each shared
+rate budget (`bot.rate_budget`) over the last minute, as a share of the whole limit:
+the processes' values add up to the limit's use.
 The counters hold no personal data, but they tell an outsider how busy the bot is
 and how often it is attacked, so they are not public: with METRICS_TOKEN set, only
 `Authorization: Bearer <token>` reads them (compared in constant time); without
@@ -20,6 +22,7 @@ from bot import metrics
 from bot.boundary import secret_equals
 from bot.database import Database
 from bot.outbox_backlog import BacklogGauges
+from bot.rate_budget import budget_of
 
 PATH = "/metrics"
 _FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
@@ -55,6 +58,8 @@ async def _metrics(request: web.Request) -> web.Response:
     database = request.app.get(DATABASE_KEY)
     if database is not None:
         metrics.set_gauge(metrics.LEADER, int(database.leadership.held))
+        for use in budget_of(database).use():
+            metrics.set_gauge(metrics.RATE_BUDGET_USE, use.taken / use.capacity, lane=use.name)
         await request.app[BACKLOG_KEY].refresh()
     return web.Response(body=metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 

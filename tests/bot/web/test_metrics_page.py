@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import aiohttp
+import pytest
 from sqlalchemy import update
 
 from bot import metrics
@@ -15,6 +16,7 @@ from bot.database import Database
 from bot.models import OutboxMessage
 from bot.outbox import enqueue
 from bot.outbox_backlog import CACHE_SECONDS, BacklogGauges
+from bot.rate_budget import Limit, budget_of
 from bot.web import build_app, start_server
 from tests.bot.web.test_app import free_port
 from tests.prometheus_text import parse
@@ -97,3 +99,15 @@ async def test_a_database_down_still_gets_a_page_without_backlog(database: Datab
     assert metrics.OUTBOX_OLDEST_DUE not in families
     assert families[metrics.LEADER].value() == 0
     assert metrics.value("sipas_metrics_query_failures_total") == before + 1
+
+
+async def test_the_page_carries_each_shared_budget_s_use(database: Database):
+    """Tokens this process took from a shared limit, as a share of the whole limit."""
+    budget = budget_of(database)
+    limit = Limit("telegram:bench-test", rate=50.0, burst=5.0, name="telegram_scrape_test")
+    for _ in range(11):
+        await budget.take(limit)
+    gauge = (await scrape(database))[metrics.RATE_BUDGET_USE]
+    assert gauge.type == "gauge"
+    # 11 tokens of 50/s over a minute plus the burst: 11 / 3005.
+    assert gauge.value(lane="telegram_scrape_test") == pytest.approx(11 / 3005)
