@@ -8,14 +8,21 @@ the arrival of the bot's next message (the next question) at the fake server.
   (1) Saturation: --saturation-citizens (50) answer without pause for
       --saturation-seconds; answers/s of ours and of the baseline, a bare
       python-telegram-bot Application in the same mode that makes the same Bot API
-      calls per update (answer the callback, remove the keyboard, send the next
-      question) but stores nothing. Target: ours / baseline >= 0.6 with PTB as it
-      comes (httpx); the ratio against the same baseline on the bot's own transport
-      (aiohttp) is printed too: it shows what storing an answer costs.
+      calls per update (answer the callback, send the next question) but stores
+      nothing. Target: ours / baseline >= 0.6 with PTB as it comes (httpx); the
+      ratio against the same baseline on the bot's own transport
+      (aiohttp) is printed too: it shows what storing an answer costs. A third
+      baseline also removes the pressed keyboard by an edit (the bot's design before
+      one message call per answer): its calls per answer are the comparison.
   (2) National peak: --citizens (500) in flight for --seconds (60), each pausing
       2-8 s before every answer (about 100 answers/s offered); they arrive (/start)
       over the 10 s before, which are not counted. Targets: p99 < 250 ms; no answer
       lost or doubled (the database is counted against the answers sent).
+
+  Every run also prints the Bot API calls per answer, counted by the fake server for
+  each answer whose reply came: message calls (send, edit: Telegram's ~30/s per bot
+  are counted in these, so a token carries 30 / that many answers a second) and
+  answerCallbackQuery (stops a press's spinner; not a message).
 
     .venv/bin/python bench/telegram_throughput.py
     .venv/bin/python bench/telegram_throughput.py --seconds 10 --citizens 100 \\
@@ -57,6 +64,8 @@ from bot.models import (  # noqa: E402
 )
 from tests.builders import QUESTIONNAIRES, TRANSLATOR, make_code, seed_catalog  # noqa: E402
 from tests.fakes.telegram import TOKEN, FakeTelegram  # noqa: E402
+
+TELEGRAM_MESSAGES_PER_SECOND = 30  # a bot's overall limit, as Telegram documents it
 
 Q2017 = QUESTIONNAIRES["sipas-2017"]
 QUESTIONS = len(Q2017.questions)
@@ -109,6 +118,7 @@ class Tally:
     completed: int = 0
     completed_answers: int = 0
     given: dict[int, dict[str, int | str]] = field(default_factory=dict)  # open surveys
+    replied: list[int] = field(default_factory=list)  # answers' update ids, reply seen
 
 
 class Citizens:
@@ -156,6 +166,7 @@ class Citizens:
     def _reply_arrived(self, update_id: int, at: float) -> None:
         posted = self.fake.first_delivered_at[update_id]
         self.tally.latencies.append((at, at - posted))
+        self.tally.replied.append(update_id)
 
     async def keep_answering(self, pause: tuple[float, float] | None, stop_at: float) -> None:
         """Survey after survey (a new chat each time) until the time is up."""
@@ -207,7 +218,9 @@ async def start_bot(
         env["DATABASE_URL"] = database_url
     else:
         command = [sys.executable, str(BENCH_FILE), "--serve-baseline"]
-        env["BASELINE_TRANSPORT"] = kind.removeprefix("baseline-")
+        transport, _, design = kind.removeprefix("baseline-").partition("-")
+        env["BASELINE_TRANSPORT"] = transport
+        env["BASELINE_REMOVES_KEYBOARD"] = "1" if design == "edit" else ""
     calls_before = len(fake.calls)
     with log.open("ab") as output:
         process = await asyncio.create_subprocess_exec(
@@ -301,6 +314,11 @@ class Result:
     lost: int | None = None
     doubled: int | None = None
     wrong: int | None = None
+    message_calls: float = 0.0  # per answer: sendMessage, editMessage… (Telegram's limit)
+    query_calls: float = 0.0  # per answer: answerCallbackQuery
+
+    def calls(self) -> str:
+        return f"{self.message_calls:.2f} + {self.query_calls:.2f}"
 
     @property
     def rate(self) -> float:
@@ -368,6 +386,12 @@ async def run(
                 bot_cpu=bot_cpu,
                 harness_cpu=harness_cpu,
             )
+            await asyncio.sleep(0.5)  # the last presses' answerCallbackQuery calls land
+            replied = tally.replied or [0]
+            result.message_calls = sum(map(fake.message_calls_for, replied)) / len(replied)
+            result.query_calls = sum(
+                fake.calls_for(update)["answerCallbackQuery"] for update in replied
+            ) / len(replied)
             if url is not None:
                 await fake.wait_until(lambda: not fake.pending, within=30)
                 stored, wrong, applied = await count_stored(url, tally)
@@ -384,14 +408,15 @@ async def run(
 
 def table(rows: list[Result]) -> str:
     lines = [
-        f"  {'run':<28}{'answers':>8}{'answers/s':>11}{'p50 ms':>8}{'p95 ms':>8}"
-        f"{'p99 ms':>8}{'max ms':>8}{'bot CPU':>9}{'harness':>9}"
+        f"  {'run':<34}{'answers':>8}{'answers/s':>11}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'p99 ms':>8}{'max ms':>8}{'bot CPU':>9}{'harness':>9}  calls/answer (msg + query)"
     ]
     for r in rows:
         lines.append(
-            f"  {r.label:<28}{r.answers:>8}{r.rate:>11.1f}{r.percentile(0.5):>8.1f}"
+            f"  {r.label:<34}{r.answers:>8}{r.rate:>11.1f}{r.percentile(0.5):>8.1f}"
             f"{r.percentile(0.95):>8.1f}{r.percentile(0.99):>8.1f}"
             f"{max(r.latencies, default=0) * 1000:>8.1f}{r.bot_cpu:>8.0%} {r.harness_cpu:>8.0%}"
+            f"  {r.calls()}"
         )
     return "\n".join(lines)
 
@@ -431,7 +456,7 @@ async def bench(args: argparse.Namespace) -> int:
         workdir = Path(directory)
         baselines = [
             await run(kind, None, args.saturation_citizens, args.saturation_seconds, None, workdir)
-            for kind in ("baseline-httpx", "baseline-aiohttp")
+            for kind in ("baseline-httpx", "baseline-aiohttp", "baseline-aiohttp-edit")
         ]
         for backend in args.databases:
             if backend == "postgresql" and not await postgres_reachable():
@@ -444,7 +469,7 @@ async def bench(args: argparse.Namespace) -> int:
             p99 = peak.percentile(0.99)
             print(f"\n{backend}:")
             print(table([ours, *baselines, peak]))
-            ratios = [ours.rate / baseline.rate for baseline in baselines]
+            ratios = [ours.rate / baseline.rate for baseline in baselines[:2]]
             print(
                 f"  saturation ratio ours/baseline: {ratios[0]:.2f} against PTB as it comes "
                 f"(target >= 0.6: {'met' if ratios[0] >= 0.6 else 'MISSED'}); "
@@ -457,7 +482,19 @@ async def bench(args: argparse.Namespace) -> int:
                 f"lost {peak.lost}, doubled {peak.doubled}, misplaced {peak.wrong}; "
                 f"saturation run: lost {ours.lost}, doubled {ours.doubled}, misplaced {ours.wrong}"
             )
-            failures += (ratios[0] < 0.6) + (p99 >= 250)
+            old = baselines[2]  # the design before: the pressed keyboard removed by an edit
+            per_token = TELEGRAM_MESSAGES_PER_SECOND / max(peak.message_calls, 0.01)
+            old_per_token = TELEGRAM_MESSAGES_PER_SECOND / max(old.message_calls, 0.01)
+            print(
+                f"  Bot API calls per answer: {peak.message_calls:.2f} message calls "
+                f"(target 1: {'met' if peak.message_calls <= 1.0 else 'MISSED'}) "
+                f"+ {peak.query_calls:.2f} answerCallbackQuery; the keyboard-removing design "
+                f"(baseline aiohttp edit) {old.message_calls:.2f} + {old.query_calls:.2f}: "
+                f"ratio {peak.message_calls / max(old.message_calls, 0.01):.2f}; one token's "
+                f"~{TELEGRAM_MESSAGES_PER_SECOND} messages/s carry ~{per_token:.0f} answers/s "
+                f"(~{old_per_token:.0f} with the edit)"
+            )
+            failures += (ratios[0] < 0.6) + (p99 >= 250) + (peak.message_calls > 1.0)
             failures += bool(peak.lost or peak.doubled or peak.wrong)
             failures += bool(ours.lost or ours.doubled or ours.wrong)
     return 1 if failures else 0
@@ -469,8 +506,10 @@ async def bench(args: argparse.Namespace) -> int:
 async def serve_baseline() -> None:
     """PTB's Application behind an aiohttp webhook, as in PTB's custom-webhook example.
 
-    It answers the callback, removes the keyboard and sends the next question, like
-    the bot under test, but keeps nothing: the step comes back in the button's data.
+    It answers the callback and sends the next question, like the bot under test
+    (the answered keyboard stays; with BASELINE_REMOVES_KEYBOARD it also removes it by
+    an edit, as the bot did before one call per answer), but keeps nothing: the step
+    comes back in the button's data.
     With BASELINE_TRANSPORT=aiohttp its calls travel as the bot's do (PTB's default is
     httpx), so that the ratio against it shows what storing costs, transport aside.
     """
@@ -521,9 +560,13 @@ async def serve_baseline() -> None:
     async def on_press(update: Update, context) -> None:
         query = update.callback_query
         step = int(query.data.split(".")[2]) + 1
-        await asyncio.gather(query.answer(), query.edit_message_reply_markup(None))
         text, markup = question(step) if step < QUESTIONS else (THANKS, None)
-        await context.bot.send_message(query.message.chat.id, text, reply_markup=markup)
+        chores = [query.answer()]
+        if os.environ.get("BASELINE_REMOVES_KEYBOARD"):  # the bot's design before one call
+            chores.append(query.edit_message_reply_markup(None))
+        await asyncio.gather(
+            *chores, context.bot.send_message(query.message.chat.id, text, reply_markup=markup)
+        )
 
     application.add_handler(MessageHandler(filters.TEXT, on_text))
     application.add_handler(CallbackQueryHandler(on_press))

@@ -1,8 +1,9 @@
 """Engine, sessions and every dialect difference the rest of the code must not see.
 
 Upserts, advisory locks (their keys in `LockKey`), leadership of the scheduled ticks,
-bulk loading and the SQL expressions that differ between SQLite and PostgreSQL live
-here, so no other module asks which database it runs on.
+bulk loading, the shared rate buckets, waking on new rows (LISTEN/NOTIFY) and the SQL
+expressions that differ between SQLite and PostgreSQL live here, so no other module
+asks which database it runs on.
 
 SQLite: pysqlite only opens a transaction at the first write and ignores
 `FOR UPDATE`, so two messages of one chat could interleave. Every transaction
@@ -20,13 +21,26 @@ import contextlib
 import hashlib
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
 from enum import IntEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Date, String, event, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -38,9 +52,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from bot.models import InstallSecret
+from bot.models import InstallSecret, OutboxMessage
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 log = logging.getLogger(__name__)
@@ -88,6 +103,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+        dbapi_connection.create_function("local_day", 2, _sqlite_local_day, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -184,7 +200,9 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=AnnouncingSession
+        )
         self.leadership = Leadership(self)
         # SQLite has one writer at a time, and a transaction that finds the file locked
         # sleeps in SQLite's busy handler (1 ms, 2 ms, … 100 ms): queueing the writers of
@@ -440,6 +458,42 @@ def block_of(column: Any, span: int) -> ColumnElement[Any]:
     return _BlockOf(column, literal_column(str(int(span))))
 
 
+def _sqlite_local_day(stored: str | None, zone: str) -> str | None:
+    """SQLite's `local_day(ts, zone)`: the local ISO day of a UTC timestamp as SQLite holds
+    it ("YYYY-MM-DD HH:MM:SS[.ffffff]", naive UTC), by the same tz database as Python."""
+    if stored is None:
+        return None
+    moment = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+class _LocalDayOf(FunctionElement):
+    """The local calendar day of a UTC timestamp column in a named zone; per dialect below."""
+
+    type = Date()
+    name = "local_day_of"
+    inherit_cache = True
+
+
+@compiles(_LocalDayOf)
+def _local_day_of_sqlite(element: _LocalDayOf, compiler: Any, **kw: Any) -> str:
+    return compiler.process(func.local_day(*element.clauses), **kw)
+
+
+@compiles(_LocalDayOf, "postgresql")
+def _local_day_of_postgresql(element: _LocalDayOf, compiler: Any, **kw: Any) -> str:
+    column, zone = element.clauses
+    timestamp = compiler.process(column, **kw)
+    return f"CAST(timezone({compiler.process(zone, **kw)}, {timestamp}) AS DATE)"
+
+
+def local_day_of(column: Any, zone: ZoneInfo) -> ColumnElement[date]:
+    """The day a UTC timestamp column falls on in `zone` (the TIMEZONE setting), exact on
+    both databases: PostgreSQL's tz database, and on SQLite a function registered per
+    connection that asks Python's (`_sqlite_local_day`)."""
+    return _LocalDayOf(column, literal_column("'" + zone.key.replace("'", "''") + "'"))
+
+
 def returns_batch_ids_in_order(session: AsyncSession) -> bool:
     """Whether one batched `INSERT … RETURNING` gives ids in parameter order.
 
@@ -485,3 +539,197 @@ async def bulk_insert(
     await raw.driver_connection.copy_records_to_table(
         table.name, records=rows, columns=list(columns)
     )
+
+
+def skip_locked(statement: Select[Any]) -> Select[Any]:
+    """Rows for one claimer among several: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+    concurrent claimers each get other rows and none waits. SQLite renders nothing:
+    `BEGIN IMMEDIATE` has already made this transaction the only writer."""
+    return statement.with_for_update(skip_locked=True)
+
+
+# -- shared rate budgets (bot.rate_budget) ---------------------------------------------
+
+_RESERVE_TOKENS = text(
+    "INSERT INTO rate_budgets AS b (key, paid_until)"
+    " VALUES (:key, CAST(extract(epoch FROM statement_timestamp()) AS double precision) + :cost)"
+    " ON CONFLICT (key) DO UPDATE SET paid_until = GREATEST(b.paid_until + :cost,"
+    " excluded.paid_until)"
+    " RETURNING b.paid_until - CAST(extract(epoch FROM statement_timestamp()) AS double precision)"
+)
+_FORGET_TOKENS = text(
+    "DELETE FROM rate_budgets"
+    " WHERE paid_until < CAST(extract(epoch FROM statement_timestamp()) AS double precision) - :age"
+)
+
+
+class LocalTokens:
+    """Token buckets in process memory, the same arithmetic as the `rate_budgets` rows:
+    a bucket is the time its tokens are spent up to (`time.monotonic`)."""
+
+    def __init__(self) -> None:
+        self._paid_until: dict[str, float] = {}
+
+    def reserve(self, key: str, count: int, rate: float) -> float:
+        now = time.monotonic()
+        paid = max(self._paid_until.get(key, now), now) + count / rate
+        self._paid_until[key] = paid
+        if len(self._paid_until) > 10_000:
+            self.forget(0.0)
+        return paid - now
+
+    def forget(self, age: float) -> int:
+        """Drop buckets idle for `age` seconds: they are full, as a new one would be."""
+        cutoff = time.monotonic() - age
+        idle = [key for key, paid in self._paid_until.items() if paid < cutoff]
+        for key in idle:
+            del self._paid_until[key]
+        return len(idle)
+
+
+# SQLite has one process: its buckets are in memory, one set per database file.
+_sqlite_tokens: dict[str, LocalTokens] = {}
+
+
+async def reserve_tokens(database: Database, key: str, count: int, rate: float) -> float:
+    """Spend `count` tokens of the bucket `key` (refilled at `rate` a second) and say how
+    many seconds from now the bucket is spent up to (negative: it has tokens left).
+
+    PostgreSQL: one upsert on the bucket's row, in autocommit (one round trip), on the
+    database's clock, so every process draws from the same bucket whatever its own clock.
+    """
+    if database.is_sqlite:
+        return _sqlite_tokens.setdefault(database.url, LocalTokens()).reserve(key, count, rate)
+    parameters = {"key": key, "cost": count / rate}
+    async with database.engine.connect() as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return float((await connection.execute(_RESERVE_TOKENS, parameters)).scalar_one())
+
+
+async def forget_idle_tokens(database: Database, age: float = 60.0) -> int:
+    """Delete buckets idle for `age` seconds (full buckets: nothing is lost)."""
+    if database.is_sqlite:
+        return _sqlite_tokens.setdefault(database.url, LocalTokens()).forget(age)
+    async with database.transaction() as session:
+        result = await session.execute(_FORGET_TOKENS, {"age": age})
+        return result.rowcount or 0
+
+
+# -- waking on new rows ------------------------------------------------------------------
+
+# Tables whose new rows wake the processes waiting for them (the outbox senders): every
+# transaction that inserts into one announces it at commit, whichever code inserted.
+ANNOUNCED_TABLES = frozenset({OutboxMessage.__tablename__})
+_NOTED = "announce_tables"
+_LISTEN_CHECK_SECONDS = 10.0
+# SQLite (one process): the events of this process's waiters, per database file and table.
+_sqlite_waiters: dict[tuple[str, str], set[asyncio.Event]] = {}
+
+
+def announcement_channel(table_name: str) -> str:
+    return f"sipas_new_{table_name}"
+
+
+class AnnouncingSession(Session):
+    """A session that notes inserts into `ANNOUNCED_TABLES` and announces them at commit:
+    on PostgreSQL a NOTIFY inside the transaction (delivered only if it commits), on
+    SQLite an in-process event after the commit."""
+
+
+def _note(session: Session, table_name: str) -> None:
+    if table_name in ANNOUNCED_TABLES:
+        session.info.setdefault(_NOTED, set()).add(table_name)
+
+
+@event.listens_for(AnnouncingSession, "do_orm_execute")
+def _noted_insert(state: Any) -> None:
+    table = getattr(state.statement, "table", None) if state.is_insert else None
+    if table is not None:
+        _note(state.session, table.name)
+
+
+@event.listens_for(AnnouncingSession, "before_commit")
+def _announce_in_transaction(session: Session) -> None:
+    for instance in session.new:  # added objects are flushed after this event
+        _note(session, type(instance).__table__.name)
+    if _NOTED in session.info and session.get_bind().dialect.name == "postgresql":
+        for name in sorted(session.info.pop(_NOTED)):
+            channel = {"channel": announcement_channel(name)}
+            session.execute(text("SELECT pg_notify(:channel, '')"), channel)
+
+
+@event.listens_for(AnnouncingSession, "after_commit")
+def _announce_after_commit(session: Session) -> None:
+    names = session.info.pop(_NOTED, ())
+    url = str(session.get_bind().url) if names else ""
+    for name in names:
+        for waiter in _sqlite_waiters.get((url, name), ()):
+            waiter.set()
+
+
+@event.listens_for(AnnouncingSession, "after_rollback")
+def _forget_noted(session: Session) -> None:
+    session.info.pop(_NOTED, None)
+
+
+@asynccontextmanager
+async def new_rows(database: Database, table_name: str) -> AsyncIterator[asyncio.Event]:
+    """An event set whenever a committed transaction (of any process) inserted rows into
+    an announced table; the waiter clears it before looking.
+
+    PostgreSQL: LISTEN on a connection of its own, checked every few seconds; after a
+    loss it reconnects and sets the event once (a notification may have been missed),
+    so a waiter needs only a slow poll as its last resort.
+    """
+    assert table_name in ANNOUNCED_TABLES, table_name
+    woken = asyncio.Event()
+    if database.is_sqlite:
+        waiters = _sqlite_waiters.setdefault((str(database.engine.url), table_name), set())
+        waiters.add(woken)
+        try:
+            yield woken
+        finally:
+            waiters.discard(woken)
+        return
+    listener = asyncio.create_task(
+        _listen(database, announcement_channel(table_name), woken), name=f"listen-{table_name}"
+    )
+    try:
+        yield woken
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+
+
+async def _listen(database: Database, channel: str, woken: asyncio.Event) -> None:
+    failures = 0
+    while True:
+        try:
+            await _listen_once(database, channel, woken)
+        except Exception as error:  # noqa: BLE001 - listen again after a pause
+            failures += 1
+            delay = min(30.0, 0.5 * 2**failures)
+            log.warning(
+                "LISTEN %s lost (%s); again in %.1f s", channel, type(error).__name__, delay
+            )
+            await asyncio.sleep(delay)
+
+
+async def _listen_once(database: Database, channel: str, woken: asyncio.Event) -> None:
+    """Listen until the connection breaks (then raise)."""
+    async with database.engine.connect() as connection:
+        try:
+            driver = (await connection.get_raw_connection()).driver_connection
+            lost = asyncio.Event()
+            driver.add_termination_listener(lambda *_: lost.set())
+            await driver.add_listener(channel, lambda *_: woken.set())
+            woken.set()  # anything inserted while nobody listened is looked at now
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), _LISTEN_CHECK_SECONDS)
+                if lost.is_set():
+                    raise ConnectionError("the listening connection was closed")
+                await asyncio.wait_for(driver.execute("SELECT 1"), _LISTEN_CHECK_SECONDS)
+        finally:
+            await connection.invalidate()  # a listening connection never goes back to the pool

@@ -7,8 +7,10 @@ and (c) lets the handler store the answer and the next step. A message that
 produces replies also stores them on the chat with the next reply number
 (`reply_seq`); the delivery path (bot.delivery) sends them after the commit and
 records the number sent (`delivered_seq`), in this same transaction when the
-chat's next message comes first. What is committed but not recorded as sent is
-re-sent at the next start, whatever use case produced it.
+chat's next message comes first. The same commit makes this process the owner of
+those replies for a lease (bot.reply_leases); what is committed but not recorded as
+sent when its owner dies is sent again by another process's sweeper, whatever use
+case produced it.
 
 The use cases are given (`UseCases`, built by the composition root, bot.cli.compose),
 never imported: the inbound path sits below them, and they below nothing of it.
@@ -17,14 +19,15 @@ never imported: the inbound path sits below them, and they below nothing of it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import metrics, stored_replies
+from bot import metrics, reply_leases, stored_replies
 from bot.clock import Clock, local_today, utc_now
 from bot.database import Database, insert_if_absent, is_unavailable
 from bot.flood import FloodGuard
@@ -46,13 +49,11 @@ UPDATE_KEY_RETENTION = timedelta(days=7)
 class UseCases:
     """What the inbound path calls in the use cases.
 
-    `handle` answers one message of a locked chat; `resume` gives the reply to re-send to a
-    chat in the middle of a conversation (none: the stored last replies are re-sent);
-    `expire_idle` ends conversations idle for longer than `idle` and says how many.
+    `handle` answers one message of a locked chat; `expire_idle` ends conversations idle
+    for longer than `idle` and says how many.
     """
 
     handle: Callable[[Inbound, Chat, Context], Awaitable[list[Outbound]]]
-    resume: Callable[[Chat, Context], Awaitable[list[Outbound]]]
     expire_idle: Callable[[AsyncSession, datetime, timedelta, tzinfo], Awaitable[int]]
 
 
@@ -72,6 +73,9 @@ class Taken:
     replies: list[Outbound]
     seq: int | None = None
     recorded: bool = False
+    # handled; duplicate (its update key was applied before); flooded (dropped unread);
+    # failed (a handler broke: marked as seen, politely answered). In sipas_updates_total.
+    outcome: str = "handled"
 
 
 async def lock_chat(session: AsyncSession, channel: str, chat_key: str, now: datetime) -> Chat:
@@ -98,6 +102,7 @@ class InboundProcessor:
         use_cases: UseCases,
     ):
         self.use_cases = use_cases
+        self.owner = reply_leases.new_owner()  # this process, as the owner of replies
         self.database = database
         self.settings = settings
         self.questionnaires = questionnaires
@@ -135,7 +140,19 @@ class InboundProcessor:
         now = self.clock()
         if not self.flood.allow((inbound.channel, inbound.chat_key), now.timestamp()):
             metrics.increment("inbound_flood_dropped_total")
-            return Taken([])
+            metrics.increment(metrics.UPDATES, channel=inbound.channel, outcome="flooded")
+            return Taken([], outcome="flooded")
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            taken = await self._take(inbound, sent, now)
+            outcome = taken.outcome
+            return taken
+        finally:
+            metrics.increment(metrics.UPDATES, channel=inbound.channel, outcome=outcome)
+            metrics.UPDATE_LATENCY.observe(time.perf_counter() - started, channel=inbound.channel)
+
+    async def _take(self, inbound: Inbound, sent: int | None, now: datetime) -> Taken:
         try:
             async with self.database.write_turn, self.database.transaction() as session:
                 if inbound.update_key is not None and not await insert_if_absent(
@@ -143,7 +160,7 @@ class InboundProcessor:
                     ProcessedUpdate.__table__,
                     {"update_key": inbound.update_key, "processed_at": now},
                 ):
-                    return Taken([])
+                    return Taken([], outcome="duplicate")
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
                 if chat.unreachable_at is not None:
                     chat.unreachable_at = None  # it writes again: it no longer blocks the bot
@@ -156,7 +173,10 @@ class InboundProcessor:
                 if replies:
                     chat.reply_seq += 1
                     chat.last_replies = stored_replies.encode(replies)
+                    reply_leases.own(chat, self.owner, now)
                     seq = chat.reply_seq
+                elif chat.delivered_seq >= chat.reply_seq:
+                    chat.reply_lease_until = None
             return Taken(replies, seq, recorded=sent is not None)
         except Exception as error:
             if is_unavailable(error):
@@ -164,7 +184,7 @@ class InboundProcessor:
             # A message that breaks a handler must not be retried for ever, nor crash the
             # bot: it is logged (without its text), marked as seen, and politely answered.
             log.error("handling a %s message failed: %s", inbound.channel, describe(error))
-            return Taken(await self._give_up(inbound, now))
+            return Taken(await self._give_up(inbound, now), outcome="failed")
 
     async def _give_up(self, inbound: Inbound, now: datetime) -> list[Outbound]:
         if inbound.update_key is not None:
@@ -181,21 +201,51 @@ class InboundProcessor:
 
         Idempotent and safe in any order: a number never moves back.
         """
-        if not sent:
-            return
-        rows = [{"key": key, "seq": seq} for key, seq in sent.items()]
+        await self.confirm(channel, sent, renew=False)
+
+    async def confirm(self, channel: str, sent: Mapping[str, int], *, renew: bool = True) -> int:
+        """The confirmer's round, one transaction: record these sends (a chat sent up to
+        its newest number leaves its lease), then renew this process's leases of the
+        chats still unconfirmed; how many it still holds."""
         async with self.database.write_turn, self.database.transaction() as session:
-            chats = Chat.__table__.c
-            await session.execute(
-                update(Chat.__table__)
-                .where(
-                    chats.channel == channel,
-                    chats.chat_key == bindparam("key"),
-                    chats.delivered_seq < bindparam("seq"),
+            if sent:
+                rows = [{"key": key, "seq": seq} for key, seq in sent.items()]
+                chats = Chat.__table__.c
+                sent_all = chats.reply_seq <= bindparam("seq")
+                await session.execute(
+                    update(Chat.__table__)
+                    .where(
+                        chats.channel == channel,
+                        chats.chat_key == bindparam("key"),
+                        chats.delivered_seq < bindparam("seq"),
+                    )
+                    .values(
+                        delivered_seq=bindparam("seq"),
+                        reply_lease_until=case((sent_all, None), else_=chats.reply_lease_until),
+                    ),
+                    rows,
                 )
-                .values(delivered_seq=bindparam("seq")),
-                rows,
+            if not renew:
+                return 0
+            return await reply_leases.renew(session, channel, self.owner, self.clock())
+
+    async def claim_lost_replies(self, channel: str, limit: int) -> list[reply_leases.Claimed]:
+        """Chats of the channel whose owner died before their replies were known sent,
+        now this process's to send (see bot.reply_leases)."""
+        async with self.database.write_turn, self.database.transaction() as session:
+            return await reply_leases.claim_expired(
+                session, channel, self.owner, self.clock(), limit
             )
+
+    async def still_current(self, channel: str, chat_key: str, seq: int) -> bool:
+        """Whether a claimed chat's replies number `seq` are still the ones to send."""
+        async with self.database.transaction() as session:
+            return await reply_leases.is_current(session, channel, chat_key, seq, self.owner)
+
+    async def release_replies(self, channel: str) -> int:
+        """A clean stop: the unsent replies this process owns go to the next sweeper now."""
+        async with self.database.write_turn, self.database.transaction() as session:
+            return await reply_leases.release(session, channel, self.owner, self.clock())
 
     async def mark_unreachable(self, channel: str, chat_key: str) -> None:
         """The platform refused a send as blocked: the outbox routes this chat's notices
@@ -213,33 +263,27 @@ class InboundProcessor:
             await session.execute(
                 update(Chat)
                 .where(Chat.channel == channel, Chat.chat_key == chat_key)
-                .values(delivered_seq=Chat.reply_seq)
+                .values(delivered_seq=Chat.reply_seq, reply_lease_until=None)
             )
 
     async def pending_replies(self, channel: str) -> list[PendingReply]:
-        """The replies of every chat of the channel committed but not known to be sent.
-
-        A chat in the middle of a survey gets its current question from the use cases'
-        `resume` (with a line saying it is resumed), so a question that is no longer
-        current is never sent; any other chat gets its stored last replies as they were.
-        """
-        now = self.clock()
-        pending = []
+        """The stored replies of every chat of the channel committed but not known sent,
+        whoever owns them (what the sweepers will send if their owners die)."""
         async with self.database.transaction() as session:
             chats = await session.scalars(
                 select(Chat)
                 .where(Chat.channel == channel, Chat.reply_seq > Chat.delivered_seq)
                 .order_by(Chat.id)
             )
-            for chat in chats.all():
-                replies = await self.use_cases.resume(
-                    chat, self._context(session, now)
-                ) or stored_replies.decode(chat.last_replies)
-                if replies:
-                    pending.append(
-                        PendingReply(chat.channel, chat.chat_key, replies, chat.reply_seq)
-                    )
-        return pending
+            return [
+                PendingReply(
+                    chat.channel,
+                    chat.chat_key,
+                    stored_replies.decode(chat.last_replies),
+                    chat.reply_seq,
+                )
+                for chat in chats.all()
+            ]
 
     async def expire_idle(self, now: datetime | None = None) -> int:
         """End every survey idle for longer than the setting (counted as expired)."""

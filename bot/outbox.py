@@ -12,13 +12,16 @@ sender delivers at least once:
   chat if the dossier is linked, that channel runs and the chat neither said /stop nor
   blocked the bot (a 403 marks it unreachable), else ZNS (Zalo template message to the
   phone on file) when configured, else "deliver at the counter" (listed for officials
-  with the printable notice);
+  with the printable notice); right before the send the channel is asked whether it
+  can reach the chat now (`bot.channels.can_reach`: a Zalo OA chat outside its free
+  reply window cannot), and if not the message takes that other route at once;
 - a renderer may answer `Withheld`: not now (due again later, e.g. a reminder at
   night) or never (cancelled, e.g. the citizen came back), written back in the claim;
-- it paces each platform at a share of its rate limit, so survey replies keep the
-  rest; a 429 makes that message wait `retry_after` and try again (it is usually one
-  chat's limit, so the other messages go on);
-  other failures back off exponentially until `max_attempts`, then `failed`.
+- it paces each platform at a share of its rate limit, shared by every process
+  (bot.rate_budget), so replies keep the rest; a 429 makes that message wait
+  `retry_after` (usually one chat's limit: the others go on), renewing its leases
+  (bot.outbox_leases); other failures back off until `max_attempts`, then `failed`;
+- it wakes on rows inserted by any process (`bot.database.new_rows`) or falling due.
 
 A duplicate can only follow a send that timed out after the platform accepted it
 (or a sender that died between sending and recording): such attempts are counted
@@ -26,6 +29,9 @@ in `uncertain` on the row and logged, never hidden.
 
 This module imports no platform code: channels come in through the `Channel`
 protocol and ZNS through the small `ZnsGateway` protocol below.
+
+Longer than 450 lines because claiming, routing, sending and recording share one job's
+state; what a failure means and the pacing are apart, in bot.sending.
 """
 
 from __future__ import annotations
@@ -41,9 +47,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.database import insert_if_absent
+from bot.channels import can_reach
+from bot.database import insert_if_absent, new_rows
 from bot.models import ApologyNotice, Chat, Dossier, OutboxMessage
-from bot.sending import Pacer, describe, is_blocked, is_permanent, is_timeout, retry_after_of
+from bot.outbox_leases import Leases
+from bot.rate_budget import Limit, budget_of
+from bot.sending import (
+    Pacer,
+    SendReport,
+    describe,
+    is_blocked,
+    is_permanent,
+    is_timeout,
+    retry_after_of,
+)
 from bot.states import OutboxKind, OutboxRoute, OutboxStatus
 from handlers.messages import Rendered, Withheld
 
@@ -88,22 +105,7 @@ class _Job:
     reason: str | None = None
     reclaimed: bool = False
     withheld: Withheld | None = None  # not sent now: written back in the claim
-
-
-@dataclass
-class SendReport:
-    sent: int = 0
-    failed: int = 0
-    counter: int = 0
-    retried: int = 0
-    rate_limited: int = 0
-    uncertain: int = 0
-    cancelled: int = 0  # not needed any more, or not allowed (a reminder at night…)
-    postponed: int = 0  # not allowed yet: due again later (a reminder at night)
-
-    def add(self, other: SendReport) -> None:
-        for name in vars(self):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+    elsewhere: _Job | None = None  # a chat job's route if its channel cannot reach it now
 
 
 class OutboxSender:
@@ -129,11 +131,15 @@ class OutboxSender:
         self.default_language = default_language
         self._pacers: dict[str, Pacer] = {}
         self._outcomes: list[dict[str, Any]] = []
+        self.leases = Leases(database, settings.lease_seconds, clock)
         self.totals = SendReport()
 
     def pacer(self, lane: str) -> Pacer:
+        """The lane's share of its platform, shared by every process on the database."""
         if lane not in self._pacers:
-            self._pacers[lane] = Pacer(self.settings.rate(lane))
+            rate = self.settings.rate(lane)
+            limit = Limit(f"outbox:{lane}", rate, max(1.0, rate / 10), name=f"outbox_{lane}")
+            self._pacers[lane] = Pacer(budget_of(self.database), limit)
         return self._pacers[lane]
 
     # -- claiming ----------------------------------------------------------------------
@@ -148,7 +154,7 @@ class OutboxSender:
     async def claim(self) -> list[_Job]:
         """Take up to a batch of due rows (and rows whose sender's lease ran out)."""
         now = self.clock()
-        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        lease = self.leases.lease()
         async with self.database.transaction() as session:
             due = or_(
                 and_(
@@ -183,7 +189,8 @@ class OutboxSender:
                 if job.withheld is not None:
                     self._withhold(row, job.withheld)
                 jobs.append(job)
-            return jobs
+        self.leases.hold({job.id: lease for job in jobs if job.withheld is None})
+        return jobs
 
     @staticmethod
     async def _prefetch(session: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Any]:
@@ -223,7 +230,8 @@ class OutboxSender:
 
         A chat that said /stop or blocked the bot gets nothing: a notice that must reach
         the citizen (`counter_fallback`) goes by ZNS or the counter instead, any other
-        message to that chat is cancelled.
+        message to that chat is cancelled. A chat route carries the route to take
+        instead (`elsewhere`) if its channel cannot reach the chat when it sends.
         """
         dossier = await session.get(Dossier, row.dossier_id) if row.dossier_id else None
         chat = await session.get(Chat, dossier.chat_id) if dossier and dossier.chat_id else None
@@ -245,10 +253,20 @@ class OutboxSender:
             )
             if addressee is not None and _closed(addressee):
                 return _Job(row.id, OutboxRoute.COUNTER, withheld=Withheld(_closed(addressee)))
-            return _Job(row.id, OutboxRoute.CHAT, channel, chat_key, rendered=rendered)
+            job = _Job(row.id, OutboxRoute.CHAT, channel, chat_key, rendered=rendered)
+            job.elsewhere = _Job(row.id, OutboxRoute.CHAT, channel, chat_key, withheld=_AWAY)
+            return job
         closed = _closed(chat) if chat is not None else None
         if chat is not None and not closed and chat.channel in self.channels:
-            return _Job(row.id, OutboxRoute.CHAT, chat.channel, chat.chat_key, rendered=rendered)
+            job = _Job(row.id, OutboxRoute.CHAT, chat.channel, chat.chat_key, rendered=rendered)
+            job.elsewhere = self._elsewhere(row, dossier, rendered, _AWAY.reason)
+            return job
+        return self._elsewhere(row, dossier, rendered, closed)
+
+    def _elsewhere(
+        self, row: OutboxMessage, dossier: Dossier | None, rendered: Rendered, closed: str | None
+    ) -> _Job:
+        """The route when the chat is not an option: ZNS, the counter, or not at all."""
         if dossier is not None and dossier.phone and self.zns is not None and rendered.zns_fields:
             return _Job(row.id, OutboxRoute.ZNS, "zns", phone=dossier.phone, rendered=rendered)
         if closed and not rendered.counter_fallback:
@@ -270,15 +288,16 @@ class OutboxSender:
         """
         report = SendReport()
         rounds = 0
-        jobs = await self.claim()
-        while jobs:
-            rounds += 1
-            last = max_rounds is not None and rounds >= max_rounds
-            following = None if last else asyncio.create_task(self.claim())
-            try:
-                await self._send_batch(jobs, report)
-            finally:
-                jobs = await following if following is not None else []
+        async with self.leases.kept():
+            jobs = await self.claim()
+            while jobs:
+                rounds += 1
+                last = max_rounds is not None and rounds >= max_rounds
+                following = None if last else asyncio.create_task(self.claim())
+                try:
+                    await self._send_batch(jobs, report)
+                finally:
+                    jobs = await following if following is not None else []
         self.totals.add(report)
         return report
 
@@ -296,22 +315,29 @@ class OutboxSender:
             await flusher
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The long-running sender of the bot process: drain, wait a little, again."""
-        while not stop.is_set():
-            try:
-                await self.drain()
-            except Exception:  # noqa: BLE001 - a failed round must not end the sender
-                log.exception("outbox round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_seconds)
+        """The long-running sender of the bot process: drain, then wait for new rows, the
+        next row falling due, or at most `poll_seconds`."""
+        async with new_rows(self.database, OutboxMessage.__tablename__) as woken:
+            while not stop.is_set():
+                woken.clear()
+                wait = self.settings.poll_seconds
+                try:
+                    await self.drain()
+                    wait = await self.leases.seconds_to_next(wait)
+                except Exception:  # noqa: BLE001 - a failed round must not end the sender
+                    log.exception("outbox round failed")
+                waits = [asyncio.create_task(stop.wait()), asyncio.create_task(woken.wait())]
+                await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                for task in waits:
+                    task.cancel()
 
     async def _worker(self, queue: asyncio.Queue[_Job], report: SendReport) -> None:
         while not queue.empty():
-            job = queue.get_nowait()
-            await self._deliver(job, report)
+            await self._deliver(queue.get_nowait(), report)
 
     async def _deliver(self, job: _Job, report: SendReport) -> None:
-        if job.withheld is not None:  # already written back when it was claimed
+        job = await self._reachable_or_elsewhere(job)
+        if job.withheld is not None:  # already written back
             if job.withheld.until is None:
                 report.cancelled += 1
             else:
@@ -345,6 +371,18 @@ class OutboxSender:
                 report.uncertain += 1
             return
         await self._failed(job, RuntimeError("rate limited too often"), report)
+
+    async def _reachable_or_elsewhere(self, job: _Job) -> _Job:
+        """The job, or its other route if its channel cannot reach the chat now (asked
+        here, outside the claim's transaction: the channel may read the database)."""
+        other = job.elsewhere
+        if other is None or job.rendered is None or job.channel is None:
+            return job
+        if await can_reach(self.channels[job.channel], job.chat_key or "", job.rendered.replies):
+            return job
+        if other.withheld is not None:
+            await self._record(other, status=OutboxStatus.CANCELLED, reason=other.withheld.reason)
+        return other
 
     async def _send(self, job: _Job) -> None:
         assert job.rendered is not None
@@ -387,6 +425,7 @@ class OutboxSender:
                 row.status = OutboxStatus.PENDING
                 row.next_attempt_at = self.clock() + timedelta(seconds=delay)
                 report.retried += 1
+        self.leases.release([job.id])
 
     async def _record(self, job: _Job, *, status: str, reason: str | None = None) -> None:
         """Queue the outcome; `_flush` writes queued outcomes in one transaction.
@@ -416,12 +455,16 @@ class OutboxSender:
         outcomes, self._outcomes = self._outcomes, []
         async with self.database.transaction() as session:
             await session.execute(update(OutboxMessage), outcomes)
+        self.leases.release(outcome["id"] for outcome in outcomes)
 
     async def _flush_every(self, seconds: float, done: asyncio.Event) -> None:
-        while not done.is_set():
+        while not done.is_set() or self._outcomes:  # outcomes queued during a flush too
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=seconds)
             await self._flush()
+
+
+_AWAY = Withheld("chat out of reach now")  # its channel cannot reach it (Zalo OA window)
 
 
 def _closed(chat: Chat) -> str | None:

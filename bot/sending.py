@@ -1,15 +1,17 @@
 """How a proactive send is paced, and what its failure means (for the outbox sender).
 
 Apart from `bot.outbox` so that the sender stays one readable module; nothing here
-touches the database or a platform.
+touches a platform, and the database only through the shared rate budget.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import warnings
+from dataclasses import dataclass
 from datetime import timedelta
+
+from bot.rate_budget import Limit, RateBudget
 
 # Exception class names that mean "retrying will not help" (PTB's, Zalo clients').
 _PERMANENT = {"Forbidden", "BadRequest", "InvalidToken", "ChatNotFound", "PermanentError"}
@@ -53,24 +55,29 @@ def describe(error: BaseException) -> str:
     return text[:300]
 
 
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    counter: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    uncertain: int = 0
+    cancelled: int = 0  # not needed any more, or not allowed (a reminder at night…)
+    postponed: int = 0  # not allowed yet: due again later (a reminder at night)
+
+    def add(self, other: SendReport) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
 class Pacer:
-    """Evenly spaced sends at `rate` per second, shared by a platform's workers.
+    """Sends at a limit's rate, shared by every process on the database: the lane's
+    workers here and every other process's draw from one bucket (bot.rate_budget)."""
 
-    A send that started late (the event loop was busy) may be caught up within a
-    few intervals, so the achieved rate stays at the target instead of drifting
-    below it, without ever allowing more than a tiny burst.
-    """
-
-    def __init__(self, rate: float, catch_up: int = 5):
-        self.interval = 1.0 / rate
-        self.slack = catch_up * self.interval
-        self._next = 0.0
-        self._lock = asyncio.Lock()
+    def __init__(self, budget: RateBudget, limit: Limit):
+        self.budget = budget
+        self.limit = limit
 
     async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            now = loop.time()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-            self._next = max(self._next, now - self.slack) + self.interval
+        await self.budget.take(self.limit)

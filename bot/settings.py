@@ -434,7 +434,8 @@ class OutboxSettings(BaseSettings):
     lease_seconds: float = Field(default=120.0, ge=5, le=86_400)
     batch_size: int = Field(default=100, ge=1, le=10_000)
     workers: int = Field(default=8, ge=1, le=64)
-    poll_seconds: float = Field(default=2.0, gt=0, le=600)
+    # The last resort only: senders wake on new rows (LISTEN/NOTIFY) and on due rows.
+    poll_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("platform_rates")
     @classmethod
@@ -466,6 +467,8 @@ class OfficialSettings(BaseSettings):
     tick_seconds: float = Field(default=60.0, ge=5, le=3600)
     # `/register` attempts one chat may make per local day: bounds guessing of invitations.
     register_max_attempts: int = Field(default=5, ge=1, le=100)
+    # How long a dashboard session opened by a `/web` sign-in link lasts.
+    dashboard_session_hours: float = Field(default=8.0, ge=0.25, le=24 * 7)
 
     @field_validator("link_secret", mode="before")
     @classmethod

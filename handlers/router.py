@@ -33,12 +33,3 @@ async def handle(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     command = command_of(inbound) if survey.readable(inbound.text) else None
     owner = COMMANDS.get(command or "", survey.handle)
     return await owner(inbound, chat, ctx)
-
-
-async def resume(chat: Chat, ctx: Context) -> list[Outbound]:
-    """What to re-send to a chat whose last reply was lost: the survey's current question.
-
-    Only the survey keeps a conversation open; for any other use case (or no survey under
-    way) this is empty and the inbound path re-sends the stored replies as they were.
-    """
-    return await survey.resume(chat, ctx)

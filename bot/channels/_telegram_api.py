@@ -87,10 +87,9 @@ def bot_commands() -> dict[str | None, list[BotCommand]]:
 
 @dataclass(frozen=True)
 class Press:
-    """A pressed inline button: the query to answer and the message whose keyboard goes."""
+    """A pressed inline button: the query to answer, so its spinner stops."""
 
     query_id: str
-    message_id: int | None
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ def to_inbound(update: Update | TelegramUpdate) -> Received | None:
         message = query.message
         if message is None or message.chat.type != ChatType.PRIVATE:
             return None
-        press = Press(query.id, message.message_id)
+        press = Press(query.id)
         language = query.sender.language_code
         if not query.data:  # a game button: nothing for the survey
             return Received(_inbound(message.chat.id, InboundKind.OTHER, "", key, language), press)

@@ -6,91 +6,80 @@ tolerated) and about thirty a second in all; beyond that it answers 429 with
 every request of the bot on a 429, so a broadcast would stall the replies:
 here each chat has its own bucket, all share one overall bucket, and bulk sends
 first pass a slower bucket of their own, so they join the overall queue no
-faster than the bulk rate and replies keep the rest. A 429 makes only its
-caller wait.
+faster than the bulk rate and replies keep the rest. The buckets are shared by
+every process on the database (bot.rate_budget). A 429 makes only its caller wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
+from pydantic import SecretStr
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+
+from bot.rate_budget import Limit, RateBudget, chat_part
 
 log = logging.getLogger("bot.channels.telegram")
 
 T = TypeVar("T")
 
 NETWORK_ATTEMPTS = 6
-_PRUNE_AT = 10_000  # chat buckets kept before idle ones are forgotten
-
-
-class TokenBucket:
-    """`rate` tokens a second, at most `burst` saved up; waiters are served in turn."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic):
-        self.rate = rate
-        self.burst = max(1.0, burst)
-        self.clock = clock
-        self.tokens = self.burst
-        self.stamp = clock()
-        self._turn = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    async def take(self) -> None:
-        async with self._turn:
-            self._refill()
-            while self.tokens < 1:
-                await asyncio.sleep((1 - self.tokens) / self.rate)
-                self._refill()
-            self.tokens -= 1
-
-    def idle(self) -> bool:
-        """Full and unused: forgetting it changes nothing."""
-        self._refill()
-        return self.tokens >= self.burst and not self._turn.locked()
 
 
 class FloodControl:
+    """Telegram's limits as shared rate budgets: one per chat, one for the bot token over
+    all chats (replies and notices together) and the bulk share, so every process on
+    the database draws from the same buckets (bot.rate_budget).
+
+    The overall bucket saves up a tenth of a second's worth: Telegram counts about 30
+    a second, and a full second's burst on top of the rate would be 60 in one second.
+    Bulk sends wait for the overall bucket one at a time in each process: held up
+    behind replies, they would otherwise pile up there and then leave it faster than
+    the bulk rate.
+    """
+
     def __init__(
-        self, chat_rate: float, chat_burst: int, global_rate: float, bulk_rate: float
+        self,
+        chat_rate: float,
+        chat_burst: int,
+        global_rate: float,
+        bulk_rate: float,
+        *,
+        budget: RateBudget | None = None,
+        scope: str = "telegram",
     ) -> None:
+        self.budget = budget if budget is not None else RateBudget(None)
+        self.scope = scope
         self.chat_rate = chat_rate
         self.chat_burst = chat_burst
-        self.overall = TokenBucket(global_rate, global_rate)
-        self.bulk = TokenBucket(bulk_rate, 1)
-        self._chats: dict[str, TokenBucket] = {}
+        self.overall = Limit(scope, global_rate, max(1.0, global_rate / 10), name="telegram")
+        self.bulk = Limit(f"{scope}:bulk", bulk_rate, 1.0, name="telegram_bulk")
+        self._bulk_turn = asyncio.Lock()
 
-    def _chat(self, chat_key: str) -> TokenBucket:
-        bucket = self._chats.get(chat_key)
-        if bucket is None:
-            if len(self._chats) >= _PRUNE_AT:
-                for key in [k for k, b in self._chats.items() if b.idle()]:
-                    del self._chats[key]
-            bucket = self._chats[chat_key] = TokenBucket(self.chat_rate, self.chat_burst)
-        return bucket
+    def _chat(self, chat_key: str) -> Limit:
+        return Limit(f"{self.scope}:chat:{chat_part(chat_key)}", self.chat_rate, self.chat_burst)
 
     async def message(self, chat_key: str) -> None:
         """Before a new message in a chat."""
-        await self._chat(chat_key).take()
-        await self.overall.take()
-
-    async def edit(self) -> None:
-        """Before editing a message: not a new message in the chat, but still a call."""
-        await self.overall.take()
+        await self.budget.take(self._chat(chat_key))
+        await self.budget.take(self.overall)
 
     async def bulk_message(self, chat_key: str) -> None:
-        await self.bulk.take()
-        await self.message(chat_key)
+        await self.budget.take(self._chat(chat_key))
+        async with self._bulk_turn:
+            await self.budget.take(self.bulk)
+            await self.budget.take(self.overall)
+
+
+def scope_of(token: SecretStr | None) -> str:
+    """The budget key of a bot token: its bot id (public), never the secret part."""
+    bot_id = token.get_secret_value().partition(":")[0] if token is not None else ""
+    return f"telegram:{bot_id}"
 
 
 def retry_seconds(error: RetryAfter) -> float:

@@ -8,7 +8,8 @@ largest cost of the bot, so calls go over aiohttp, which also speaks to HTTP(S)
 proxies. A SOCKS proxy (socks5://, which aiohttp cannot use) goes through PTB's
 HTTPXRequest(proxy=…), which needs the `socksio` package (python-telegram-bot[socks]).
 
-Both request classes alone know the token: PTB builds URLs with a placeholder
+Both count the messages they carry in `sipas_sends_total` (bot.metrics). Both
+request classes alone know the token: PTB builds URLs with a placeholder
 (see _telegram_api), swapped for the real token as the request leaves, so no
 PTB log line or error can hold it.
 """
@@ -20,6 +21,8 @@ from typing import Any
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+from bot import metrics
 
 PLACEHOLDER_TOKEN = "0:token-withheld"
 
@@ -102,12 +105,16 @@ class AiohttpRequest(BaseRequest):
                 timeout=timeout,
                 proxy=self._proxy,
             ) as response:
-                return response.status, await response.read()
+                body = await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as error:
+            _count(url, "uncertain")
             raise TimedOut(f"aiohttp: {type(error).__name__}") from None
         except aiohttp.ClientError as error:
+            _count(url, "failed")
             detail = str(error).replace(self._token, "[token]")
             raise NetworkError(f"aiohttp.{type(error).__name__}: {detail}") from None
+        _count(url, _outcome(response.status))
+        return response.status, body
 
 
 class HttpxTokenRequest(HTTPXRequest):
@@ -118,8 +125,29 @@ class HttpxTokenRequest(HTTPXRequest):
         self._token = token
 
     async def do_request(self, url: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        url = url.replace(PLACEHOLDER_TOKEN, self._token)
-        return await super().do_request(url, *args, **kwargs)
+        try:
+            status, body = await super().do_request(
+                url.replace(PLACEHOLDER_TOKEN, self._token), *args, **kwargs
+            )
+        except TimedOut:
+            _count(url, "uncertain")
+            raise
+        except NetworkError:
+            _count(url, "failed")
+            raise
+        _count(url, _outcome(status))
+        return status, body
+
+
+def _outcome(status: int) -> str:
+    return "sent" if status == 200 else "429" if status == 429 else "failed"
+
+
+def _count(url: str, outcome: str) -> None:
+    """Count a message sent (sendMessage, sendPhoto, …), not other calls nor chat actions."""
+    endpoint = url.rsplit("/", 1)[-1]
+    if endpoint.startswith("send") and endpoint != "sendChatAction":
+        metrics.count_send("telegram", outcome)
 
 
 def make_request(

@@ -10,7 +10,22 @@ is used for its client and types, not its Application.
 Order per chat, sending after the commit, retries, confirmation and the re-send
 after a crash are the one delivery path's (bot.delivery); this module translates:
 updates to `Inbound`, shaped replies to Bot API calls, and a pressed button's
-chores (answering the query, removing the keyboard).
+chore (answering its query).
+
+One message call per answer: the next question is a new message, and the answered
+question keeps its keyboard (it used to lose it, by an edit: two message calls per
+answer, so a token carried about 15 answers/s under Telegram's ~30 messages/s). Of
+the designs costing one call, this reads best on a phone: every question stays in
+the chat as it was asked, the new one arrives below with the usual notification,
+nothing changes under the citizen's thumb. Editing the answered question into the
+next one would leave the chat without its history and change a message that older
+citizens may be reading or about to press, with no sign that anything new came.
+A press on an older keyboard changes nothing: its payload names its session and
+step, and the survey answers it politely ("that button belongs to an earlier
+question") with the current question again. answerCallbackQuery still answers
+every press, at once, so the spinner stops; it is not counted as a message call
+(it sends nothing to the chat, and Telegram's per-second limits are on messages),
+and the benchmark prints it apart.
 """
 
 from __future__ import annotations
@@ -42,12 +57,13 @@ from bot.channels._telegram_api import (
     split_text,
     to_inbound,
 )
-from bot.channels._telegram_flood import FloodControl, patiently, retry_seconds
+from bot.channels._telegram_flood import FloodControl, patiently, retry_seconds, scope_of
 from bot.channels._telegram_update import TelegramUpdate
 from bot.channels._webhook import failed, ignored, unusable, validate
 from bot.channels.capabilities import Capabilities
 from bot.delivery import Delivery
 from bot.inbound import InboundProcessor
+from bot.rate_budget import budget_of
 from bot.settings import Settings, TelegramMode
 from bot.web import read_bounded
 from handlers.messages import Outbound
@@ -92,7 +108,9 @@ class TelegramChannel:
             self.settings.chat_rate,
             self.settings.chat_burst,
             self.settings.global_rate,
-            self.settings.bulk_rate,
+            min(self.settings.bulk_rate, settings.outbox.rate(CHANNEL)),
+            budget=budget_of(processor.database),
+            scope=scope_of(self.settings.bot_token),
         )
         self.delivery = Delivery(processor, self)
         self._accepting = False
@@ -115,7 +133,7 @@ class TelegramChannel:
             )
         else:
             await patiently(partial(self.bot.delete_webhook, drop_pending_updates=False))
-        await self.delivery.start()  # lost replies queued before any new update is taken
+        await self.delivery.start()  # confirming, and sweeping for what dead processes left
         if self.settings.mode is TelegramMode.WEBHOOK:
             self._accepting = True
         else:
@@ -266,9 +284,9 @@ class TelegramChannel:
             await self._send(int(chat_key), reply, partial(pace, chat_key))
 
     async def chore(self, chat_key: str, chore: object) -> None:
-        """A pressed button's: stop its spinner and remove the pressed keyboard."""
+        """A pressed button's: stop its spinner. Its keyboard stays (module docstring)."""
         assert isinstance(chore, Press)
-        await asyncio.gather(self._answer(chore), self._remove_keyboard(int(chat_key), chore))
+        await self._answer(chore)
 
     async def _answer(self, press: Press) -> None:
         """Stop the button's spinner. A query too old to answer is no matter."""
@@ -279,24 +297,6 @@ class TelegramChannel:
             )
         except Exception as error:  # noqa: BLE001
             log.debug("answerCallbackQuery failed: %s", error)
-
-    async def _remove_keyboard(self, chat_id: int, press: Press) -> None:
-        """The pressed message's buttons go, so an old question cannot be answered twice."""
-        if press.message_id is None:
-            return
-        try:
-            await patiently(
-                partial(
-                    self.bot.edit_message_reply_markup,
-                    chat_id=chat_id,
-                    message_id=press.message_id,
-                    reply_markup=None,
-                ),
-                self.flood.edit,
-                giving_up=lambda: self._closing,
-            )
-        except Exception as error:  # noqa: BLE001 - already removed, too old: no matter
-            log.debug("removing a keyboard failed: %s", error)
 
     async def _send(
         self, chat_id: int, reply: Outbound, pace: Callable[[], Awaitable[None]]

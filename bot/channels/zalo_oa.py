@@ -13,7 +13,8 @@ which is recognised by its shape and handled as a button press (a stale or forge
 one is harmless: the survey checks nonce and step). A sixth and seventh choice
 ("no opinion", "skip") are listed to be typed; longer lists go as numbered text.
 Free replies are limited to a window after the user's last message: outside it a
-reply is not attempted, and that is logged and counted, not silently dropped.
+reply is not attempted, and that is logged and counted, not silently dropped; the
+outbox asks `can_reach` first, so a notice goes by ZNS or the counter instead.
 """
 
 from __future__ import annotations
@@ -345,19 +346,23 @@ class ZaloOAChannel:
     async def chore(self, chat_key: str, chore: object) -> None:
         return None
 
+    async def can_reach(self, chat_key: str, replies: list[Outbound]) -> bool:
+        """Whether the user's free reply window holds these replies now (none is used).
+
+        The outbox asks before a proactive send, so a notice the window cannot hold goes
+        by ZNS or the counter at once instead of waiting for a window that may not open.
+        """
+        shown = [shaped(reply, CAPABILITIES) for reply in replies]
+        return await self.windows.has_room(chat_key, max(1, len(_messages(shown))))
+
     async def deliver(self, chat_key: str, replies: list[Outbound], proactive: bool) -> None:
         """Customer-service messages, if the user's free reply window holds them all."""
         if self.api is None:
             raise TokenUnavailable("channel not started")
-        messages: list[tuple[str, list[Choice]]] = []
         for reply in replies:
             if reply.image is not None or reply.file is not None:
                 log.info("Zalo OA: an image or file cannot be uploaded; its text is sent alone")
-            text, buttons = reply.text, list(reply.choices)
-            pieces = split_text(text) or (["…"] if buttons else [])
-            messages += [(piece, []) for piece in pieces[:-1]]
-            if pieces:
-                messages.append((pieces[-1], buttons))
+        messages = _messages(replies)
         if not messages:
             return
         if not await self.windows.take(chat_key, len(messages)):
@@ -383,6 +388,18 @@ class ZaloOAChannel:
             if isinstance(error, TokenUnavailable) or error.code is not None:
                 await self.windows.give_back(chat_key, len(messages) - sent)
             raise
+
+
+def _messages(replies: list[Outbound]) -> list[tuple[str, list[Choice]]]:
+    """The platform messages of shaped replies: long texts cut, buttons on the last piece."""
+    messages: list[tuple[str, list[Choice]]] = []
+    for reply in replies:
+        buttons = list(reply.choices)
+        pieces = split_text(reply.text) or (["…"] if buttons else [])
+        messages += [(piece, []) for piece in pieces[:-1]]
+        if pieces:
+            messages.append((pieces[-1], buttons))
+    return messages
 
 
 def build(settings: Settings, processor: InboundProcessor, web_app: web.Application):

@@ -12,7 +12,17 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
-from bot.cli import catalog, codes, dossiers, officials, reports, responses, run, sessions
+from bot.cli import (
+    catalog,
+    codes,
+    dossiers,
+    officials,
+    report_consumers,
+    reports,
+    responses,
+    run,
+    sessions,
+)
 from bot.cli.common import CommandParser, UsageError
 
 if TYPE_CHECKING:
@@ -21,7 +31,17 @@ if TYPE_CHECKING:
 __all__ = ["COMMAND_MODULES", "UsageError", "build_parser", "main"]
 
 # Every module of commands, in the order `--help` lists them; each has `register(subparsers)`.
-COMMAND_MODULES = (run, catalog, codes, sessions, responses, reports, dossiers, officials)
+COMMAND_MODULES = (
+    run,
+    catalog,
+    codes,
+    sessions,
+    responses,
+    reports,
+    report_consumers,
+    dossiers,
+    officials,
+)
 
 
 def _secrets(settings: Settings) -> list[str]:

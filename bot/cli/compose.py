@@ -25,15 +25,16 @@ from bot.jobs import digests
 from bot.outbox import OutboxSender, ZnsGateway
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
-from bot.web import build_app
+from bot.web import build_app, dashboard
 from bot.web.dossiers_api import add_dossier_routes
 from bot.web.files import add_official_routes
+from bot.web.reports_api import add_reports_routes
 from handlers import router
 from handlers.dossiers import apologies
 from handlers.survey import reminders
 from handlers.survey.store import expire_idle_sessions
 
-USE_CASES = UseCases(handle=router.handle, resume=router.resume, expire_idle=expire_idle_sessions)
+USE_CASES = UseCases(handle=router.handle, expire_idle=expire_idle_sessions)
 
 ChannelBuilder = Callable[[Settings, InboundProcessor, web.Application], Channel | None]
 
@@ -60,7 +61,9 @@ def build_web_app(
     """The server's routes, except the channels' webhooks (their builders add those)."""
     app = build_app(database, settings.metrics.token)
     add_dossier_routes(app, database, settings)
+    add_reports_routes(app, database, settings, questionnaires)
     add_official_routes(app, database, settings, questionnaires)
+    dashboard.install(app, database, settings, questionnaires)
     return app
 
 

@@ -4,6 +4,7 @@
     python -m bot dossiers list [--agency CODE] [--state N] [--overdue] [--format table|csv|json]
     python -m bot dossiers show CODE
     python -m bot dossiers scan
+    python -m bot dossiers timeliness [--period P] [--agency CODE] [--format table|json]
     python -m bot apikeys create --agency CODE [--label TEXT] | list | revoke KEY_ID
     python -m bot apologies …   (`bot.cli.dossiers_notices`, registered from here)
     python -m bot calendar add DATE --off|--working [--note TEXT] | remove DATE | list
@@ -23,7 +24,7 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from bot.cli import dossiers_notices
+from bot.cli import dossiers_notices, dossiers_timeliness
 from bot.cli.common import UsageError
 from bot.clock import local_today, utc_now
 from bot.database import Database
@@ -342,6 +343,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("code", help="the dossier's code")
     # `show` lists the dossier's recorded date changes (calendar moves) under "History".
     show.set_defaults(func=cmd_show, history=dossier_history)
+    dossiers_timeliness.register(dossiers)
 
     sub.add_parser("purge", help="erase personal data of dossiers past retention").set_defaults(
         func=cmd_purge

@@ -1,5 +1,5 @@
 """The one delivery path every channel uses: in order per chat, after the commit,
-retried, confirmed, and re-sent after a crash.
+retried, confirmed, and sent by another process if this one dies.
 
 A channel adapter only translates (platform update -> `Inbound`, shaped `Outbound`
 -> platform calls) and declares its `capabilities` and which failures may pass
@@ -13,17 +13,38 @@ A channel adapter only translates (platform update -> `Inbound`, shaped `Outboun
   newest (the current question) is always kept.
 - A send failing for a reason that may pass is retried with back-off (0.5 s
   doubling to 8 s, for about a minute) while later replies of that chat wait.
-- Each commit that produced replies numbers them (`chats.reply_seq`). A sent number
-  is noted in memory at once; it is recorded with the chat's next message, in that
-  message's own transaction before its handler runs (so a citizen who answers at
-  once is never told the question was not shown), or else by the confirmer, in one
-  batched transaction a second for every chat, and at stop.
-- At start, chats whose replies were committed but not recorded as sent get them
-  again, once, before any new message of theirs is taken; a chat that cannot be
-  reached is logged and the others go on.
+- Each commit that produced replies numbers them (`chats.reply_seq`) and stores
+  them (`last_replies`) in its own transaction, so what a process committed to send
+  outlives it. A sent number is noted in memory at once; it is recorded with the
+  chat's next message, in that message's own transaction before its handler runs (so
+  a citizen who answers at once is never told the question was not shown), or else
+  by the confirmer, in one batched transaction a second for every chat, and at stop.
+- The commit also makes this process the replies' owner for a lease, which the
+  confirmer renews while they are unconfirmed (bot.reply_leases). A sweeper in every
+  process, every SWEEP_EVERY seconds, claims the chats whose lease
+  ran out (their owner died) and sends their stored replies once, checking right
+  before the send that no newer commit superseded them. A restarted process is a new
+  owner: it takes nothing a live process still holds, and its predecessor's chats only
+  once their lease has run out. Every process sweeps rather than only the leader: a
+  claim is row-locked (SKIP LOCKED), so sweepers never share a chat, and replies lost
+  by a dying leader do not wait for the next one to be elected; a sweep is one indexed
+  query (`ix_chats_reply_lease_until`) that finds nothing in normal operation.
 
-`sleep` and `clock` are injected, so tests never wait on the wall clock; `prepare`
-is the hook that renders attachments after the commit, right before a send.
+Why the latest commit's replies (`last_replies`) are the durable unit, and older
+unsent ones are not kept: a chat's commits come one at a time, each answering the
+citizen's newest message with everything that message needs (a refused answer comes
+with the current question again, a started survey with its introduction). A newer
+commit exists only because the citizen wrote again, and its replies carry the state
+they wrote into; older replies answer a message they have moved past, exactly those
+the bounded queue above drops. A survey question is never re-sent once another is
+current. Proactive messages (a receipt link, notices) are not replies: the outbox
+stores each one until sent, whatever replies come after it. A send that arrived just
+before its process died, unrecorded, comes again (the same, current, question), at
+most the confirmer's second of sends.
+
+`sleep` (the retries'), `tick` (the rounds') and `clock` are injected, so tests never
+wait on the wall clock; `prepare` is the hook that renders attachments after the
+commit, right before a send.
 """
 
 from __future__ import annotations
@@ -43,6 +64,7 @@ from bot.delivery._text import instructed, numbered_text, shaped
 from bot.inbound import InboundProcessor
 from bot.logs import describe
 from bot.rendering import prepare as render_attachments
+from bot.reply_leases import Claimed
 from bot.sending import is_blocked
 from handlers.messages import Inbound, Outbound
 
@@ -60,6 +82,8 @@ RETRY_BASE = 0.5
 RETRY_CAP = 8.0
 RETRY_BUDGET = 60.0
 CONFIRM_EVERY = 1.0  # seconds between the confirmer's batched transactions
+SWEEP_EVERY = 2.0  # seconds between sweeps for replies whose owner died
+SWEEP_BATCH = 100  # chats claimed by one sweep at most; the next sweep takes more
 # A message arriving while its chat's last reply is being sent waits this long at most
 # for that send to end: the citizen is likely answering what it carries.
 SETTLE_WAIT = 1.0
@@ -101,6 +125,7 @@ class _Item:
     seq: int | None  # the replies' number on the chat; None: nothing to record
     replies: list[Outbound]
     chore: object | None = None
+    swept: bool = False  # claimed from a dead owner: sent only while still current
 
 
 @dataclass
@@ -120,18 +145,25 @@ class Delivery:
         *,
         prepare: Prepare = render_attachments,
         sleep: Sleep = asyncio.sleep,
+        tick: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         settle_wait: float = SETTLE_WAIT,
     ):
         self.processor = processor
         self.adapter = adapter
         self.prepare = prepare
-        self.sleep = sleep
+        self.sleep = sleep  # the retries' back-off
+        self.tick = tick  # the confirmer's and the sweeper's rounds
         self.clock = clock
         self.settle_wait = settle_wait
         self._chats: dict[str, _Chat] = {}
         self._sent: dict[str, int] = {}  # chat -> replies sent up to, not yet recorded
+        # Whether this process may hold leases of unconfirmed replies: set by each commit
+        # or claim (`_owned` counts them), cleared when a renewal finds none.
+        self._owning = False
+        self._owned = 0
         self._confirmer: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
 
     @property
@@ -150,6 +182,8 @@ class Delivery:
             taken = await self.processor.take(inbound, noted)
             if taken.recorded and self._sent.get(chat_key) == noted:
                 del self._sent[chat_key]  # recorded with the message: nothing left to do
+            if taken.seq is not None:
+                self._owning, self._owned = True, self._owned + 1
             if taken.replies or chore is not None:
                 self._enqueue(chat_key, chat, _Item(taken.seq, taken.replies, chore))
             return taken.replies
@@ -209,12 +243,33 @@ class Delivery:
         if item.chore is not None:
             chore = asyncio.create_task(self._chore(chat_key, item.chore))
         try:
+            if item.swept and not await self._still_current(chat_key, item):
+                return  # superseded, or sent already by this process's own worker
             sent = bool(item.replies) and await self._send_patiently(chat_key, chat, item.replies)
             if sent and item.seq is not None:
                 self._sent[chat_key] = max(self._sent.get(chat_key, 0), item.seq)
+            if sent and item.swept:
+                metrics.increment(f"{self.name}_replies_swept_total")
+                log.info("%s: sent a chat the replies a stopped process left", self.name)
         finally:
             if chore is not None:
                 await chore
+
+    async def _still_current(self, chat_key: str, item: _Item) -> bool:
+        """A claimed chat's replies, right before they go: a newer commit, here or in
+        another process, supersedes them (its own replies carry the current question)."""
+        assert item.seq is not None
+        if self._sent.get(chat_key, 0) >= item.seq:
+            return False
+        for delay in [*retry_delays(), None]:
+            try:
+                return await self.processor.still_current(self.name, chat_key, item.seq)
+            except Exception as error:  # noqa: BLE001 - the database may come back
+                log.warning("%s: checking a claimed reply failed (%s)", self.name, describe(error))
+                if delay is None or self._closing:
+                    return False  # kept (and renewed) like a failed send
+                await self.sleep(delay)
+        return False
 
     async def _chore(self, chat_key: str, chore: object) -> None:
         try:
@@ -228,7 +283,8 @@ class Delivery:
 
     async def _send_patiently(self, chat_key: str, chat: _Chat, replies: list[Outbound]) -> bool:
         """Send one message's replies, again after a failure that may pass; False if they
-        did not go (they are sent again at the next start). A retry sends them all."""
+        did not go (this process keeps their lease while it lives; once it is gone,
+        another process's sweeper sends them). A retry sends them all."""
         started = self.clock()
         delays = retry_delays()
         for attempt, delay in enumerate([*delays, None], start=1):
@@ -244,7 +300,7 @@ class Delivery:
                         await self._unreachable(chat_key)
                     log.warning(
                         "%s: delivering a reply failed (%s, attempt %d); "
-                        "it is sent again at the next start",
+                        "it is sent again once this process has stopped",
                         self.name,
                         type(error).__name__,
                         attempt,
@@ -278,50 +334,81 @@ class Delivery:
     # -- confirming ------------------------------------------------------------------------
 
     async def flush(self) -> int:
-        """Record every noted send in one transaction; how many chats it recorded."""
+        """Record every noted send and renew this process's leases, in one transaction;
+        how many chats it recorded."""
         notes = dict(self._sent)  # kept in `_sent` until committed: a message taken in
-        if not notes:  # meanwhile must still see them
+        if not notes and not self._owning:  # meanwhile must still see them
             return 0
+        owned = self._owned
         try:
-            await self.processor.record_delivered(self.name, notes)
+            held = await self.processor.confirm(self.name, notes)
         except Exception as error:  # noqa: BLE001 - kept for the next round
             log.warning("%s: recording deliveries failed (%s)", self.name, describe(error))
             return 0
         for chat_key, seq in notes.items():
             if self._sent.get(chat_key) == seq:
                 del self._sent[chat_key]
+        if held == 0 and owned == self._owned:
+            self._owning = False  # nothing committed or claimed since: nothing to renew
         return len(notes)
 
     async def _confirm_forever(self, every: float) -> None:
         while True:
-            await self.sleep(every)
+            await self.tick(every)
             await self.flush()
+
+    async def sweep(self, limit: int = SWEEP_BATCH) -> int:
+        """Claim the chats whose replies' owner died before they were known sent, and
+        queue those replies once; how many chats. Raises only if the database cannot be
+        written: a chat that cannot be reached fails alone, in its own worker."""
+        return self.queue_claimed(await self.processor.claim_lost_replies(self.name, limit))
+
+    def queue_claimed(self, claimed: list[Claimed]) -> int:
+        """Queue the claimed chats' stored replies, behind whatever the chat has queued
+        here, each checked again right before its send (a newer commit may come between
+        the claim and the send)."""
+        if claimed:
+            self._owning, self._owned = True, self._owned + 1
+        queued = 0
+        for item in claimed:
+            if self._sent.get(item.chat_key, 0) >= item.seq:
+                continue  # sent from here, being recorded
+            if not item.replies:  # nothing stored to send (an empty reply list)
+                self._sent[item.chat_key] = item.seq
+                continue
+            chat = self._chat(item.chat_key)
+            self._enqueue(item.chat_key, chat, _Item(item.seq, item.replies, swept=True))
+            queued += 1
+        if queued:
+            log.info("%s: claimed %d chats a stopped process left unconfirmed", self.name, queued)
+        return queued
+
+    async def _sweep_forever(self, every: float) -> None:
+        while True:
+            await self.tick(every)
+            try:
+                while await self.sweep() >= SWEEP_BATCH:
+                    pass  # a whole batch: there may be more
+            except Exception as error:  # noqa: BLE001 - the next sweep tries again
+                log.warning("%s: sweeping failed (%s)", self.name, describe(error))
 
     # -- life cycle ------------------------------------------------------------------------
 
-    async def start(self, confirm_every: float = CONFIRM_EVERY) -> int:
-        """Start confirming, and queue the replies a crash may have lost (see `resend`)."""
+    async def start(
+        self, confirm_every: float = CONFIRM_EVERY, sweep_every: float = SWEEP_EVERY
+    ) -> None:
+        """Start confirming and sweeping. The first sweep comes a round after the start,
+        not before: the messages the platform delivers again come first, and a press on
+        a question the dead process did send supersedes its re-send (a restart slower
+        than the lease would otherwise send every chat its last question again)."""
         if self._confirmer is None:
             self._confirmer = asyncio.create_task(
                 self._confirm_forever(confirm_every), name=f"{self.name}-confirm"
             )
-        return await self.resend()
-
-    async def resend(self) -> int:
-        """Queue, once, the replies committed but not known sent, for every chat of the
-        channel not already being served; how many chats. Raises only if the database
-        cannot be read: a chat that cannot be reached fails alone, in its own worker."""
-        pending = await self.processor.pending_replies(self.name)
-        queued = 0
-        for item in pending:
-            chat = self._chat(item.chat_key)
-            if chat.waiting or chat.worker is not None or item.chat_key in self._sent:
-                continue  # already on its way
-            self._enqueue(item.chat_key, chat, _Item(item.seq, item.replies))
-            queued += 1
-        if queued:
-            log.info("%s: re-sending lost replies to %d chats", self.name, queued)
-        return queued
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(
+                self._sweep_forever(sweep_every), name=f"{self.name}-sweep"
+            )
 
     async def drain(self, grace: float = STOP_GRACE) -> None:
         """Wait for the sends under way, cancelling what is still late after `grace`."""
@@ -329,17 +416,28 @@ class Delivery:
         if not workers:
             return
         _done, late = await asyncio.wait(workers, timeout=grace)
-        for task in late:  # their replies stay unconfirmed: re-sent at the next start
+        for task in late:  # their replies stay unconfirmed: a sweeper sends them later
             task.cancel()
         if late:
             await asyncio.wait(late)
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Finish the sends under way, then record them: a clean stop re-sends nothing."""
+        """Finish the sends under way, then record them: a clean stop re-sends nothing.
+        What could not be sent is released to the other processes' sweepers at once."""
         self._closing = True
-        await self.drain(grace)
-        if self._confirmer is not None:
-            self._confirmer.cancel()
-            await asyncio.gather(self._confirmer, return_exceptions=True)
-            self._confirmer = None
+        await self._cancel(self._sweeper)
+        self._sweeper = None
+        await self.drain(grace)  # the confirmer goes on renewing the leases meanwhile
+        await self._cancel(self._confirmer)
+        self._confirmer = None
         await self.flush()
+        try:
+            await self.processor.release_replies(self.name)
+        except Exception as error:  # noqa: BLE001 - their leases run out instead
+            log.warning("%s: releasing replies failed (%s)", self.name, describe(error))
+
+    @staticmethod
+    async def _cancel(task: asyncio.Task[None] | None) -> None:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

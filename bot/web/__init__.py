@@ -48,7 +48,7 @@ def build_app(database: Database, metrics_token: SecretStr | str | None = None) 
     app.router.add_get("/healthz", healthz)
     if isinstance(metrics_token, SecretStr):
         metrics_token = metrics_token.get_secret_value()
-    metrics.install(app, metrics_token)
+    metrics.install(app, metrics_token, database)
     return app
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.zalo.http import TransportError, post_for_json
+from bot import metrics
+from bot.zalo.http import TIMED_OUT, TransportError, post_for_json
 from bot.zalo.text import split_text
 
 NO_UPDATE = 408  # getUpdates: the long poll ended without an update
@@ -35,15 +36,23 @@ class ZaloBotApi:
 
     async def call(self, method: str, payload: dict[str, Any] | None = None, *, seconds=15.0):
         """One method call; its `result`, or ZaloBotError."""
+        counted = method.startswith("send")  # a message: counted in sipas_sends_total
         try:
             status, body = await post_for_json(
                 self._http, self._prefix + method, seconds=seconds, json=payload or {}
             )
         except TransportError as error:
+            if counted:
+                outcome = "uncertain" if error.reason == TIMED_OUT else "failed"
+                metrics.count_send("zalo_bot", outcome)
             raise ZaloBotError(method, None, error.reason) from None
         if isinstance(body, dict) and body.get("ok") is True:
+            if counted:
+                metrics.count_send("zalo_bot", "sent")
             return body.get("result")
         code = body.get("error_code") if isinstance(body, dict) else None
+        if counted:
+            metrics.count_send("zalo_bot", "429" if 429 in (code, status) else "failed")
         description = body.get("description") if isinstance(body, dict) else None
         raise ZaloBotError(
             method,

@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 
+TIMED_OUT = "timed out"  # the reason of a call that may have arrived all the same
+
 
 class TransportError(Exception):
     """No usable HTTP exchange took place; `reason` is safe to log."""
@@ -33,6 +35,6 @@ async def post_for_json(
                 body = None
             return response.status, body
     except TimeoutError:
-        raise TransportError("timed out") from None
+        raise TransportError(TIMED_OUT) from None
     except aiohttp.ClientError as error:
         raise TransportError(type(error).__name__) from None

@@ -16,8 +16,9 @@ from typing import Any
 
 import aiohttp
 
+from bot import metrics
 from bot.settings import ZaloOASettings
-from bot.zalo.http import TransportError, post_for_json
+from bot.zalo.http import TIMED_OUT, TransportError, post_for_json
 from bot.zalo.tokens import ZaloOATokens
 
 ACCESS_TOKEN_ERRORS = frozenset({-216, -124})  # invalid / expired access token [S]
@@ -27,11 +28,12 @@ _LONG_NUMBER = re.compile(r"\d{8,}")
 class ZaloOAError(Exception):
     """An OA API call failed; `code` is Zalo's error code (None: network or HTTP error)."""
 
-    def __init__(self, what: str, code: int | None, message: str):
+    def __init__(self, what: str, code: int | None, message: str, *, timed_out: bool = False):
         message = _LONG_NUMBER.sub("[number]", message)[:200]
         super().__init__(f"Zalo OA {what} failed: {code if code is not None else '-'} {message}")
         self.what = what
         self.code = code
+        self.timed_out = timed_out  # it may have arrived all the same
 
 
 class ZaloOAApi:
@@ -40,8 +42,24 @@ class ZaloOAApi:
         self.config = config
         self.tokens = tokens
 
-    async def post(self, url: str, payload: dict[str, Any], what: str) -> dict[str, Any]:
-        """POST JSON with the access token; Zalo's answer when its `error` is 0."""
+    async def post(
+        self, url: str, payload: dict[str, Any], what: str, *, platform: str | None = None
+    ) -> dict[str, Any]:
+        """POST JSON with the access token; Zalo's answer when its `error` is 0.
+
+        With `platform`, the call is a message sent and counted in `sipas_sends_total`.
+        """
+        if platform is None:
+            return await self._post(url, payload, what)
+        try:
+            body = await self._post(url, payload, what)
+        except ZaloOAError as error:
+            metrics.count_send(platform, send_outcome(error))
+            raise
+        metrics.count_send(platform, "sent")
+        return body
+
+    async def _post(self, url: str, payload: dict[str, Any], what: str) -> dict[str, Any]:
         token = await self.tokens.access_token()
         for attempt in (1, 2):
             body = await self._post_once(url, payload, token, what)
@@ -64,7 +82,8 @@ class ZaloOAApi:
                 self.http, url, seconds=15, json=payload, headers={"access_token": token}
             )
         except TransportError as error:
-            raise ZaloOAError(what, None, error.reason) from None
+            timed_out = error.reason == TIMED_OUT
+            raise ZaloOAError(what, None, error.reason, timed_out=timed_out) from None
         if not isinstance(body, dict):
             raise ZaloOAError(what, None, f"unreadable answer (HTTP {status})")
         return body
@@ -88,4 +107,10 @@ class ZaloOAApi:
             f"{self.config.api_base_url}/v3.0/oa/message/cs",
             {"recipient": {"user_id": user_id}, "message": message},
             "message/cs",
+            platform="zalo_oa",
         )
+
+
+def send_outcome(error: ZaloOAError) -> str:
+    """How a failed send is counted: uncertain when it timed out (it may have arrived)."""
+    return "uncertain" if error.timed_out else "failed"

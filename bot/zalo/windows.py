@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from bot.database import Database, upsert
 from bot.models import ZaloOAReplyWindow
@@ -57,6 +57,23 @@ class ReplyWindows:
                 .values(sent=window.sent + count)
             )
             return result.rowcount == 1
+
+    async def has_room(self, user_id: str, count: int) -> bool:
+        """Whether `count` free replies fit in the user's window now (nothing is used).
+
+        Only a hint: another process may use the room before `take` does, which then
+        refuses; the outbox asks this to route a notice elsewhere at once.
+        """
+        window = ZaloOAReplyWindow
+        async with self.database.transaction() as session:
+            found = await session.scalar(
+                select(window.user_id).where(
+                    window.user_id == user_id,
+                    window.opened_at > self.clock() - self.length,
+                    window.sent + count <= self.messages,
+                )
+            )
+            return found is not None
 
     async def give_back(self, user_id: str, count: int) -> None:
         """Return credits taken for replies that certainly did not reach Zalo (no token,

@@ -51,6 +51,7 @@ class ZnsClient:
                 "tracking_id": tracking_id[:48],
             },
             "ZNS template message",
+            platform="zns",
         )
         data = body.get("data")
         return str(data.get("msg_id")) if isinstance(data, dict) and data.get("msg_id") else None

@@ -10,6 +10,7 @@ it. Inside:
 - `apologies`: the scan that issues apology notices and escalations, and their renderers;
 - `notice`: the notice's templates and text;
 - `linking`: `/hoso`, a chat linked to its dossier;
+- `timeliness`: QĐ 766's on-time figures per unit;
 - `importer`, `keys`, `listing`, `reschedule`, `purge`, `workdays`: the other use cases.
 """
 
@@ -37,6 +38,7 @@ from handlers.dossiers.store import (
     stored_dates,
     upsert_dossiers,
 )
+from handlers.dossiers.timeliness import Timeliness, UnitTimeliness, timeliness_report
 from handlers.dossiers.workdays import WorkCalendar
 
 __all__ = [
@@ -52,6 +54,8 @@ __all__ = [
     "PurgeReport",
     "Rescheduled",
     "ScanReport",
+    "Timeliness",
+    "UnitTimeliness",
     "WorkCalendar",
     "agencies_without_signer",
     "code_list",
@@ -73,6 +77,7 @@ __all__ = [
     "shipped_templates",
     "show_text",
     "stored_dates",
+    "timeliness_report",
     "upsert_dossiers",
     "verify_key",
     "write_list",

@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "digest": frozenset(ROLES),
     "subscribe": frozenset(ROLES),
     "export": frozenset(ROLES),
+    "web": frozenset(ROLES),
     "invite": frozenset({ADMIN}),
 }
 

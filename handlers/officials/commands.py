@@ -1,5 +1,5 @@
 """Officials' chat commands: /register, /scores, /overdue, /digest, /subscribe, /export,
-/invite.
+/web, /invite.
 
 Every command but /register looks up the chat's official and checks role and scope
 on each call (`handlers.officials.access`). A citizen, a revoked official, or an official
@@ -23,7 +23,7 @@ from bot.boundary import EARLIEST, LATEST
 from bot.models import Chat, Official
 from handlers.dossiers import code_list
 from handlers.messages import Context, Inbound, Outbound
-from handlers.officials import access, content, late, links
+from handlers.officials import access, content, late, links, signin
 from handlers.officials.content import Words
 from handlers.officials.schedule import parse_schedule, upcoming_period
 from handlers.reports import MONTH, QUARTER, YEAR, Period, ReportError
@@ -144,7 +144,7 @@ async def register(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]
     if official is None:
         return [Outbound(words("official_register_invalid"))]
     scope = await access.scope_of(ctx.session, official.agency_id)
-    commands = "/scores, /overdue, /digest, /subscribe, /export"
+    commands = "/scores, /overdue, /digest, /subscribe, /export, /web"
     if official.role == access.ADMIN:
         commands += ", /invite"
     return [
@@ -323,6 +323,18 @@ async def subscribe(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound
     return [Outbound(words("official_subscribed", schedule=words.schedule(official)))]
 
 
+async def web(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
+    """A one-time link that signs this official in to the web dashboard (signin)."""
+    words = _words(ctx, chat)
+    official = await _official(ctx, chat, "web")
+    await _scope(ctx, official, words)  # refused alike when the own agency has gone
+    if ctx.settings.public_base_url is None:
+        return [Outbound(words("official_web_unavailable"))]
+    token = await signin.issue_link(ctx.session, official, ctx.now)
+    link = signin.link_of(ctx.settings.public_base_url, token)
+    return [Outbound(words("official_web_link", link=link, minutes=signin.LINK_MINUTES))]
+
+
 async def invite(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     """Admins only: a one-time code for a new official within the admin's own scope."""
     words = _words(ctx, chat)
@@ -381,5 +393,6 @@ COMMANDS = {
     "digest": _guarded(digest_now),
     "subscribe": _guarded(subscribe),
     "export": _guarded(export),
+    "web": _guarded(web),
     "invite": _guarded(invite),
 }

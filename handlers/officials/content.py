@@ -22,7 +22,7 @@ from bot.i18n import Translator
 from bot.models import Official
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
-from handlers.dossiers import agencies_without_signer, code_list
+from handlers.dossiers import Timeliness, agencies_without_signer, code_list, timeliness_report
 from handlers.messages import ChartAttachment, WorkbookAttachment
 from handlers.officials import late, links
 from handlers.officials.access import Scope
@@ -59,8 +59,10 @@ class Words:
     def __call__(self, key: str, **params: object) -> str:
         return self.translator(self.lang, key, **params)
 
-    def number(self, value: float | None, sign: bool = False) -> str:
-        return i18n.number(value, self.lang, sign=sign)
+    def number(self, value: float | None, sign: bool = False, decimals: int | None = None) -> str:
+        if decimals is None:
+            return i18n.number(value, self.lang, sign=sign)
+        return i18n.number(value, self.lang, decimals=decimals, sign=sign)
 
     def count(self, value: int) -> str:
         return i18n.count(value, self.lang)
@@ -232,6 +234,23 @@ def dossier_lines(figures: late.DossierFigures, words: Words) -> list[str]:
     ]
 
 
+def timeliness_line(figures: Timeliness, words: Words) -> str | None:
+    """QĐ 766's figure in one line, or None when the scope has no dossier figure at all."""
+    if not figures.units:
+        return None
+    total = figures.total
+    share = total.on_time_share
+    return words(
+        "official_timeliness",
+        share=f"{words.number(share * 100, decimals=1)}%" if share is not None else "—",
+        finished=words.count(total.finished),
+        overdue=words.count(total.overdue_now),
+        sent=words.count(total.apologies_sent),
+        undelivered=words.count(total.apologies_undelivered),
+        owed=words.count(total.apologies_owed),
+    )
+
+
 @dataclass(frozen=True)
 class Digest:
     """A digest's text and figures, and its files described (None without responses)."""
@@ -268,6 +287,9 @@ async def compose(
     report = await scope_report(session, questionnaires, settings, scope, period)
     today = local_today(now, settings)
     dossiers = await late.dossier_figures(session, scope, period, today, settings.zone)
+    timeliness = await timeliness_report(
+        session, scope.agency_ids, period, now, settings.dossier, zone=settings.zone
+    )
     unsigned = await agencies_without_signer(session, scope.agency_ids)
     responded = report.total.indices.respondents > 0
     lines = [
@@ -280,6 +302,9 @@ async def compose(
     if responded:
         lines += ["", *factor_lines(report, words)]
     lines += ["", *dossier_lines(dossiers, words)]
+    on_time = timeliness_line(timeliness, words)
+    if on_time:
+        lines.append(on_time)
     if unsigned:
         lines.append(words("official_digest_unsigned", agencies=code_list(unsigned)))
     data = to_json(report, words.lang)
@@ -290,6 +315,7 @@ async def compose(
         "total": data["total"],
         "dropoff": data["dropoff"],
         "dossiers": dossiers.to_dict(),
+        "timeliness": timeliness.total.to_dict() if timeliness.units else None,
         "agencies_without_signer": unsigned,
     }
     chart, workbook = (

@@ -1,5 +1,6 @@
-"""Every query of the officials' room: officials and invitations, the catalogue a scope is
-drawn from, and the late-dossier figures an official reads.
+"""Every query of the officials' room: officials and invitations, dashboard sign-in links
+and sessions, the catalogue a scope is drawn from, and the late-dossier figures an
+official reads.
 
 The other modules decide (`access` who sees what, `late` what a reply lists); this one
 only reads and writes. A scope arrives as agency ids (None: the whole province), so the
@@ -13,13 +14,15 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
     Agency,
     ApologyNotice,
     Chat,
+    DashboardSession,
+    DashboardSignin,
     Dossier,
     Escalation,
     Official,
@@ -67,12 +70,15 @@ async def invitation_locked(session: AsyncSession, invite_hash: str) -> Official
 
 
 async def revoke_bound(session: AsyncSession, chat_id: int, now: datetime) -> None:
-    """Revoke whichever official is bound to this chat now (one chat, one role)."""
-    await session.execute(
+    """Revoke whichever official is bound to this chat now (one chat, one role), and end
+    their dashboard sessions."""
+    bound = await session.scalars(
         update(Official)
         .where(Official.chat_id == chat_id, Official.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(Official.id)
     )
+    await end_dashboard_access(session, bound.all())
 
 
 async def active_official(session: AsyncSession, chat_id: int) -> Official | None:
@@ -87,13 +93,69 @@ async def active_official(session: AsyncSession, chat_id: int) -> Official | Non
 
 
 async def revoke(session: AsyncSession, official_id: int, now: datetime) -> bool:
-    """Revoke an official or an unused invitation; False if none or already revoked."""
+    """Revoke an official or an unused invitation, ending their dashboard sessions; False if
+    none or already revoked."""
     result = await session.execute(
         update(Official)
         .where(Official.id == official_id, Official.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    await end_dashboard_access(session, [official_id])
     return bool(result.rowcount)
+
+
+# -- dashboard sign-in links and sessions (hashes only) ----------------------------------
+
+
+async def add_row(session: AsyncSession, row: DashboardSignin | DashboardSession) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def signin_locked(session: AsyncSession, token_hash: str) -> DashboardSignin | None:
+    """A sign-in link's row, locked: two browsers racing for one link open one session."""
+    return await session.scalar(
+        select(DashboardSignin).where(DashboardSignin.token_hash == token_hash).with_for_update()
+    )
+
+
+async def signin_state(session: AsyncSession, token_hash: str) -> DashboardSignin | None:
+    return await session.scalar(
+        select(DashboardSignin).where(DashboardSignin.token_hash == token_hash)
+    )
+
+
+async def session_official(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> Official | None:
+    """The official of an unexpired session, while registered and not revoked: one query."""
+    return await session.scalar(
+        select(Official)
+        .join(DashboardSession, DashboardSession.official_id == Official.id)
+        .where(
+            DashboardSession.token_hash == token_hash,
+            DashboardSession.expires_at > now,
+            Official.revoked_at.is_(None),
+            Official.registered_at.is_not(None),
+        )
+    )
+
+
+async def delete_session(session: AsyncSession, token_hash: str) -> None:
+    await session.execute(delete(DashboardSession).where(DashboardSession.token_hash == token_hash))
+
+
+async def end_dashboard_access(session: AsyncSession, official_ids: Any) -> None:
+    """Delete the officials' sessions and sign-in links (revocation)."""
+    ids = sorted(official_ids)
+    for table in (DashboardSession, DashboardSignin):
+        await session.execute(delete(table).where(table.official_id.in_(ids)))
+
+
+async def prune_dashboard_access(session: AsyncSession, now: datetime) -> None:
+    """Drop expired sessions and sign-in links: they open nothing any more."""
+    for table in (DashboardSession, DashboardSignin):
+        await session.execute(delete(table).where(table.expires_at <= now))
 
 
 async def roster(session: AsyncSession) -> list[tuple[Official, str | None, str | None]]:

@@ -249,10 +249,17 @@ async def build_report(
     filters: ReportFilters,
     grouping: Sequence[str] = (),
     settings: ScoringSettings | None = None,
+    *,
+    compare: bool = True,
+    funnel: bool = True,
 ) -> Report:
     """Score the selected completed responses: the total and one group per grouping key,
     each compared with the same group in the previous period and with the target; and
-    the drop-off of the chat sessions under the same filters, for the total."""
+    the drop-off of the chat sessions under the same filters, for the total.
+
+    A series (a trend by month) needs neither: `compare=False` leaves the previous
+    period uncounted (no change anywhere), `funnel=False` the drop-off empty; the
+    indices are the same."""
     settings = settings or ScoringSettings()
     questionnaire = questionnaires.get(filters.questionnaire)
     if questionnaire is None:
@@ -270,7 +277,11 @@ async def build_report(
     selection = _selection(filters, catalogue)
     previous_period = filters.period.previous()
     current = await count_groups(session, questionnaire, filters.period, selection, grouping)
-    previous = await count_groups(session, questionnaire, previous_period, selection, grouping)
+    previous = (
+        await count_groups(session, questionnaire, previous_period, selection, grouping)
+        if compare
+        else Tally()
+    )
 
     if filters.merge_successors and "agency" in grouping:
         position = grouping.index("agency")
@@ -298,7 +309,11 @@ async def build_report(
         groups.append(scored(key, current, previous, codes, names))
     groups.sort(key=lambda group: group.label)
     total = scored((), _renamed(current, _total), _renamed(previous, _total), {}, {})
-    funnel = await count_funnel(session, filters.period, _funnel_selection(selection, catalogue))
+    sessions = (
+        await count_funnel(session, filters.period, _funnel_selection(selection, catalogue))
+        if funnel
+        else []
+    )
     return Report(
         questionnaire=questionnaire,
         filters=filters,
@@ -308,7 +323,7 @@ async def build_report(
         target=settings.target,
         min_sample=settings.min_sample,
         total=total,
-        dropoff=dropoff_of(funnel, questionnaire, settings.min_sample),
+        dropoff=dropoff_of(sessions, questionnaire, settings.min_sample),
         groups=tuple(groups) if grouping else (),
     )
 

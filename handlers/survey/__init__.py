@@ -1,7 +1,7 @@
 """The survey: a citizen's conversation from a start code or a search to a stored response.
 
 The face, for the rest of the bot (the router, `bot.inbound`, officials' commands, the
-test harnesses): `handle` and `resume` apply a message or re-ask the current question;
+test harnesses): `handle` applies a message;
 `readable` and `split_command` read a message the way the survey does; `position` and
 `next_step` say where a respondent is; `expire_idle_sessions` ends forgotten sessions.
 
@@ -26,13 +26,12 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from handlers.survey._conversation import handle, readable, resume, split_command
+    from handlers.survey._conversation import handle, readable, split_command
     from handlers.survey._kinds import next_step, position
     from handlers.survey.store import expire_idle_sessions
 
 _HOMES = {
     "handle": "_conversation",
-    "resume": "_conversation",
     "readable": "_conversation",
     "split_command": "_conversation",
     "position": "_kinds",
@@ -46,7 +45,6 @@ __all__ = [
     "next_step",
     "position",
     "readable",
-    "resume",
     "split_command",
 ]
 

@@ -97,23 +97,21 @@ class _Conversation(Arrival):
     def _question_unseen(self, inbound: Inbound) -> bool:
         """An answer (typed or a button) while the chat's last reply, which carries the
         current question, is not known to have been sent: the citizen may not have seen
-        that question, so the answer belongs to an earlier one and is not applied to it."""
+        that question, so the answer belongs to an earlier one and is not applied to it.
+
+        A button of the current question itself proves it was shown (only its message
+        carries that session's and step's buttons): a press after a crash, before anyone
+        knew the question had arrived, counts."""
         session = self.session
         if not self.ctx.reply_unconfirmed or session is None:
             return False
         if session.phase != PHASE_QUESTIONS:
             return False
         if inbound.kind is InboundKind.BUTTON:
-            return True
+            button = payloads.parse(inbound.text, session.nonce)
+            shown = button is not None and button.kind == payloads.ANSWER
+            return not (shown and button.target == session.step)
         return inbound.kind is InboundKind.TEXT and split_command(inbound.text)[0] is None
-
-    async def resume(self) -> list[Outbound]:
-        """The current prompt again, for a citizen whose last reply was never delivered."""
-        self.session = await self.store.active_session(self.chat.id)
-        if self.session is not None:
-            self.say("resumed")
-            await self.prompt()
-        return self.replies
 
     # -- commands --------------------------------------------------------------------
 
@@ -310,8 +308,3 @@ class _Conversation(Arrival):
 async def handle(inbound: Inbound, chat: Chat, ctx: Context) -> list[Outbound]:
     """Apply one inbound message to the chat's survey and return the replies."""
     return await _Conversation(chat, ctx).handle(inbound)
-
-
-async def resume(chat: Chat, ctx: Context) -> list[Outbound]:
-    """Re-ask the current question (used after a restart lost a reply)."""
-    return await _Conversation(chat, ctx).resume()

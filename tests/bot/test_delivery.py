@@ -4,7 +4,6 @@ and an injected sleep and clock, so that no test waits on the wall clock."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 
 from sqlalchemy import select
 
@@ -15,7 +14,7 @@ from bot.delivery import REPLY_QUEUE_LIMIT, Delivery, numbered_text, shaped
 from bot.inbound import InboundProcessor
 from bot.models import Agency, Chat
 from bot.stored_replies import decode, encode
-from handlers.messages import Choice, Inbound, InboundKind, Instruction, Outbound
+from handlers.messages import Choice, Instruction, Outbound
 from handlers.survey.store import SurveyStore
 from tests.builders import (
     TRANSLATOR,
@@ -25,75 +24,22 @@ from tests.builders import (
     make_processor,
 )
 from tests.builders import seed_catalog as seed
+from tests.delivery_helpers import (
+    CHANNEL,
+    FakeAdapter,
+    FakeTime,
+    Flaky,
+    Refused,
+    chat_row,
+    crashed,
+    make_delivery,
+    past_the_lease,
+    text,
+)
 from tests.officials_helpers import invite, officials_settings, seed_agencies, vn
 
-CHANNEL = "zalo_bot"
 NOT_SHOWN = TRANSLATOR("vi", "question_not_shown")
 RESUMED = TRANSLATOR("vi", "resumed")
-ZALO_LIKE = Capabilities(buttons=0, files=False, max_text=2000)
-_keys = itertools.count(1)
-
-
-class Flaky(Exception):
-    """A failure that may pass (a 5xx, a timeout)."""
-
-
-class Refused(Exception):
-    """A refusal that would repeat (blocked, outside the reply window)."""
-
-
-class FakeAdapter:
-    """A channel that records what it is given; failures and holds per chat on demand."""
-
-    name = CHANNEL
-
-    def __init__(self, capabilities: Capabilities = ZALO_LIKE):
-        self.capabilities = capabilities
-        self.sent: list[tuple[str, list[str]]] = []
-        self.failures: dict[str, list[Exception]] = {}
-        self.holds: dict[str, asyncio.Event] = {}
-        self.chores: list[tuple[str, object]] = []
-
-    async def deliver(self, chat_key: str, replies: list[Outbound], proactive: bool) -> None:
-        hold = self.holds.get(chat_key)
-        if hold is not None:
-            await hold.wait()
-        if self.failures.get(chat_key):
-            raise self.failures[chat_key].pop(0)
-        self.sent.append((chat_key, [reply.text for reply in replies]))
-
-    def transient(self, error: Exception) -> bool:
-        return isinstance(error, Flaky)
-
-    async def chore(self, chat_key: str, chore: object) -> None:
-        self.chores.append((chat_key, chore))
-
-    def texts(self, chat_key: str) -> list[str]:
-        return [text for key, texts in self.sent if key == chat_key for text in texts]
-
-
-class FakeTime:
-    """`sleep` that only moves `clock` on (and lets other tasks run), recording pauses."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-    def clock(self) -> float:
-        return self.now
-
-
-def make_delivery(processor: InboundProcessor, adapter: FakeAdapter, time: FakeTime) -> Delivery:
-    return Delivery(processor, adapter, sleep=time.sleep, clock=time.clock, settle_wait=0)
-
-
-def text(chat_key: str, words: str) -> Inbound:
-    return Inbound(CHANNEL, chat_key, InboundKind.TEXT, words, f"{CHANNEL}:{next(_keys)}")
 
 
 async def answers_of(database: Database, chat_key: str) -> dict | None:
@@ -101,13 +47,6 @@ async def answers_of(database: Database, chat_key: str) -> dict | None:
         chat_id = await session.scalar(select(Chat.id).where(Chat.chat_key == chat_key))
         survey = await SurveyStore(session).active_session(chat_id)
         return None if survey is None else survey.answers
-
-
-async def chat_row(database: Database, chat_key: str) -> Chat:
-    async with database.transaction() as session:
-        chat = await session.scalar(select(Chat).where(Chat.chat_key == chat_key))
-        assert chat is not None
-        return chat
 
 
 async def started(database: Database, delivery: Delivery, adapter: FakeAdapter, chat: str) -> None:
@@ -233,14 +172,9 @@ async def test_a_flooding_chat_keeps_a_bounded_queue_and_the_newest_reply(databa
 # -- after a crash ---------------------------------------------------------------------------
 
 
-async def crashed(delivery: Delivery) -> None:
-    """The process dies: sends under way are lost, notes are never recorded."""
-    await delivery.drain(grace=0)
-
-
 async def test_after_a_crash_only_chats_with_unconfirmed_replies_get_a_resend_once(database):
-    adapter, time = FakeAdapter(), FakeTime()
-    delivery = make_delivery(make_processor(database), adapter, time)
+    clock, adapter, time = FakeClock(), FakeAdapter(), FakeTime()
+    delivery = make_delivery(make_processor(database, clock), adapter, time)
     for chat in ("done", "noted", "lost"):
         await started(database, delivery, adapter, chat)
     await delivery.take(text("done", "5"))
@@ -254,25 +188,31 @@ async def test_after_a_crash_only_chats_with_unconfirmed_replies_get_a_resend_on
     await crashed(delivery)
 
     restarted = FakeAdapter()
-    again = make_delivery(make_processor(database), restarted, time)
-    assert await again.resend() == 2
-    assert await again.resend() == 0  # already on its way: not twice
+    again = make_delivery(make_processor(database, clock), restarted, time)
+    assert await again.sweep() == 0  # the dead process's leases still run
+    past_the_lease(clock)
+    assert await again.sweep() == 2
+    assert await again.sweep() == 0  # claimed: not twice
     await again.drain()
     await again.flush()
     assert {key for key, _ in restarted.sent} == {"noted", "lost"}
-    assert restarted.texts("lost")[0] == RESUMED and "Câu 2/29" in restarted.texts("lost")[-1]
+    # The stored replies as they were: the answer's question 2, no "resumed" line.
+    assert len(restarted.texts("lost")) == 1 and "Câu 2/29" in restarted.texts("lost")[0]
+    assert RESUMED not in restarted.texts("lost")[0]
     assert "Câu 3/29" in restarted.texts("noted")[-1]
-    assert await again.resend() == 0  # confirmed: nothing at a later start
+    past_the_lease(clock)
+    assert await again.sweep() == 0  # confirmed: nothing later
+    assert (await chat_row(database, "lost")).reply_lease_until is None
     assert await answers_of(database, "lost") == {"F1.1": 5}
 
 
-async def test_an_officials_reply_lost_in_a_crash_is_sent_at_start(database):
+async def test_an_officials_reply_lost_in_a_crash_is_sent_by_the_sweeper(database):
     await seed_agencies(database)
     code = await invite(database, agency="DNAI-STP", now=vn(2026, 11, 20))
     settings = officials_settings(database)
+    clock = FakeClock(vn(2026, 11, 23, 10))
 
     def processor() -> InboundProcessor:
-        clock = FakeClock(vn(2026, 11, 23, 10))
         return make_processor(database, clock, settings)
 
     adapter, time = FakeAdapter(), FakeTime()
@@ -286,27 +226,34 @@ async def test_an_officials_reply_lost_in_a_crash_is_sent_at_start(database):
 
     restarted = FakeAdapter()
     again = make_delivery(processor(), restarted, time)
-    assert await again.resend() == 1
+    past_the_lease(clock)
+    assert await again.sweep() == 1
     await again.drain()
     assert restarted.texts("off") == [scores.text]
 
 
-async def test_resending_goes_on_past_a_chat_that_cannot_be_reached(database):
-    adapter, time = FakeAdapter(), FakeTime()
-    delivery = make_delivery(make_processor(database), adapter, time)
+async def test_sweeping_goes_on_past_a_chat_that_cannot_be_reached(database):
+    clock, adapter, time = FakeClock(), FakeAdapter(), FakeTime()
+    delivery = make_delivery(make_processor(database, clock), adapter, time)
     for chat in ("x", "y", "z"):
         adapter.holds[chat] = asyncio.Event()
         await delivery.take(text(chat, "xin chào"))
     await crashed(delivery)
     restarted = FakeAdapter()
     restarted.failures["y"] = [Refused("outside the reply window")]
-    processor = make_processor(database)
+    processor = make_processor(database, clock)
     again = make_delivery(processor, restarted, time)
-    assert await again.resend() == 3
+    past_the_lease(clock)
+    assert await again.sweep() == 3
     await again.drain()
     await again.flush()
     assert {key for key, _ in restarted.sent} == {"x", "z"}
     assert [p.chat_key for p in await processor.pending_replies(CHANNEL)] == ["y"]
+    # Refused, it stays this live process's (renewed by its confirmer): no loop of tries.
+    past_the_lease(clock)
+    await again.flush()
+    assert await again.sweep() == 0
+    assert (await chat_row(database, "y")).reply_owner == processor.owner
 
 
 async def test_start_confirms_in_the_background_and_stop_records_what_was_sent(database):
@@ -317,8 +264,8 @@ async def test_start_confirms_in_the_background_and_stop_records_what_was_sent(d
     async def sleep(seconds: float) -> None:  # the confirmer waits until the test says
         await parked.wait()
 
-    delivery = Delivery(processor, adapter, sleep=sleep, clock=time.clock, settle_wait=0)
-    assert await delivery.start() == 0
+    delivery = Delivery(processor, adapter, tick=sleep, clock=time.clock, settle_wait=0)
+    await delivery.start()
     await delivery.take(text("s1", "xin chào"))
     await delivery.drain()
     assert len(await processor.pending_replies(CHANNEL)) == 1

@@ -7,6 +7,10 @@ messages the bot sent, with their keyboards; answered callback queries; the
 registered commands. Tests play the citizens through `FakeUser` and read what
 the bot did from `sent` and `calls`.
 
+Each successful call the bot makes in a chat is counted against the update of that chat
+last handed to the bot (`calls_for`): a citizen who waits for each reply before the next
+answer, as the tests' citizens do, gets exact costs per answer.
+
 `flood_rate` makes that share of the message calls (send, edit) answer 429 with
 `retry_after`; a call for the same chat before that time is up is counted in
 `flood_violations`, as Telegram would punish it. `storm(seconds)` makes every message
@@ -45,6 +49,9 @@ FLOOD_METHODS = frozenset(
     {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
 )
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+# The calls that put a message in a chat or change one: Telegram's ~30 a second per bot
+# and one a second per chat are counted in these.
+MESSAGE_METHODS = FLOOD_METHODS
 _JSON_FIELDS = {"reply_markup", "allowed_updates", "commands", "scope", "entities"}
 _INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "max_connections"}
 
@@ -158,6 +165,10 @@ class FakeTelegram:
         self._by_chat: dict[int, list[SentMessage]] = defaultdict(list)
         self._queries: dict[str, int] = {}  # open callback query id -> chat id
         self.answered: dict[str, dict[str, Any]] = {}
+        self._newest_update: dict[int, int] = {}  # chat id -> update last handed out
+        self._calls_for: dict[int, Counter[str]] = defaultdict(Counter)
+        self.update_kinds: dict[int, str] = {}  # update id -> "message", "callback_query"
+        self._query_updates: dict[str, int] = {}  # callback query id -> its update
         self.commands: dict[str, list[tuple[str, str]]] = {}
         self.floods: list[tuple[int, str, float]] = []
         self.flood_violations = 0
@@ -213,6 +224,9 @@ class FakeTelegram:
         self._next_update_id += 1
         update_id = self._next_update_id
         self.pending[update_id] = {"update_id": update_id, **payload}
+        self.update_kinds[update_id] = next(iter(payload), "")
+        if "callback_query" in payload:
+            self._query_updates[payload["callback_query"]["id"]] = update_id
         self._pending_by_chat[chat_id].append(update_id)
         self._wake_pollers()
         if self.webhook is not None:
@@ -243,6 +257,18 @@ class FakeTelegram:
 
     def calls_of(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method and call.status == 200]
+
+    def calls_for(self, update_id: int) -> Counter[str]:
+        """The successful calls, by method, the bot made in the update's chat while that
+        update was the newest the chat had sent."""
+        return Counter(self._calls_for.get(update_id, {}))
+
+    def message_calls_for(self, update_id: int) -> int:
+        calls = self.calls_for(update_id)
+        return sum(count for method, count in calls.items() if method in MESSAGE_METHODS)
+
+    def updates_of_kind(self, kind: str) -> list[int]:
+        return [u for u, k in self.update_kinds.items() if k == kind]
 
     async def wait_for_chat(self, chat_id: int, within: float) -> None:
         """Until something changes in the chat (a message sent or edited), or the timeout."""
@@ -294,6 +320,8 @@ class FakeTelegram:
             return flooded
         response = await handler(params)
         call.status = response.status
+        if response.status == 200:
+            self._count_for_update(method, params)
         if method in SEND_METHODS and self.hang_sends and response.status == 200:
             self.hang_sends -= 1
             self.hung.append(self.sent[-1])
@@ -335,6 +363,25 @@ class FakeTelegram:
                 first += 1
             best = max(best, last - first + 1)
         return best
+
+    def _count_for_update(self, method: str, params: dict[str, Any]) -> None:
+        """A query's answer counts for the update of its press; a chat's call for the
+        chat's newest update."""
+        if "callback_query_id" in params:
+            update_id = self._query_updates.get(params["callback_query_id"])
+        elif "chat_id" in params:
+            update_id = self._newest_update.get(int(params["chat_id"]))
+        else:
+            return
+        if update_id is not None:
+            self._calls_for[update_id][method] += 1
+
+    def _handed_out(self, update: dict[str, Any]) -> None:
+        update_id = update["update_id"]
+        self.handed_out[update_id] += 1
+        chat_id = _chat_of(update)
+        if self._newest_update.get(chat_id, -1) < update_id:
+            self._newest_update[chat_id] = update_id
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -438,7 +485,7 @@ class FakeTelegram:
                 now = time.monotonic()
                 for update in ready:
                     self.first_delivered_at.setdefault(update["update_id"], now)
-                    self.handed_out[update["update_id"]] += 1
+                    self._handed_out(update)
                 return _ok(ready)
             event = self._new_update
             with contextlib.suppress(TimeoutError):
@@ -596,7 +643,7 @@ class FakeTelegram:
         if self.webhook.get("secret_token"):
             headers[SECRET_HEADER] = self.webhook["secret_token"]
         self.first_delivered_at.setdefault(update["update_id"], time.monotonic())
-        self.handed_out[update["update_id"]] += 1
+        self._handed_out(update)
         self.deliveries += 1
         self.posts_by_target[url] += 1
         posted, status = time.monotonic(), 0

@@ -7,7 +7,8 @@
 - `_listing`: what `dossiers list` and `show` read;
 - `_keys`: API keys and agencies by code;
 - `_outbox`: the room's rows in the outbox (the sender is machinery);
-- `_purge`: the retention purge.
+- `_purge`: the retention purge;
+- `_timeliness`: the QĐ 766 on-time figures, one grouped query each.
 """
 
 from handlers.dossiers.store._apologies import (
@@ -48,6 +49,15 @@ from handlers.dossiers.store._listing import (
 )
 from handlers.dossiers.store._outbox import queue_message
 from handlers.dossiers.store._purge import delete_link_failures_before, erase_closed_before
+from handlers.dossiers.store._timeliness import (
+    agencies_named,
+    agency_ids_by_code,
+    delivery_counts,
+    escalation_counts,
+    finished_counts,
+    overdue_counts,
+    owed_counts,
+)
 from handlers.dossiers.store._upsert import lock_writes, stored_dates, upsert_dossiers
 
 __all__ = [
@@ -56,32 +66,39 @@ __all__ = [
     "add_event",
     "add_key",
     "add_link_failure",
+    "agencies_named",
     "agencies_without_signer",
     "agency_by_id",
     "agency_id_by_code",
+    "agency_ids_by_code",
     "delete_link_failures_before",
+    "delivery_counts",
     "dossier_by_code",
     "dossier_by_id",
     "dossier_history",
     "dossier_pages",
     "dossier_with_agency",
     "erase_closed_before",
-    "escalations_of",
     "escalate",
+    "escalation_counts",
+    "escalations_of",
+    "finished_counts",
     "issue_notices",
-    "lock_scan",
     "key_by_id",
     "keys_with_agency",
     "link_failures",
     "linked_dossiers",
     "load_calendar",
     "local_days",
+    "lock_scan",
     "lock_writes",
     "notice_by_id",
     "notice_settings",
     "notices_of",
     "notices_with_delivery",
     "open_dossiers_around",
+    "overdue_counts",
+    "owed_counts",
     "queue_message",
     "remove_local_day",
     "set_local_day",

@@ -72,7 +72,14 @@ async def test_citizen_completes_the_survey_by_pressing_buttons(database: Databa
         assert set(fake.answered) == set(fake._queries)  # every pressed button answered
         questions = [m for m in user.messages if m.text.startswith("Câu ")]
         assert len(questions) == len(order(answers))
-        assert all(m.buttons is None for m in questions[:-1])  # pressed: keyboards removed
+        # One message call per answer: the next question. The answered question keeps its
+        # keyboard (no edit), and the spinner of every press is stopped by its query's answer.
+        pressed = fake.updates_of_kind("callback_query")
+        assert len(pressed) == len(presses)
+        assert [fake.message_calls_for(u) for u in pressed] == [1] * len(pressed)
+        assert [fake.calls_for(u)["answerCallbackQuery"] for u in pressed] == [1] * len(pressed)
+        assert not fake.calls_of("editMessageReplyMarkup") and not fake.calls_of("editMessageText")
+        assert all(m.buttons == m.sent_buttons for m in questions)
         first = questions[0]
         assert first.labels == [
             "1. Rất không hài lòng",
@@ -268,21 +275,25 @@ async def test_updates_of_one_chat_are_applied_in_the_order_sent(database: Datab
     assert [s.answers for s in sessions] == [{"F1.1": 4}] * 4
 
 
-async def test_a_reply_lost_in_a_crash_is_sent_at_start(database: Database):
+async def test_a_reply_lost_in_a_crash_is_sent_by_the_sweeper_at_start(database: Database):
     catalog = await seed_catalog(database)
     code = await make_code(database, catalog)
     async with FakeTelegram() as fake:
         settings = make_settings(database.url, fake, "polling")
-        processor = make_processor(database, FakeClock(), settings)
-        # Committed by a process that died before sending the reply.
+        yesterday = FakeClock()
+        yesterday.advance(days=-1)
+        processor = make_processor(database, yesterday, settings)
+        # Committed by a process that died before sending the reply, yesterday: its lease
+        # has long run out.
         await processor.process(
             Inbound("telegram", "5004", InboundKind.TEXT, f"/start {code}", "telegram:1")
         )
         async with running_bot(database, fake, "polling"):
             user = fake.user(5004)
-            await user.expect(TRANSLATOR("vi", "resumed"))
-            user.press_value(3, await user.expect(prompt(0)))
+            user.press_value(3, await user.expect(prompt(0)))  # the stored replies, once
             await user.expect(prompt(1))
+            assert not any(TRANSLATOR("vi", "resumed") in m.text for m in user.messages)
+            assert sum(m.text.startswith(prompt(0)) for m in user.messages) == 1
         assert await make_processor(database, None, settings).pending_replies("telegram") == []
 
 

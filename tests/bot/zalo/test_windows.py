@@ -41,3 +41,19 @@ async def test_a_closed_window_takes_nothing(database: Database):
     await windows.open("u1", clock.now)
     clock.advance(hours=49)
     assert not await windows.take("u1", 1)
+
+
+async def test_has_room_answers_like_take_and_uses_nothing(database: Database):
+    clock = FakeClock()
+    windows = ReplyWindows(database, hours=48, messages=8, clock=clock)
+    assert not await windows.has_room("u1", 1)  # never wrote: no window
+    await windows.open("u1", clock.now)
+    assert await windows.take("u1", 6)
+    for _ in range(5):  # asking again and again spends nothing
+        assert await windows.has_room("u1", 2)
+        assert not await windows.has_room("u1", 3)
+    assert await windows.take("u1", 2)
+    assert not await windows.has_room("u1", 1)
+    await windows.open("u2", clock.now)
+    clock.advance(hours=48, seconds=1)
+    assert not await windows.has_room("u2", 1)  # closed with time, though unused

@@ -339,3 +339,35 @@ async def test_a_failed_bulk_store_leaves_nothing(database):
     total = (await report(database, Period.month(2025, 7))).total
     assert total.counts.respondents == 60
     assert total.indices.criterion("F4.3").valid_n == 60
+
+
+async def test_a_series_without_previous_period_or_funnel_keeps_the_indices(database):
+    from sqlalchemy import insert
+
+    from bot.models import SurveyFunnel
+
+    ids = await catalogue(database)
+    await store(database, ids, "PROV", date(2025, 6, 3), all_at(1))
+    await three_responses(database, ids, date(2025, 7, 15))
+    async with database.transaction() as session:
+        await session.execute(
+            insert(SurveyFunnel).values(
+                day=date(2025, 7, 15), agency_key=ids["PROV"], service_key=0, questionnaire=Q,
+                channel_kind="telegram", phase="questions", step=3, outcome="expired", sessions=2,
+            )
+        )  # fmt: skip
+    july = Period.month(2025, 7)
+    full = await report(database, july, ("agency",))
+    async with database.transaction() as session:
+        bare = await build_report(
+            session, QUESTIONNAIRES, ReportFilters(Q, july), ("agency",), SETTINGS,
+            compare=False, funnel=False,
+        )  # fmt: skip
+    assert full.total.previous.respondents == 1 and bare.total.previous is None
+    assert full.total.indices.overall.comparison.change is not None
+    assert bare.total.indices.overall.comparison.change is None
+    assert bare.total.indices.overall.index == full.total.indices.overall.index
+    assert [g.indices.overall.index for g in bare.groups] == [
+        g.indices.overall.index for g in full.groups
+    ]
+    assert (full.dropoff.started, bare.dropoff.started) == (2, 0)

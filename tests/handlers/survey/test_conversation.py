@@ -16,6 +16,7 @@ from bot.models import (
     SurveyFunnel,
     SurveySession,
 )
+from handlers.messages import Inbound, InboundKind
 from tests.builders import (
     QUESTIONNAIRES,
     TRANSLATOR,
@@ -200,14 +201,38 @@ async def test_unconfirmed_reply_is_sent_again_after_restart(database: Database)
     await citizen.say("5")
     assert await processor.pending_replies("telegram") == []
     # The next answer is committed but the process dies before its reply is delivered.
-    from handlers.messages import Inbound, InboundKind
-
     await processor.process(Inbound("telegram", "1001", InboundKind.TEXT, "4", "telegram:lost"))
     [pending] = await make_processor(database).pending_replies("telegram")
     assert pending.chat_key == "1001"
-    assert pending.replies[0].text == TRANSLATOR("vi", "resumed")
-    assert "Câu 3/29" in pending.replies[-1].text
+    # What the answer's commit stored, as it was: the question now current, nothing more.
+    assert len(pending.replies) == 1 and "Câu 3/29" in pending.replies[0].text
     assert await make_processor(database).pending_replies("zalo_bot") == []
+
+
+async def test_a_press_on_the_current_question_counts_before_its_delivery_is_known(
+    database: Database,
+):
+    """After a crash nobody knows the question arrived; its own button proves it did."""
+    catalog = await seed_catalog(database)
+    processor = make_processor(database)
+    citizen = Citizen(processor)
+    await citizen.say(f"/start {await make_code(database, catalog)}")
+    second = (await citizen.press(citizen.button(5)))[-1]  # confirmed: question 2 shown
+
+    def press(payload: str, key: str) -> Inbound:
+        return Inbound("telegram", "1001", InboundKind.BUTTON, payload, key)
+
+    older = next(c.payload for c in second.choices if c.payload.endswith(".3"))
+    replies = await processor.process(press(citizen.button(4), "telegram:p1"))  # unconfirmed
+    third = replies[-1]
+    assert third.text.startswith("Câu 3/29")
+    refused = await processor.process(press(older, "telegram:p2"))  # question 2's button
+    assert refused[0].text == TRANSLATOR("vi", "question_not_shown")
+    assert (await active_session(database)).answers == {"F1.1": 5, "F1.2": 4}
+    current = next(c.payload for c in third.choices if c.payload.endswith(".2"))
+    counted = await processor.process(press(current, "telegram:p3"))
+    assert counted[-1].text.startswith("Câu 4/29")
+    assert (await active_session(database)).answers == {"F1.1": 5, "F1.2": 4, "F1.3": 2}
 
 
 async def test_redelivered_update_is_applied_once(database: Database):

@@ -13,7 +13,6 @@ from handlers.survey import _conversation, _kinds, store
 
 def test_every_listed_name_is_the_function_of_its_module() -> None:
     assert survey.handle is _conversation.handle
-    assert survey.resume is _conversation.resume
     assert survey.split_command is _conversation.split_command
     assert survey.readable is _conversation.readable
     assert survey.position is _kinds.position

@@ -1,0 +1,36 @@
+"""`bot.database.local_day_of`: a stored UTC instant's local day, alike on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.database import local_day_of
+from bot.models import Dossier
+from tests.builders import seed_catalog
+from tests.dossier_helpers import record, upsert, vn_time
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "Europe/Berlin", "America/St_Johns"])
+async def test_the_local_day_of_stored_instants_is_pythons(database, zone):
+    await seed_catalog(database)
+    await upsert(database, [record("D")], vn_time(2027, 2, 1))
+    zone = ZoneInfo(zone)
+    # Around local midnights, and across a change of summer time (Berlin, St John's).
+    instants = [
+        datetime(2027, 2, 3, 16, 59, 59, tzinfo=UTC),
+        datetime(2027, 2, 3, 17, 0, 0, tzinfo=UTC),
+        datetime(2027, 3, 27, 23, 30, tzinfo=UTC),
+        datetime(2027, 3, 28, 0, 30, tzinfo=UTC),
+        datetime(2027, 10, 30, 22, 15, tzinfo=UTC),
+        datetime(2027, 10, 31, 2, 45, 30, 123456, tzinfo=UTC),
+    ]
+    instants += [moment + timedelta(hours=h) for moment in instants[:2] for h in (-3, 3)]
+    for moment in instants:
+        async with database.transaction() as session:
+            await session.execute(update(Dossier).values(finished_at=moment))
+            day = await session.scalar(select(local_day_of(Dossier.finished_at, zone)))
+        assert day == moment.astimezone(zone).date(), moment
