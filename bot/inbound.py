@@ -138,7 +138,9 @@ class InboundProcessor:
         with no replies: the adapter still acknowledges it, so it is not redelivered.
         """
         now = self.clock()
-        if not self.flood.allow((inbound.channel, inbound.chat_key), now.timestamp()):
+        if not self.flood.allow(
+            (inbound.channel, inbound.chat_key), now.timestamp(), inbound.update_key
+        ):
             metrics.increment("inbound_flood_dropped_total")
             metrics.increment(metrics.UPDATES, channel=inbound.channel, outcome="flooded")
             return Taken([], outcome="flooded")
@@ -209,7 +211,9 @@ class InboundProcessor:
         chats still unconfirmed; how many it still holds."""
         async with self.database.write_turn, self.database.transaction() as session:
             if sent:
-                rows = [{"key": key, "seq": seq} for key, seq in sent.items()]
+                # In key order: two processes recording overlapping chats then lock
+                # them in the same order and cannot deadlock.
+                rows = [{"key": key, "seq": sent[key]} for key in sorted(sent)]
                 chats = Chat.__table__.c
                 sent_all = chats.reply_seq <= bindparam("seq")
                 await session.execute(

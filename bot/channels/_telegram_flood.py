@@ -20,7 +20,14 @@ from datetime import timedelta
 from typing import TypeVar
 
 from pydantic import SecretStr
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 
 from bot.rate_budget import Limit, RateBudget, chat_part
 
@@ -94,12 +101,15 @@ async def patiently(
     pace: Callable[[], Awaitable[None]] | None = None,
     *,
     giving_up: Callable[[], bool] = lambda: False,
+    retry_timeouts: bool = True,
 ) -> T:
     """Run a Bot API call; on 429 wait `retry_after` and call again, for as long as it takes.
 
     Network failures are retried a few times with growing pauses (a send that timed out
-    may have arrived: delivery is at least once). Errors Telegram will repeat
-    (bad request, blocked by the user, wrong token) are raised at once.
+    may have arrived: delivery is at least once). Without `retry_timeouts` a time-out is
+    raised instead, so that the outbox can count the send as uncertain before it tries
+    again. Errors Telegram will repeat (bad request, blocked by the user, wrong token)
+    are raised at once.
     """
     failures = 0
     while True:
@@ -115,7 +125,8 @@ async def patiently(
             raise
         except NetworkError as error:
             failures += 1
-            if failures >= NETWORK_ATTEMPTS or giving_up():
+            uncertain = isinstance(error, TimedOut) and not retry_timeouts
+            if uncertain or failures >= NETWORK_ATTEMPTS or giving_up():
                 raise
             delay = min(0.25 * 2**failures, 8.0)
             log.warning("Telegram call failed (%s); again in %.1f s", error, delay)

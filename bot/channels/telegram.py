@@ -281,7 +281,7 @@ class TelegramChannel:
         """
         pace = self.flood.bulk_message if proactive else self.flood.message
         for reply in replies:
-            await self._send(int(chat_key), reply, partial(pace, chat_key))
+            await self._send(int(chat_key), reply, partial(pace, chat_key), proactive)
 
     async def chore(self, chat_key: str, chore: object) -> None:
         """A pressed button's: stop its spinner. Its keyboard stays (module docstring)."""
@@ -299,11 +299,19 @@ class TelegramChannel:
             log.debug("answerCallbackQuery failed: %s", error)
 
     async def _send(
-        self, chat_id: int, reply: Outbound, pace: Callable[[], Awaitable[None]]
+        self,
+        chat_id: int,
+        reply: Outbound,
+        pace: Callable[[], Awaitable[None]],
+        proactive: bool = False,
     ) -> None:
         markup = keyboard(reply)
         text = reply.text  # shaped: instruction appended, the choices are the buttons
-        send = partial(patiently, pace=pace, giving_up=lambda: self._closing)
+        # A proactive send that timed out goes back to the outbox, which counts it as
+        # uncertain (it may have arrived) before trying again.
+        send = partial(
+            patiently, pace=pace, giving_up=lambda: self._closing, retry_timeouts=not proactive
+        )
         if reply.image is not None or reply.file is not None:
             caption = text if len(text) <= MAX_CAPTION else None
             with_markup = markup if caption is not None else None

@@ -107,3 +107,22 @@ def test_memory_stays_bounded():
     assert not guard.allow(0, now=10.0)
     # A clock stepping back does not refill (nor break) the bucket.
     assert not guard.allow(0, now=5.0)
+
+
+def test_redeliveries_of_an_update_let_through_cost_nothing():
+    """Telegram posting an update again is not the citizen writing again."""
+    guard = FloodGuard(burst=3, window_seconds=10, max_chats=100)
+    assert guard.allow("chat", now=0.0, update_key="u1")
+    for _ in range(20):  # a storm of redeliveries of the same update
+        assert guard.allow("chat", now=0.5, update_key="u1")
+    # The citizen's next two messages still pass; the third within the burst is dropped.
+    assert guard.allow("chat", now=1.0, update_key="u2")
+    assert guard.allow("chat", now=1.0, update_key="u3")
+    assert not guard.allow("chat", now=1.0, update_key="u4")
+    # A dropped update is not remembered: its redelivery is counted like a new message.
+    assert not guard.allow("chat", now=1.0, update_key="u4")
+    # Another chat's update with the same key is no redelivery of this one.
+    assert guard.allow("other", now=1.0, update_key="u1")
+    # Keys are forgotten after the window (and stay bounded).
+    assert guard.allow("chat", now=30.0, update_key="u5")
+    assert ("chat", "u1") not in guard._let_through
