@@ -105,11 +105,6 @@ async def test_cuts_and_an_outage_store_nothing_wrong_nor_twice(outage: Outage):
         raise outage.consistent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs branch durable: after the cuts and the outage, answers are rejected as "
-    "'not shown' (a process's unrecorded sends, and retries landing on the other process)",
-)
 async def test_cuts_and_an_outage_lose_no_answer(outage: Outage):
     if outage.finished is not None:
         raise outage.finished

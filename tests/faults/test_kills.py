@@ -83,11 +83,6 @@ async def test_kills_every_two_seconds_store_nothing_wrong_nor_twice(killed: Kil
     assert set(killed.fake.webhook_statuses) <= {0, 200, 503}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs branch durable: after a kill, answers reach the process that did not "
-    "send (or record) the question, which rejects them as 'not shown'",
-)
 async def test_kills_every_two_seconds_lose_no_answer(killed: Killed):
     if killed.finished is not None:
         raise killed.finished
@@ -146,10 +141,5 @@ async def test_both_killed_while_replies_wait_every_reply_arrives(both_killed: B
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs branch durable: each restarted process re-sends every unconfirmed "
-    "reply of the channel, so two processes send each one twice",
-)
 async def test_both_killed_while_replies_wait_no_reply_arrives_twice(both_killed: BothKilled):
     assert not both_killed.crowd.doubled_prompts()

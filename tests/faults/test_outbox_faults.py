@@ -119,7 +119,9 @@ async def test_every_notice_and_digest_arrives_despite_429_storms_and_timeouts(s
     if storms.all_sent is not None:
         raise storms.all_sent
     fake = storms.fake
-    assert fake.storm_answers >= 10 and fake.floods and len(storms.hung) == 3  # faults hit
+    # Faults hit: both storms answered 429 (paced sends meet each storm a few times), some
+    # chats were flooded, and three accepted sends hung past the client's time-out.
+    assert fake.storm_answers >= 2 and fake.floods and len(storms.hung) == 3
     for i in range(NOTICES):
         texts = [m.text for m in fake.chat_messages(FIRST_NOTICE_CHAT + i)]
         assert any(f"D{i}" in text for text in texts), (i, texts)
@@ -139,12 +141,6 @@ async def test_every_notice_and_digest_arrives_despite_429_storms_and_timeouts(s
     assert fake.flood_violations == 0  # each 429 was waited out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs a fix (branch durable or rates?): bot.channels._telegram_flood.patiently "
-    "retries a TimedOut send at once, so the outbox never sees the time-out and the "
-    "duplicate it makes is not counted in outbox.uncertain",
-)
 async def test_every_duplicate_after_a_timed_out_send_is_counted(storms):
     doubled = sum(duplicates(storms).values())
     assert doubled >= 1  # the time-outs did make duplicates

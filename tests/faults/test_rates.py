@@ -31,11 +31,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs branch rates: each process keeps its own token buckets and outbox "
-    "pacer, so two processes send up to twice the configured budgets",
-)
 async def test_two_processes_stay_within_the_bot_s_budgets(pg_database, tmp_path):
     code = await make_code(pg_database, await seed_catalog(pg_database), single_use=False)
     await late_notices(pg_database, NOTICES, FIRST_NOTICE_CHAT)

@@ -96,22 +96,10 @@ async def test_nothing_is_stored_that_was_not_answered_nor_twice(run: Outcome):
     assert len(run.fake.posted_to_both) >= 20 and run.crowd.double_taps >= 40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs branch durable: answers sent to the process that did not send the "
-    "question are rejected as 'not shown' until the other one's confirmer records the "
-    "send, so citizens must answer again (hundreds of times in this run)",
-)
 async def test_every_answer_counts_the_first_time_and_is_stored_exactly(run: Outcome):
     if run.finished is not None:
         raise run.finished
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs branch durable: a process does not know that the other one sent a "
-    "question until that one's confirmer records it (every second), so it rejects an "
-    "answer given at once",
-)
 async def test_an_answer_to_a_question_the_other_process_showed_counts(run: Outcome):
     assert run.probes_rejected == 0, f"{run.probes_rejected} of {PROBES} answers rejected"
