@@ -95,22 +95,19 @@ class _Conversation(Arrival):
         return self.replies
 
     def _question_unseen(self, inbound: Inbound) -> bool:
-        """An answer (typed or a button) while the chat's last reply, which carries the
-        current question, is not known to have been sent: the citizen may not have seen
-        that question, so the answer belongs to an earlier one and is not applied to it.
+        """A typed answer while the chat's last reply, which carries the current question,
+        is not known to have been sent: the citizen may not have seen that question, so
+        the answer belongs to an earlier one and is not applied to it.
 
-        A button of the current question itself proves it was shown (only its message
-        carries that session's and step's buttons): a press after a crash, before anyone
-        knew the question had arrived, counts."""
+        Buttons need no such doubt. One of the current question proves it was shown (only
+        its message carries that session's and step's buttons), so a press after a crash,
+        or on another process than the one that sent it, counts; one of an earlier
+        question (a double tap, an old message) is stale and is told so (`_on_button`)."""
         session = self.session
         if not self.ctx.reply_unconfirmed or session is None:
             return False
         if session.phase != PHASE_QUESTIONS:
             return False
-        if inbound.kind is InboundKind.BUTTON:
-            button = payloads.parse(inbound.text, session.nonce)
-            shown = button is not None and button.kind == payloads.ANSWER
-            return not (shown and button.target == session.step)
         return inbound.kind is InboundKind.TEXT and split_command(inbound.text)[0] is None
 
     # -- commands --------------------------------------------------------------------

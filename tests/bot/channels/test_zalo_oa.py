@@ -618,8 +618,9 @@ async def test_the_instruction_matches_the_buttons_shown(database: Database):
 async def test_a_failed_send_is_retried_and_a_button_of_an_unseen_question_is_refused(
     database: Database,
 ):
-    """message/cs answers 500: the reply is sent again within a second; a press that
-    came while the question was still undelivered is refused and nothing is stored."""
+    """message/cs answers 500: the reply is sent again within a second; a press of the
+    answered question's button while the next one was still undelivered is refused as
+    stale (said so, with the current question) and nothing is stored."""
     catalog = await seed_catalog(database)
     code = await make_code(database, catalog)
     clock = FakeClock()
@@ -642,7 +643,7 @@ async def test_a_failed_send_is_retried_and_a_button_of_an_unseen_question_is_re
             await asyncio.sleep(0.2)
             # The citizen presses question 2's button again, not having seen question 3.
             again = {b["payload"].rsplit(".", 1)[1]: b["payload"] for b in second["buttons"]}
-            await citizen.say(again["2"], TRANSLATOR("vi", "question_not_shown"))
+            await citizen.say(again["2"], TRANSLATOR("vi", "stale_button"))
             await citizen.expect(prompt(2))  # the question again, after the line saying why
             texts = [m["text"] for m in fake.messages["8800090"]]
             assert sum(text.startswith(prompt(2)) for text in texts) == 2  # retried + again

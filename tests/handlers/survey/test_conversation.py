@@ -226,8 +226,10 @@ async def test_a_press_on_the_current_question_counts_before_its_delivery_is_kno
     replies = await processor.process(press(citizen.button(4), "telegram:p1"))  # unconfirmed
     third = replies[-1]
     assert third.text.startswith("Câu 3/29")
-    refused = await processor.process(press(older, "telegram:p2"))  # question 2's button
-    assert refused[0].text == TRANSLATOR("vi", "question_not_shown")
+    # Question 2's button again (a double tap): stale, and said so, not "not shown".
+    refused = await processor.process(press(older, "telegram:p2"))
+    assert refused[0].text == TRANSLATOR("vi", "stale_button")
+    assert refused[-1].text.startswith("Câu 3/29")
     assert (await active_session(database)).answers == {"F1.1": 5, "F1.2": 4}
     current = next(c.payload for c in third.choices if c.payload.endswith(".2"))
     counted = await processor.process(press(current, "telegram:p3"))
