@@ -13,7 +13,19 @@ answer, as the tests' citizens do, gets exact costs per answer.
 
 `flood_rate` makes that share of the message calls (send, edit) answer 429 with
 `retry_after`; a call for the same chat before that time is up is counted in
-`flood_violations`, as Telegram would punish it.
+`flood_violations`, as Telegram would punish it. `storm(seconds)` makes every message
+call answer 429 for a while (a flood wave), and `hang_sends` accepts that many
+sends and then answers only after the client has given up (a time-out after the
+message was delivered: the case where at-least-once delivery may duplicate).
+`sends_per_second` and `busiest` count the accepted message calls, for
+asserting rate budgets.
+
+Several bot processes behind one webhook URL are modelled by `targets`: each
+delivery attempt goes to one of them at random (a load balancer), `both_rate` of
+the updates go to two of them at once (a retry overtaking a slow first attempt),
+and an update is confirmed once any target answered 2xx; `pinned` chooses the target of
+an update's first attempt (a double tap split across processes); `sticky` sends each
+chat's first attempts to one target (a balancer hashing the chat), retries anywhere.
 """
 
 from __future__ import annotations
@@ -33,13 +45,10 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 TOKEN = "123456789:AAH-fake-token-for-tests-only_0123456789"
 BOT_ID = 123456789
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-FLOOD_METHODS = {
-    "sendMessage",
-    "sendPhoto",
-    "sendDocument",
-    "editMessageText",
-    "editMessageReplyMarkup",
-}
+FLOOD_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
+)
+SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 # The calls that put a message in a chat or change one: Telegram's ~30 a second per bot
 # and one a second per chat are counted in these.
 MESSAGE_METHODS = FLOOD_METHODS
@@ -106,18 +115,34 @@ class FakeTelegram:
         seed: int = 7,
         webhook_retry_delay: float = 0.05,
         max_connections: int = 100,
+        targets: list[str] | None = None,
+        both_rate: float = 0.0,
+        sticky: bool = False,
     ):
         self.token = token
         self.username = username
         self.flood_rate = flood_rate
         self.retry_after = retry_after
         self.fail_sends = 0  # answer this many sendMessage calls with 500
+        self.hang_sends = 0  # accept this many sends, then answer after `hang_seconds`
+        self.hang_seconds = 6.0  # longer than the bot's read time-out (5 s)
+        self.hung: list[SentMessage] = []  # accepted, but the client timed out
+        self._storm_until = 0.0
+        self.storm_answers = 0  # 429s answered during storms
+        self.targets = list(targets) if targets else None
+        self.both_rate = both_rate
+        self.sticky = sticky  # first attempts by chat (chat id modulo targets), not at random
+        self.posts_by_target: Counter[str] = Counter()
+        self.posted_to_both: set[int] = set()  # update ids delivered to two targets at once
+        self.webhook_answers: list[tuple[float, float, int]] = []  # (posted, answered, status)
+        self.pinned: dict[int, int] = {}  # update id -> the target of its first attempt
         self.webhook_retry_delay = webhook_retry_delay
         self.max_connections = max_connections
         self._random = random.Random(seed)
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
         self.port = 0
+        self.started_at = time.monotonic()
         # Updates: pending until confirmed; per chat in order, for ordered webhook delivery.
         self._next_update_id = 1000
         self._next_message_id = 1
@@ -165,6 +190,7 @@ class FakeTelegram:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self.started_at = time.monotonic()
         self._client = ClientSession(
             connector=TCPConnector(limit=self.max_connections),
             timeout=ClientTimeout(total=15),
@@ -285,6 +311,10 @@ class FakeTelegram:
             self.fail_sends -= 1
             call.status = 500
             return _error(500, "Internal Server Error")
+        if method in FLOOD_METHODS and time.monotonic() < self._storm_until:
+            call.status = 429
+            self.storm_answers += 1
+            return _error(429, "Too Many Requests: retry after 1", retry_after=1)
         if method in FLOOD_METHODS and (flooded := self._flood(int(params["chat_id"]), method)):
             call.status = 429
             return flooded
@@ -292,7 +322,47 @@ class FakeTelegram:
         call.status = response.status
         if response.status == 200:
             self._count_for_update(method, params)
+        if method in SEND_METHODS and self.hang_sends and response.status == 200:
+            self.hang_sends -= 1
+            self.hung.append(self.sent[-1])
+            await asyncio.sleep(self.hang_seconds)  # the client gave up meanwhile
         return response
+
+    def storm(self, seconds: float) -> None:
+        """Every message call answers 429 (retry after 1 s) for the next `seconds`."""
+        self._storm_until = time.monotonic() + seconds
+
+    def sends_per_second(
+        self, methods: frozenset[str] | set[str] = FLOOD_METHODS, chat_id: int | None = None
+    ) -> Counter[int]:
+        """Accepted message calls per whole second since the server started."""
+        counts: Counter[int] = Counter()
+        for call in self.calls:
+            wanted = chat_id is None or int(call.params.get("chat_id", 0)) == chat_id
+            if call.method in methods and call.status == 200 and wanted:
+                counts[int(call.at - self.started_at)] += 1
+        return counts
+
+    def busiest(
+        self,
+        window: float = 1.0,
+        methods: frozenset[str] | set[str] = FLOOD_METHODS,
+        chats: set[int] | None = None,
+    ) -> int:
+        """The most accepted message calls (to `chats`, or any) in a sliding window."""
+        times = sorted(
+            call.at
+            for call in self.calls
+            if call.method in methods
+            and call.status == 200
+            and (chats is None or int(call.params.get("chat_id", 0)) in chats)
+        )
+        best, first = 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= window:
+                first += 1
+            best = max(best, last - first + 1)
+        return best
 
     def _count_for_update(self, method: str, params: dict[str, Any]) -> None:
         """A query's answer counts for the update of its press; a chat's call for the
@@ -550,6 +620,24 @@ class FakeTelegram:
             self._delivering.pop(chat_id, None)
 
     async def _post(self, update: dict[str, Any]) -> bool:
+        """One delivery attempt (to two targets at once for `both_rate` of the updates)."""
+        assert self.webhook is not None
+        if not self.targets:
+            return await self._post_to(self.webhook["url"], update)
+        update_id = update["update_id"]
+        first = update_id not in self.handed_out
+        if first and update_id in self.pinned:
+            return await self._post_to(self.targets[self.pinned[update_id]], update)
+        if first and len(self.targets) > 1 and self._random.random() < self.both_rate:
+            self.posted_to_both.add(update_id)
+            pair = self._random.sample(self.targets, 2)
+            answers = await asyncio.gather(*(self._post_to(url, update) for url in pair))
+            return any(answers)
+        if first and self.sticky:
+            return await self._post_to(self.targets[_chat_of(update) % len(self.targets)], update)
+        return await self._post_to(self._random.choice(self.targets), update)
+
+    async def _post_to(self, url: str, update: dict[str, Any]) -> bool:
         assert self._client is not None and self.webhook is not None
         headers = {"Content-Type": "application/json"}
         if self.webhook.get("secret_token"):
@@ -557,16 +645,17 @@ class FakeTelegram:
         self.first_delivered_at.setdefault(update["update_id"], time.monotonic())
         self._handed_out(update)
         self.deliveries += 1
+        self.posts_by_target[url] += 1
+        posted, status = time.monotonic(), 0
         try:
-            async with self._client.post(
-                self.webhook["url"], data=json.dumps(update), headers=headers
-            ) as response:
+            async with self._client.post(url, data=json.dumps(update), headers=headers) as response:
                 await response.read()
-                self.webhook_statuses.append(response.status)
-                return 200 <= response.status < 300
+                status = response.status
         except Exception:  # noqa: BLE001 - refused, reset, timed out: deliver it again
-            self.webhook_statuses.append(0)
-            return False
+            status = 0
+        self.webhook_statuses.append(status)
+        self.webhook_answers.append((posted, time.monotonic(), status))
+        return 200 <= status < 300
 
 
 def _buttons(markup: dict[str, Any] | None) -> list[list[tuple[str, str]]] | None:
