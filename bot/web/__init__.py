@@ -1,7 +1,8 @@
 """The project's aiohttp server. Channels and APIs add their routes to it.
 
 It always serves /healthz and /metrics (bot.web.metrics), whatever channels run.
-`read_bounded` is how a route reads a request body: never more than it allows.
+`read_bounded` is how a route reads a request body: never more than it allows;
+`presented_key` is where the APIs find a client's key.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ async def healthz(request: web.Request) -> web.Response:
         "leader": database.leadership.held,
     }
     return web.json_response(body, status=200 if reachable else 503)
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The API key a client presents: `Authorization: Bearer <key>` or `X-Api-Key`."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.headers.get("X-Api-Key") or None
 
 
 async def read_bounded(request: web.Request, max_bytes: int) -> bytes:

@@ -38,6 +38,7 @@ from bot.boundary import BoundaryError, parse_json
 from bot.clock import utc_now
 from bot.database import Database, is_unavailable
 from bot.settings import Settings
+from bot.web import presented_key
 from handlers.dossiers import Outcome, load_calendar, stored_dates, upsert_dossiers, verify_key
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,6 @@ class DossierApi:
         self.database = database
         self.settings = settings
         self.clock = clock
-
-    @staticmethod
-    def _presented_key(request: web.Request) -> str | None:
-        header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer ":
-            return header[7:].strip() or None
-        return request.headers.get("X-Api-Key") or None
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         """The body, or None when it is larger than the limit."""
@@ -73,7 +67,7 @@ class DossierApi:
         return b"".join(chunks)
 
     async def post(self, request: web.Request) -> web.Response:
-        presented = self._presented_key(request)
+        presented = presented_key(request)
         if presented is None:
             return _error(401, "missing API key (Authorization: Bearer <key>)")
         try:

@@ -31,6 +31,7 @@ from bot.clock import utc_now
 from bot.database import Database, is_unavailable
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
+from bot.web import presented_key
 from handlers.consumers import (
     Consumer,
     DossiersQuery,
@@ -67,15 +68,8 @@ class ReportsApi:
         self.questionnaires = questionnaires
         self.clock = clock
 
-    @staticmethod
-    def _presented_key(request: web.Request) -> str | None:
-        header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer ":
-            return header[7:].strip() or None
-        return request.headers.get("X-Api-Key") or None
-
     async def _consumer(self, request: web.Request) -> Consumer | None:
-        presented = self._presented_key(request)
+        presented = presented_key(request)
         if presented is None:
             return None
         try:
