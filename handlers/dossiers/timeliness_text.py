@@ -16,7 +16,9 @@ from handlers.dossiers.timeliness import Timeliness, UnitTimeliness
 
 SCHEMA_PATH = Path(__file__).with_name("timeliness.schema.json")
 FORMATS = ("table", "json")
-_COLUMNS = (
+# The figures' columns in print order: (locale key after `timeliness_`, field; None for
+# the on-time share), shared by the table here and the dashboard's exports.
+COLUMNS = (
     ("finished", "finished"),
     ("on_time", "finished_on_time"),
     ("share", None),
@@ -52,12 +54,12 @@ def render_table(figures: Timeliness, lang: str = "vi", width: int = 40) -> str:
         + (f" · {h('as_of')} {figures.today:%d/%m/%Y}" if figures.today else ""),
         "",
     ]
-    head = [h("unit").ljust(width)] + [h(key).rjust(max(len(h(key)), 8)) for key, _ in _COLUMNS]
+    head = [h("unit").ljust(width)] + [h(key).rjust(max(len(h(key)), 8)) for key, _ in COLUMNS]
     lines.append("  ".join(head))
 
     def row(label: str, unit: UnitTimeliness) -> str:
         cells = [label[:width].ljust(width)]
-        for (_, field), title in zip(_COLUMNS, head[1:], strict=True):
+        for (_, field), title in zip(COLUMNS, head[1:], strict=True):
             text = share_text(unit, lang) if field is None else count(getattr(unit, field), lang)
             cells.append(text.rjust(len(title)))
         return "  ".join(cells)

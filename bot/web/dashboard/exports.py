@@ -26,6 +26,7 @@ from bot.web.dashboard.auth import Deps
 from bot.web.dashboard.views import DOSSIER_EXPORTS, gate, not_found, timeliness
 from handlers import dashboard
 from handlers.dossiers import Timeliness, UnitTimeliness
+from handlers.dossiers.timeliness_text import COLUMNS as TIMELINESS_COLUMNS
 from handlers.messages import PERCENT, Sheet, WorkbookAttachment
 from handlers.officials import access
 from handlers.reports import Report, build_report, chart_of, render_csv, workbook_of
@@ -52,30 +53,18 @@ def draw(extension: str, report: Report, lang: str, name: str) -> bytes:
     return render(describe(report, lang, name))
 
 
-_TIMELINESS = (
-    ("finished", "finished"),
-    ("on_time", "finished_on_time"),
-    ("share", None),
-    ("overdue", "overdue_now"),
-    ("sent", "apologies_sent"),
-    ("undelivered", "apologies_undelivered"),
-    ("owed", "apologies_owed"),
-    ("escalations", "escalations"),
-)
-
-
 def timeliness_rows(figures: Timeliness, lang: str) -> tuple[tuple[str, ...], list[list]]:
     """The dossiers page's table: the ranked units, then the total; shares in percent."""
     words = shipped()
     headers = ("#", "code", words(lang, "timeliness_unit"))
-    headers += tuple(words(lang, f"timeliness_{key}") for key, _ in _TIMELINESS)
+    headers += tuple(words(lang, f"timeliness_{key}") for key, _ in TIMELINESS_COLUMNS)
 
     def cells(unit: UnitTimeliness) -> list:
         share = unit.on_time_share
         return [
             round(100 * share, 2) if field is None and share is not None else
             None if field is None else getattr(unit, field)
-            for _, field in _TIMELINESS
+            for _, field in TIMELINESS_COLUMNS
         ]  # fmt: skip
 
     rows = [
