@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import aiohttp  # noqa: E402
 from _databases import create_postgres_database, drop_postgres_database  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
@@ -57,8 +58,6 @@ from handlers.officials import signin  # noqa: E402
 from handlers.reports import Period, ReportFilters, build_report  # noqa: E402
 from handlers.survey.store.rollups import rebuild_rollups  # noqa: E402
 from tests.web_session_helpers import free_port, registered_official, sign_in_link  # noqa: E402
-
-import aiohttp  # noqa: E402
 
 
 def _module(name: str, file: str):
@@ -235,13 +234,13 @@ async def sign_in(database: Database, base: str) -> str:
     official = await registered_official(database, None, now=utc_now())
     token = await sign_in_link(database, official, utc_now())
     jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(base_url=base, cookie_jar=jar) as client:
-        async with client.post(
-            signin.PATH + token, headers={"Origin": base}, allow_redirects=False
-        ) as answer:
-            if answer.status != 303:
-                raise RuntimeError(f"sign-in answered {answer.status}")
-            return answer.cookies[COOKIE].value
+    async with (
+        aiohttp.ClientSession(base_url=base, cookie_jar=jar) as client,
+        client.post(signin.PATH + token, headers={"Origin": base}, allow_redirects=False) as answer,
+    ):
+        if answer.status != 303:
+            raise RuntimeError(f"sign-in answered {answer.status}")
+        return answer.cookies[COOKIE].value
 
 
 async def measure(database: Database, repeat: int) -> bool:
