@@ -331,6 +331,7 @@ async def run_backend(name: str, args: argparse.Namespace, workdir: Path) -> boo
             await load_dossiers(database, args.dossiers)
             await analyze(database)
         else:
+            await migrate.upgrade(database)
             async with database.transaction() as session:
                 stored = await session.scalar(select(func.count()).select_from(Response))
             print(f"\n== {url.split('://')[0]}: reusing {stored:,} responses ==", flush=True)

@@ -856,3 +856,18 @@ class ReportConsumer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --------------------------------------------------------------------------- rollup generation
+# One row whose value every writer of the rollups raises in its own transaction, first of
+# all its writes: a cached report count keyed by it can never outlive the rollups it read.
+
+
+class RollupGeneration(Base):
+    """The rollups' generation (one row, id 1): raised by `store.rollups.apply_tally` and
+    `rebuild_rollups`, read by `handlers.reports.counts_cache`."""
+
+    __tablename__ = "rollup_generation"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -19,6 +19,7 @@ from bot.catalog import LEVELS
 from bot.questionnaire import Questionnaire
 from bot.settings import ScoringSettings
 from bot.textnorm import fold
+from handlers.reports.counts_cache import COUNTS
 from handlers.reports.dropoff import Dropoff, dropoff_of
 from handlers.reports.periods import Period
 from handlers.reports.store import (
@@ -26,7 +27,6 @@ from handlers.reports.store import (
     Selection,
     catalogue_rows,
     count_funnel,
-    count_groups,
 )
 from handlers.survey.store.rollups import Tally
 from scoring import (
@@ -276,9 +276,10 @@ async def build_report(
     catalogue = await _catalogue(session)
     selection = _selection(filters, catalogue)
     previous_period = filters.period.previous()
-    current = await count_groups(session, questionnaire, filters.period, selection, grouping)
+    # through the per-process cache, exact by the rollups' generation (`counts_cache`)
+    current = await COUNTS.count_groups(session, questionnaire, filters.period, selection, grouping)
     previous = (
-        await count_groups(session, questionnaire, previous_period, selection, grouping)
+        await COUNTS.count_groups(session, questionnaire, previous_period, selection, grouping)
         if compare
         else Tally()
     )
