@@ -1,17 +1,17 @@
-"""The per-process cache of report counts: equal to the rollups, and never stale, on both
+"""Scored reports kept per process: equal to the rollups, and never stale, on both
 databases: every writer of the rollups (storing, replacing a form, removing, rebuilding)
-gives them a new generation, and a report after it counts again."""
+gives them a new generation, a catalogue change is in the key, and a report after either
+is counted again."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
-from bot.models import RollupGeneration
+from bot.models import Agency, RollupGeneration
 from handlers.reports import Period, ReportFilters, build_report
-from handlers.reports.counts_cache import COUNTS, CountsCache
-from handlers.reports.store import Selection, count_groups
+from handlers.reports.cache import REPORTS
 from handlers.survey.store.responses import remove_responses
 from handlers.survey.store.rollups import raise_generation, rebuild_rollups, rollup_generation
 from tests.handlers.reports.test_build import (
@@ -28,35 +28,30 @@ JULY = Period.month(2025, 7)
 DAY = date(2025, 7, 10)
 
 
-async def _overall(database, period=JULY) -> tuple[int, float | None]:
+async def _report(database, period=JULY, grouping=("agency",)):
     async with database.transaction() as session:
-        report = await build_report(
-            session, QUESTIONNAIRES, ReportFilters(Q, period), ("agency",), SETTINGS
+        return await build_report(
+            session, QUESTIONNAIRES, ReportFilters(Q, period), grouping, SETTINGS
         )
+
+
+async def _overall(database) -> tuple[int, float | None]:
+    report = await _report(database)
     return report.total.counts.respondents, report.total.indices.overall.index
 
 
-async def test_a_repeated_report_is_taken_from_the_cache_and_equals_the_rollups(database):
+async def test_a_repeated_report_is_kept_and_equals_a_fresh_count(database):
     ids = await catalogue(database)
     await three_responses(database, ids, DAY)
-    first = await _overall(database)
-    hits = COUNTS.hits
-    assert await _overall(database) == first
-    assert COUNTS.hits == hits + 2  # the period and its previous one, no rollup read
-    cache = CountsCache()
-    async with database.transaction() as session:
-        for grouping in ((), ("agency",), ("channel", "month")):
-            cached = await cache.count_groups(
-                session, QUESTIONNAIRES[Q], JULY, Selection(Q), grouping
-            )
-            again = await cache.count_groups(
-                session, QUESTIONNAIRES[Q], JULY, Selection(Q), grouping
-            )
-            assert again is cached
-            assert cached == await count_groups(
-                session, QUESTIONNAIRES[Q], JULY, Selection(Q), grouping
-            )
-    assert (cache.hits, cache.misses) == (3, 3)
+    for grouping in ((), ("agency",), ("channel", "month")):
+        first = await _report(database, grouping=grouping)
+        hits = REPORTS.hits
+        again = await _report(database, grouping=grouping)
+        assert REPORTS.hits == hits + 1
+        assert again.groups is first.groups and again.total is first.total
+        REPORTS.clear()
+        fresh = await _report(database, grouping=grouping)
+        assert fresh.groups == first.groups and fresh.total == first.total
 
 
 async def test_every_writer_of_the_rollups_makes_the_next_report_count_again(database):
@@ -87,6 +82,15 @@ async def test_every_writer_of_the_rollups_makes_the_next_report_count_again(dat
     assert await _overall(database) == seen[0]
 
 
+async def test_a_renamed_agency_is_named_anew(database):
+    ids = await catalogue(database)
+    await three_responses(database, ids, DAY)
+    assert [group.names["agency"] for group in (await _report(database)).groups] == ["Cơ quan PROV"]
+    async with database.transaction() as session:
+        await session.execute(update(Agency).where(Agency.code == "PROV").values(name="Sở mới"))
+    assert [group.names["agency"] for group in (await _report(database)).groups] == ["Sở mới"]
+
+
 async def test_generations_are_new_each_time_and_none_keeps_nothing(database):
     values = set()
     for _ in range(3):
@@ -100,9 +104,7 @@ async def test_generations_are_new_each_time_and_none_keeps_nothing(database):
     await three_responses(database, ids, DAY)
     async with database.transaction() as session:
         await session.execute(delete(RollupGeneration))
-    cache = CountsCache()
-    async with database.transaction() as session:
-        for _ in range(2):
-            counted = await cache.count_groups(session, QUESTIONNAIRES[Q], JULY, Selection(Q), ())
-            assert counted.responses == {(): 3}
-    assert (cache.hits, cache.misses) == (0, 0)  # no generation: counted each time, not kept
+    hits = REPORTS.hits
+    first, second = await _report(database), await _report(database)
+    assert first.total.counts.respondents == second.total.counts.respondents == 3
+    assert second.total is not first.total and REPORTS.hits == hits  # counted each time
