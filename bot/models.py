@@ -879,3 +879,18 @@ class RateBucket(Base):
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     paid_until: Mapped[float] = mapped_column(Float)
+
+
+# --------------------------------------------------------------------------- rollup generation
+# One row whose value every writer of the rollups raises in its own transaction, first of
+# all its writes: a cached report count keyed by it can never outlive the rollups it read.
+
+
+class RollupGeneration(Base):
+    """The rollups' generation (one row, id 1): raised by `store.rollups.apply_tally` and
+    `rebuild_rollups`, read by `handlers.reports.counts_cache`."""
+
+    __tablename__ = "rollup_generation"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -4,7 +4,8 @@ The command line, digests and chat commands call it alike. It resolves the filte
 against the catalogue (codes to ids, merged agencies to their successor), lets the
 database count the current and the previous period (`counting`), and hands the
 counts to `scoring`. Merging groups (successors) and the total add counts, which
-are additive, so Python only handles a few rows per group.
+are additive, so Python only handles a few rows per group. The scored groups are kept
+per process (`cache`) until the rollups or the catalogue change.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.catalog import LEVELS
 from bot.questionnaire import Questionnaire
 from bot.settings import ScoringSettings
 from bot.textnorm import fold
+from handlers.reports.cache import REPORTS
 from handlers.reports.dropoff import Dropoff, dropoff_of
 from handlers.reports.periods import Period
 from handlers.reports.store import (
@@ -28,7 +30,7 @@ from handlers.reports.store import (
     count_funnel,
     count_groups,
 )
-from handlers.survey.store.rollups import Tally
+from handlers.survey.store.rollups import Tally, criterion_factors, rollup_generation
 from scoring import (
     OVERALL,
     GroupCounts,
@@ -128,6 +130,7 @@ class _Catalogue:
     agency_ids: dict[str, int]
     services: dict[int, Any]
     service_ids: dict[str, int]
+    rows: tuple[Any, ...]  # every row as read: what a kept result depends on
 
     def final_successor(self, agency_id: int) -> int:
         """The agency that now stands for `agency_id`, as `bot.catalog.successor_of`
@@ -151,6 +154,7 @@ async def _catalogue(session: AsyncSession) -> _Catalogue:
         {row.code: row.id for row in agencies.values()},
         services,
         {row.code: row.id for row in services.values()},
+        (*map(tuple, agency_rows), None, *map(tuple, service_rows)),
     )
 
 
@@ -273,10 +277,64 @@ async def build_report(
         raise ReportError(
             f"cannot group by {', '.join(unknown)} (choose from {', '.join(GROUPINGS)})"
         )
+    generation = await rollup_generation(session)  # before the rollups: see `cache`
     catalogue = await _catalogue(session)
     selection = _selection(filters, catalogue)
     previous_period = filters.period.previous()
+    rule = Rule(questionnaire.aggregation.value)
+    key = None
+    if generation is not None:
+        key = (
+            generation,
+            filters,
+            grouping,
+            compare,
+            questionnaire.id,
+            tuple(criterion_factors(questionnaire).items()),
+            rule,
+            settings.target,
+            settings.min_sample,
+            catalogue.rows,
+        )
+    kept = REPORTS.get(key)
+    if kept is None:
+        kept = await _scored_groups(
+            session, questionnaire, filters, grouping, settings, compare, catalogue, selection
+        )
+        REPORTS.put(key, kept)
+    groups, total = kept
+    sessions = (
+        await count_funnel(session, filters.period, _funnel_selection(selection, catalogue))
+        if funnel
+        else []
+    )
+    return Report(
+        questionnaire=questionnaire,
+        filters=filters,
+        grouping=grouping,
+        previous_period=previous_period,
+        rule=rule,
+        target=settings.target,
+        min_sample=settings.min_sample,
+        total=total,
+        dropoff=dropoff_of(sessions, questionnaire, settings.min_sample),
+        groups=groups,
+    )
+
+
+async def _scored_groups(
+    session: AsyncSession,
+    questionnaire: Questionnaire,
+    filters: ReportFilters,
+    grouping: tuple[str, ...],
+    settings: ScoringSettings,
+    compare: bool,
+    catalogue: _Catalogue,
+    selection: Selection,
+) -> tuple[tuple[ReportGroup, ...], ReportGroup]:
+    """The scored groups (sorted by label; none without a grouping) and the total."""
     current = await count_groups(session, questionnaire, filters.period, selection, grouping)
+    previous_period = filters.period.previous()
     previous = (
         await count_groups(session, questionnaire, previous_period, selection, grouping)
         if compare
@@ -309,23 +367,7 @@ async def build_report(
         groups.append(scored(key, current, previous, codes, names))
     groups.sort(key=lambda group: group.label)
     total = scored((), _renamed(current, _total), _renamed(previous, _total), {}, {})
-    sessions = (
-        await count_funnel(session, filters.period, _funnel_selection(selection, catalogue))
-        if funnel
-        else []
-    )
-    return Report(
-        questionnaire=questionnaire,
-        filters=filters,
-        grouping=grouping,
-        previous_period=previous_period,
-        rule=rule,
-        target=settings.target,
-        min_sample=settings.min_sample,
-        total=total,
-        dropoff=dropoff_of(sessions, questionnaire, settings.min_sample),
-        groups=tuple(groups) if grouping else (),
-    )
+    return (tuple(groups) if grouping else ()), total
 
 
 def _total(key: Any) -> tuple[()]:

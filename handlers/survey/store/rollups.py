@@ -12,6 +12,7 @@ incrementally and rebuild them with SQL from the answers, so the two cannot drif
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +45,7 @@ from bot.models import (
     DailyResponses,
     Response,
     ResponseAnswer,
+    RollupGeneration,
     RollupItem,
     RollupMoments,
     RollupResponses,
@@ -353,8 +355,33 @@ async def rebuild_rollups(
     session: AsyncSession, questionnaires: Mapping[str, Questionnaire]
 ) -> None:
     """Recount the rollups from the stored answers (see `rollup_rebuild_statements`)."""
+    await raise_generation(session)
     for statement in rollup_rebuild_statements(questionnaires):
         await session.execute(statement)
+
+
+_GENERATION = RollupGeneration.__table__
+
+
+async def raise_generation(session: AsyncSession) -> None:
+    """Give the rollups a new generation, in the writer's transaction and before its
+    first rollup row: every writer then locks this row first (no deadlock between two),
+    and a reader that reads the generation before the rollups never keeps older counts
+    under a newer generation (`handlers.reports.counts_cache`). A random value, not a
+    count: two databases (or one emptied and refilled) never share a generation."""
+    statement = upsert(
+        session, _GENERATION, ("id",), {"id": 1, "value": new_generation()}, replace=("value",)
+    )
+    await session.execute(statement)
+
+
+def new_generation() -> int:
+    return secrets.randbits(62)
+
+
+async def rollup_generation(session: AsyncSession) -> int | None:
+    """The rollups' generation now; None when there is none (nothing may be kept)."""
+    return await session.scalar(select(_GENERATION.c.value).where(_GENERATION.c.id == 1))
 
 
 async def add_counts(
@@ -376,7 +403,8 @@ async def add_counts(
 
 async def apply_tally(session: AsyncSession, tally: Tally) -> None:
     """Add a tally keyed by daily cell to every grain's rollups (the daily tables take
-    days and blocks alike)."""
+    days and blocks alike), raising the generation first (see `raise_generation`)."""
+    await raise_generation(session)
     for grain in GRAINS:
         counts = Tally()
         counts.merge(tally, grain.key)
