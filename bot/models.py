@@ -882,13 +882,14 @@ class RateBucket(Base):
 
 
 # --------------------------------------------------------------------------- rollup generation
-# One row whose value every writer of the rollups raises in its own transaction, first of
-# all its writes: a cached report count keyed by it can never outlive the rollups it read.
+# One row whose value every writer of the rollups renews (a new random value) in its own
+# transaction, before all its writes: a kept report result keyed by it can never outlive
+# the rollups it was counted from.
 
 
 class RollupGeneration(Base):
-    """The rollups' generation (one row, id 1): raised by `store.rollups.apply_tally` and
-    `rebuild_rollups`, read by `handlers.reports.counts_cache`."""
+    """The rollups' generation (one row, id 1): renewed by `store.rollups.apply_tally` and
+    `rebuild_rollups`, read by `handlers.reports.cache`."""
 
     __tablename__ = "rollup_generation"
 
