@@ -25,7 +25,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +38,7 @@ from sqlalchemy import (
     event,
     func,
     literal_column,
+    null,
     select,
     text,
 )
@@ -53,6 +54,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import Null
 from sqlalchemy.sql.functions import FunctionElement
 
 from bot.models import InstallSecret, OutboxMessage
@@ -477,21 +479,50 @@ class _LocalDayOf(FunctionElement):
 
 @compiles(_LocalDayOf)
 def _local_day_of_sqlite(element: _LocalDayOf, compiler: Any, **kw: Any) -> str:
-    return compiler.process(func.local_day(*element.clauses), **kw)
+    column, zone, minutes = element.clauses
+    if isinstance(minutes, Null):
+        return compiler.process(func.local_day(column, zone), **kw)
+    # One offset for every row: SQLite's own date arithmetic, no Python call per row. The
+    # fraction of a second is cut first (date() would round .9995 s up to the next day).
+    shift = literal_column(f"'{int(minutes.name):+d} minutes'")
+    shifted = func.date(func.substr(column, 1, 19), shift)
+    return compiler.process(shifted, **kw)
 
 
 @compiles(_LocalDayOf, "postgresql")
 def _local_day_of_postgresql(element: _LocalDayOf, compiler: Any, **kw: Any) -> str:
-    column, zone = element.clauses
+    column, zone, _ = element.clauses
     timestamp = compiler.process(column, **kw)
     return f"CAST(timezone({compiler.process(zone, **kw)}, {timestamp}) AS DATE)"
 
 
-def local_day_of(column: Any, zone: ZoneInfo) -> ColumnElement[date]:
+def _steady_offset(zone: ZoneInfo, start: datetime, end: datetime) -> int | None:
+    """The zone's UTC offset in whole minutes if it is the same on every day from `start`
+    to `end` (and the day either side), else None. Vietnam's never changes."""
+    offsets = set()
+    moment = start - timedelta(days=1)
+    while moment <= end + timedelta(days=1):
+        offset = moment.astimezone(zone).utcoffset()
+        offsets.add(None if offset is None or offset.seconds % 60 else offset)
+        moment += timedelta(hours=12)
+    if len(offsets) != 1 or None in offsets:
+        return None
+    return int(offsets.pop().total_seconds() // 60)
+
+
+def local_day_of(
+    column: Any, zone: ZoneInfo, within: tuple[datetime, datetime] | None = None
+) -> ColumnElement[date]:
     """The day a UTC timestamp column falls on in `zone` (the TIMEZONE setting), exact on
     both databases: PostgreSQL's tz database, and on SQLite a function registered per
-    connection that asks Python's (`_sqlite_local_day`)."""
-    return _LocalDayOf(column, literal_column("'" + zone.key.replace("'", "''") + "'"))
+    connection that asks Python's (`_sqlite_local_day`). When every row lies `within` a
+    span over which the zone keeps one offset, SQLite shifts by it instead (much faster)."""
+    minutes = None if within is None else _steady_offset(zone, *within)
+    return _LocalDayOf(
+        column,
+        literal_column("'" + zone.key.replace("'", "''") + "'"),
+        null() if minutes is None else literal_column(str(minutes)),  # part of the cache key
+    )
 
 
 def returns_batch_ids_in_order(session: AsyncSession) -> bool:

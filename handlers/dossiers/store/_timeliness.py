@@ -46,7 +46,8 @@ async def finished_counts(
     at all is counted apart and in neither of the first two.
     """
     dated = Dossier.due_date.is_not(None)
-    on_time = and_(dated, local_day_of(Dossier.finished_at, zone) <= Dossier.due_date)
+    finished_on = local_day_of(Dossier.finished_at, zone, within=(start, end))
+    on_time = and_(dated, finished_on <= Dossier.due_date)
     query = (
         select(
             Dossier.agency_id,
