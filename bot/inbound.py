@@ -65,6 +65,18 @@ class PendingReply:
     seq: int
 
 
+class CommitUncertain(Exception):
+    """The connection broke while the transaction that stores replies number `seq`
+    committed: the database may hold them or not. Raised from the unavailable error (it
+    still answers 503); the delivery path sends `replies` once it finds them stored and
+    still current, so a commit that landed is never left without its reply."""
+
+    def __init__(self, seq: int, replies: list[Outbound]):
+        super().__init__(f"commit of replies {seq} uncertain")
+        self.seq = seq
+        self.replies = replies
+
+
 @dataclass(frozen=True)
 class Taken:
     """What one message produced: its replies, their number (None: nothing to record,
@@ -155,6 +167,8 @@ class InboundProcessor:
             metrics.UPDATE_LATENCY.observe(time.perf_counter() - started, channel=inbound.channel)
 
     async def _take(self, inbound: Inbound, sent: int | None, now: datetime) -> Taken:
+        seq = None
+        replies: list[Outbound] = []
         try:
             async with self.database.write_turn, self.database.transaction() as session:
                 if inbound.update_key is not None and not await insert_if_absent(
@@ -171,7 +185,6 @@ class InboundProcessor:
                 replies = await self.use_cases.handle(
                     inbound, chat, self._context(session, now, chat)
                 )
-                seq = None
                 if replies:
                     chat.reply_seq += 1
                     chat.last_replies = stored_replies.encode(replies)
@@ -182,6 +195,8 @@ class InboundProcessor:
             return Taken(replies, seq, recorded=sent is not None)
         except Exception as error:
             if is_unavailable(error):
+                if seq is not None:  # broken at commit: stored or not, nobody can say
+                    raise CommitUncertain(seq, replies) from error
                 raise  # the platform must deliver it again later
             # A message that breaks a handler must not be retried for ever, nor crash the
             # bot: it is logged (without its text), marked as seen, and politely answered.

@@ -19,6 +19,9 @@ A channel adapter only translates (platform update -> `Inbound`, shaped `Outboun
   chat's next message, in that message's own transaction before its handler runs (so
   a citizen who answers at once is never told the question was not shown), or else
   by the confirmer, in one batched transaction a second for every chat, and at stop.
+- A commit whose connection broke may have stored its replies or not; the platform
+  delivers the message again and finds it applied, or not. The confirmer asks, and
+  sends the replies if they were stored and are still current (CommitUncertain).
 - The commit also makes this process the replies' owner for a lease, which the
   confirmer renews while they are unconfirmed (bot.reply_leases). A sweeper in every
   process, every SWEEP_EVERY seconds, claims the chats whose lease
@@ -42,6 +45,9 @@ stores each one until sent, whatever replies come after it. A send that arrived 
 before its process died, unrecorded, comes again (the same, current, question), at
 most the confirmer's second of sends.
 
+Longer than 450 lines because taking in, sending, confirming and sweeping share one
+state per chat (its lock, queue and noted sends); apart, each would reach into the others.
+
 `sleep` (the retries'), `tick` (the rounds') and `clock` are injected, so tests never
 wait on the wall clock; `prepare` is the hook that renders attachments after the
 commit, right before a send.
@@ -61,7 +67,7 @@ from typing import Protocol
 from bot import metrics
 from bot.channels.capabilities import Capabilities
 from bot.delivery._text import instructed, numbered_text, shaped
-from bot.inbound import InboundProcessor
+from bot.inbound import CommitUncertain, InboundProcessor
 from bot.logs import describe
 from bot.rendering import prepare as render_attachments
 from bot.reply_leases import Claimed
@@ -158,6 +164,8 @@ class Delivery:
         self.settle_wait = settle_wait
         self._chats: dict[str, _Chat] = {}
         self._sent: dict[str, int] = {}  # chat -> replies sent up to, not yet recorded
+        # chat -> the replies of a commit whose connection broke (bot.inbound.CommitUncertain)
+        self._uncertain: dict[str, _Item] = {}
         # Whether this process may hold leases of unconfirmed replies: set by each commit
         # or claim (`_owned` counts them), cleared when a renewal finds none.
         self._owning = False
@@ -179,11 +187,16 @@ class Delivery:
         async with self._chat_lock(chat_key) as chat:
             await self._settle(chat)
             noted = self._sent.get(chat_key)
-            taken = await self.processor.take(inbound, noted)
+            try:
+                taken = await self.processor.take(inbound, noted)
+            except CommitUncertain as uncertain:
+                self._uncertain[chat_key] = _Item(uncertain.seq, uncertain.replies)
+                raise
             if taken.recorded and self._sent.get(chat_key) == noted:
                 del self._sent[chat_key]  # recorded with the message: nothing left to do
             if taken.seq is not None:
                 self._owning, self._owned = True, self._owned + 1
+                self._uncertain.pop(chat_key, None)  # superseded by a commit known stored
             if taken.replies or chore is not None:
                 self._enqueue(chat_key, chat, _Item(taken.seq, taken.replies, chore))
             return taken.replies
@@ -337,7 +350,7 @@ class Delivery:
         """Record every noted send and renew this process's leases, in one transaction;
         how many chats it recorded."""
         notes = dict(self._sent)  # kept in `_sent` until committed: a message taken in
-        if not notes and not self._owning:  # meanwhile must still see them
+        if not (notes or self._owning or self._uncertain):  # meanwhile must still see them
             return 0
         owned = self._owned
         try:
@@ -350,7 +363,31 @@ class Delivery:
                 del self._sent[chat_key]
         if held == 0 and owned == self._owned:
             self._owning = False  # nothing committed or claimed since: nothing to renew
+        await self._settle_uncertain()
         return len(notes)
+
+    async def _settle_uncertain(self) -> None:
+        """Send the replies of commits whose connection broke, once the database says they
+        were stored and are still the chat's newest (and this process's). The platform
+        delivers such a message again, and finds it applied: without this its replies
+        would wait, leased and renewed here, for the citizen's next message."""
+        for chat_key, item in list(self._uncertain.items()):
+            chat = self._chat(chat_key)
+            if chat.lock.locked():
+                continue  # a message of the chat is being taken in: the next round
+            async with self._chat_lock(chat_key) as chat:
+                if self._uncertain.get(chat_key) is not item:
+                    continue
+                assert item.seq is not None
+                try:
+                    stored = await self.processor.still_current(self.name, chat_key, item.seq)
+                except Exception as error:  # noqa: BLE001 - the next round asks again
+                    log.warning("%s: checking a commit failed (%s)", self.name, describe(error))
+                    return
+                del self._uncertain[chat_key]
+                if stored:
+                    metrics.increment(f"{self.name}_replies_recovered_total")
+                    self._enqueue(chat_key, chat, item)
 
     async def _confirm_forever(self, every: float) -> None:
         while True:

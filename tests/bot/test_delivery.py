@@ -4,14 +4,16 @@ and an injected sleep and clock, so that no test waits on the wall clock."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
 from bot import metrics
 from bot.channels.capabilities import Capabilities
-from bot.database import Database
+from bot.database import AnnouncingSession, Database, is_unavailable
 from bot.delivery import REPLY_QUEUE_LIMIT, Delivery, numbered_text, shaped
-from bot.inbound import InboundProcessor
+from bot.inbound import CommitUncertain, InboundProcessor
 from bot.models import Agency, Chat
 from bot.stored_replies import decode, encode
 from handlers.messages import Choice, Instruction, Outbound
@@ -315,3 +317,49 @@ async def test_a_blocked_reply_marks_the_chat_unreachable_until_it_writes_again(
     await delivery.take(text("c1", "4"))  # it writes again: it unblocked the bot
     await delivery.drain()
     assert (await chat_row(database, "c1")).unreachable_at is None
+
+
+# -- a commit whose connection broke ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def connection_breaks(when: str):
+    """The next transaction's connection breaks at `when`: "after_commit" (the database
+    holds it, the bot is told it failed) or "before_commit" (nothing is stored)."""
+    armed = [True]
+
+    def broken(session) -> None:
+        if armed[0]:
+            armed[0] = False
+            raise ConnectionResetError("connection reset by peer")
+
+    event.listen(AnnouncingSession, when, broken)
+    try:
+        yield
+    finally:
+        event.remove(AnnouncingSession, when, broken)
+
+
+@pytest.mark.parametrize("when", ["after_commit", "before_commit"])
+async def test_a_commit_whose_connection_broke_gets_its_reply_once(database, when):
+    """The platform delivers the answer again: found applied (the commit landed), its
+    replies are sent once the confirmer finds them stored; found new, it is applied and
+    answered as usual. Either way the next question comes once, and no reply is left
+    leased and renewed for ever."""
+    adapter, time = FakeAdapter(), FakeTime()
+    delivery = make_delivery(make_processor(database), adapter, time)
+    await started(database, delivery, adapter, "c1")
+    answer = text("c1", "4")
+    with connection_breaks(when), pytest.raises(CommitUncertain) as raised:
+        await delivery.take(answer)
+    assert is_unavailable(raised.value)  # the webhook answers 503
+    assert await delivery.take(answer) == [] or when == "before_commit"  # redelivered
+    await delivery.drain()
+    await delivery.flush()
+    await delivery.drain()
+    await delivery.flush()
+    assert sum("Câu 2/29" in sent for sent in adapter.texts("c1")) == 1, adapter.texts("c1")
+    assert await answers_of(database, "c1") == {"F1.1": 4}
+    row = await chat_row(database, "c1")
+    assert row.delivered_seq == row.reply_seq and row.reply_lease_until is None
+    assert await delivery.flush() == 0  # settled: nothing left to ask

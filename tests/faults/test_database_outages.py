@@ -28,7 +28,7 @@ from tests.faults.harness import RETRY, Crowd, Fleet, check_exact, environment_f
 CITIZENS = 100
 QUESTIONS = 5
 OUTAGE = 3.0
-BUDGET = 30.0  # seconds; a healthy run takes about 15
+BUDGET = 45.0  # seconds; a healthy run takes about 15 (more beside the rest of the suite)
 
 pytestmark = [
     pytest.mark.xdist_group("faults"),
