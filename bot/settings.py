@@ -530,6 +530,8 @@ class Settings(BaseSettings):
     model_config = _section_config("")
 
     database_url: str = "sqlite+aiosqlite:///sipas.db"
+    # PostgreSQL connections one process keeps; it never opens more (see bot.database).
+    database_pool_size: int = Field(default=20, ge=2, le=500)
     http_listen: str | None = None
     public_base_url: str | None = None
     timezone: str = "Asia/Ho_Chi_Minh"

@@ -70,7 +70,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     from bot import migrate
     from bot.database import Database
 
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
         await migrate.upgrade(database)
         return await args.func(args, settings, database)
