@@ -18,7 +18,8 @@ A channel adapter only translates (platform update -> `Inbound`, shaped `Outboun
   outlives it. A sent number is noted in memory at once; it is recorded with the
   chat's next message, in that message's own transaction before its handler runs (so
   a citizen who answers at once is never told the question was not shown), or else
-  by the confirmer, in one batched transaction a second for every chat, and at stop.
+  by the confirmer, in one batched transaction for every chat sent to since its last
+  round (every CONFIRM_EVERY, a tenth of a second), and at stop.
 - A commit whose connection broke may have stored its replies or not; the platform
   delivers the message again and finds it applied, or not. The confirmer asks, and
   sends the replies if they were stored and are still current (CommitUncertain).
@@ -42,8 +43,8 @@ they wrote into; older replies answer a message they have moved past, exactly th
 the bounded queue above drops. A survey question is never re-sent once another is
 current. Proactive messages (a receipt link, notices) are not replies: the outbox
 stores each one until sent, whatever replies come after it. A send that arrived just
-before its process died, unrecorded, comes again (the same, current, question), at
-most the confirmer's second of sends.
+before its process died, unrecorded, comes again (the same, current, question): the
+sends of the confirmer's last tenth of a second at most, and those under way.
 
 Longer than 450 lines because taking in, sending, confirming and sweeping share one
 state per chat (its lock, queue and noted sends); apart, each would reach into the others.
@@ -87,7 +88,11 @@ REPLY_QUEUE_LIMIT = 16
 RETRY_BASE = 0.5
 RETRY_CAP = 8.0
 RETRY_BUDGET = 60.0
-CONFIRM_EVERY = 1.0  # seconds between the confirmer's batched transactions
+# Seconds between the confirmer's rounds. A round with nothing sent costs nothing; one
+# with sends records them all in one transaction, so a process killed right after
+# re-sends (via a sweeper) at most this much. At 1 s, five kills doubled 118 questions.
+CONFIRM_EVERY = 0.1
+RENEW_EVERY = 1.0  # seconds between lease renewals (a tenth of bot.reply_leases.LEASE)
 SWEEP_EVERY = 2.0  # seconds between sweeps for replies whose owner died
 SWEEP_BATCH = 100  # chats claimed by one sweep at most; the next sweep takes more
 # A message arriving while its chat's last reply is being sent waits this long at most
@@ -346,24 +351,25 @@ class Delivery:
 
     # -- confirming ------------------------------------------------------------------------
 
-    async def flush(self) -> int:
-        """Record every noted send and renew this process's leases, in one transaction;
-        how many chats it recorded."""
+    async def flush(self, renew: bool = True) -> int:
+        """Record every noted send and (with `renew`) renew this process's leases, in one
+        transaction; how many chats it recorded."""
         notes = dict(self._sent)  # kept in `_sent` until committed: a message taken in
-        if not (notes or self._owning or self._uncertain):  # meanwhile must still see them
-            return 0
-        owned = self._owned
-        try:
-            held = await self.processor.confirm(self.name, notes)
-        except Exception as error:  # noqa: BLE001 - kept for the next round
-            log.warning("%s: recording deliveries failed (%s)", self.name, describe(error))
-            return 0
-        for chat_key, seq in notes.items():
-            if self._sent.get(chat_key) == seq:
-                del self._sent[chat_key]
-        if held == 0 and owned == self._owned:
-            self._owning = False  # nothing committed or claimed since: nothing to renew
-        await self._settle_uncertain()
+        renew = renew and self._owning  # meanwhile must still see them
+        if notes or renew:
+            owned = self._owned
+            try:
+                held = await self.processor.confirm(self.name, notes, renew=renew)
+            except Exception as error:  # noqa: BLE001 - kept for the next round
+                log.warning("%s: recording deliveries failed (%s)", self.name, describe(error))
+                return 0
+            for chat_key, seq in notes.items():
+                if self._sent.get(chat_key) == seq:
+                    del self._sent[chat_key]
+            if renew and held == 0 and owned == self._owned:
+                self._owning = False  # nothing committed or claimed since: nothing to renew
+        if self._uncertain:
+            await self._settle_uncertain()
         return len(notes)
 
     async def _settle_uncertain(self) -> None:
@@ -390,9 +396,12 @@ class Delivery:
                     self._enqueue(chat_key, chat, item)
 
     async def _confirm_forever(self, every: float) -> None:
+        renew_after = max(1, round(RENEW_EVERY / every))  # rounds
+        rounds = 0
         while True:
             await self.tick(every)
-            await self.flush()
+            rounds += 1
+            await self.flush(renew=rounds % renew_after == 0)
 
     async def sweep(self, limit: int = SWEEP_BATCH) -> int:
         """Claim the chats whose replies' owner died before they were known sent, and

@@ -12,9 +12,18 @@ from sqlalchemy import event, select
 from bot import metrics
 from bot.channels.capabilities import Capabilities
 from bot.database import AnnouncingSession, Database, is_unavailable
-from bot.delivery import REPLY_QUEUE_LIMIT, Delivery, numbered_text, shaped
+from bot.delivery import (
+    CONFIRM_EVERY,
+    RENEW_EVERY,
+    REPLY_QUEUE_LIMIT,
+    SWEEP_EVERY,
+    Delivery,
+    numbered_text,
+    shaped,
+)
 from bot.inbound import CommitUncertain, InboundProcessor
 from bot.models import Agency, Chat
+from bot.reply_leases import LEASE
 from bot.stored_replies import decode, encode
 from handlers.messages import Choice, Instruction, Outbound
 from handlers.survey.store import SurveyStore
@@ -273,6 +282,47 @@ async def test_start_confirms_in_the_background_and_stop_records_what_was_sent(d
     assert len(await processor.pending_replies(CHANNEL)) == 1
     await delivery.stop()
     assert await processor.pending_replies(CHANNEL) == []
+
+
+async def test_the_confirmer_records_sends_each_round_and_renews_leases_every_tenth(database):
+    """Sends are recorded at the next round (a tenth of a second: a killed process re-sends
+    little); a lease held by a send under way is renewed every RENEW_EVERY only."""
+    clock, adapter, time = FakeClock(), FakeAdapter(), FakeTime()
+    processor = make_processor(database, clock)
+    rounds: asyncio.Queue[None] = asyncio.Queue()
+    done = asyncio.Event()
+
+    async def tick(seconds: float) -> None:  # one round each time the test lets one go
+        assert seconds in (CONFIRM_EVERY, SWEEP_EVERY)
+        if seconds == SWEEP_EVERY:
+            await asyncio.Event().wait()  # no sweeps here
+        done.set()
+        await rounds.get()
+
+    async def run_rounds(count: int) -> None:
+        for _ in range(count):
+            done.clear()
+            rounds.put_nowait(None)
+            await done.wait()
+
+    delivery = Delivery(processor, adapter, tick=tick, clock=time.clock, settle_wait=0)
+    await delivery.take(text("quick", "xin chào"))
+    adapter.holds["slow"] = asyncio.Event()
+    await delivery.take(text("slow", "xin chào"))  # its send waits: its lease is held
+    await delivery.start()
+    await asyncio.sleep(0)
+    leased = (await chat_row(database, "slow")).reply_lease_until
+    clock.advance(seconds=5)
+    await run_rounds(1)
+    quick = await chat_row(database, "quick")
+    assert quick.delivered_seq == quick.reply_seq and quick.reply_lease_until is None
+    await run_rounds(round(RENEW_EVERY / CONFIRM_EVERY) - 2)
+    assert (await chat_row(database, "slow")).reply_lease_until == leased  # not yet
+    await run_rounds(1)
+    renewed = (await chat_row(database, "slow")).reply_lease_until
+    assert renewed == clock.now + LEASE
+    adapter.holds["slow"].set()
+    await delivery.stop()
 
 
 # -- shaping and storing ----------------------------------------------------------------------
