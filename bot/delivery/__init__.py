@@ -89,8 +89,10 @@ RETRY_BASE = 0.5
 RETRY_CAP = 8.0
 RETRY_BUDGET = 60.0
 # Seconds between the confirmer's rounds. A round with nothing sent costs nothing; one
-# with sends records them all in one transaction, so a process killed right after
-# re-sends (via a sweeper) at most this much. At 1 s, five kills doubled 118 questions.
+# with sends records them all in one transaction. A send still unrecorded when its
+# process is killed is sent again by a sweeper once the lease ends, and a citizen still
+# reading the question then (often: older citizens take longer than the lease) gets it
+# twice; this bounds those to the sends of the last tenth of a second.
 CONFIRM_EVERY = 0.1
 RENEW_EVERY = 1.0  # seconds between lease renewals (a tenth of bot.reply_leases.LEASE)
 SWEEP_EVERY = 2.0  # seconds between sweeps for replies whose owner died

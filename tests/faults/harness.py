@@ -46,6 +46,7 @@ STOP_GRACE = 15.0
 RETRY = 0.5
 # What the bot says when an answer came for a question it does not know was shown.
 NOT_SHOWN = TRANSLATOR("vi", "question_not_shown").split(",")[0]
+STALE = TRANSLATOR("vi", "stale_button")[:20]  # then the current question comes again
 
 
 @dataclass
@@ -260,10 +261,17 @@ class Crowd:
             )
 
     def doubled_prompts(self, chats: list[FakeUser] | None = None) -> Counter[int]:
-        """Per chat, how many questions were shown more than once."""
+        """Per chat, how many questions were shown more than once, not counting the
+        current question shown again under the notice that a button was stale (the
+        second of a double tap)."""
         doubled: Counter[int] = Counter()
         for user in chats if chats is not None else self.users:
-            shown = Counter(m.text.split("\n", 1)[0] for m in user.messages if "Câu " in m.text)
+            shown: Counter[str] = Counter()
+            after_stale = False
+            for message in user.messages:
+                if message.text.startswith("Câu ") and not after_stale:
+                    shown[message.text.split("\n", 1)[0]] += 1
+                after_stale = message.text.startswith(STALE)
             doubled[user.chat_id] = sum(n - 1 for n in shown.values() if n > 1)
         return +doubled
 
