@@ -91,13 +91,17 @@ class Taken:
 
 
 async def lock_chat(session: AsyncSession, channel: str, chat_key: str, now: datetime) -> Chat:
-    """The chat's row, created on first contact and locked until the transaction ends."""
-    await insert_if_absent(
-        session, Chat.__table__, {"channel": channel, "chat_key": chat_key, "created_at": now}
-    )
-    chat = await session.scalar(
-        select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key).with_for_update()
-    )
+    """The chat's row, created on first contact and locked until the transaction ends.
+
+    Looked up first: every message but a chat's first finds its row, in one statement.
+    """
+    locked = select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key)
+    chat = await session.scalar(locked.with_for_update())
+    if chat is None:  # first contact (two at once: one inserts, both then lock it)
+        await insert_if_absent(
+            session, Chat.__table__, {"channel": channel, "chat_key": chat_key, "created_at": now}
+        )
+        chat = await session.scalar(locked.with_for_update())
     assert chat is not None
     return chat
 
@@ -125,14 +129,16 @@ class InboundProcessor:
             survey_settings.flood_messages, survey_settings.flood_window_seconds
         )
 
-    def _context(self, session: AsyncSession, now: datetime, chat: Chat | None = None) -> Context:
+    def _context(
+        self, session: AsyncSession, now: datetime, reply_unconfirmed: bool = False
+    ) -> Context:
         return Context(
             session,
             now,
             self.settings,
             self.questionnaires,
             self.translator,
-            reply_unconfirmed=chat is not None and chat.reply_seq > chat.delivered_seq,
+            reply_unconfirmed=reply_unconfirmed,
         )
 
     async def process(self, inbound: Inbound) -> list[Outbound]:
@@ -180,11 +186,15 @@ class InboundProcessor:
                 chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
                 if chat.unreachable_at is not None:
                     chat.unreachable_at = None  # it writes again: it no longer blocks the bot
-                if sent is not None and sent > chat.delivered_seq:
-                    chat.delivered_seq = min(sent, chat.reply_seq)
+                delivered = chat.delivered_seq
+                if sent is not None and sent > delivered:
+                    delivered = min(sent, chat.reply_seq)
                 replies = await self.use_cases.handle(
-                    inbound, chat, self._context(session, now, chat)
+                    inbound, chat, self._context(session, now, chat.reply_seq > delivered)
                 )
+                # Set after the handler, whose queries would flush it on its own: the
+                # chat's row is then written once, at commit.
+                chat.delivered_seq = delivered
                 if replies:
                     chat.reply_seq += 1
                     chat.last_replies = stored_replies.encode(replies)
