@@ -49,6 +49,7 @@ LEADER = "sipas_leader"
 OUTBOX_BACKLOG = "sipas_outbox_backlog"
 OUTBOX_OLDEST_DUE = "sipas_outbox_oldest_due_age_seconds"
 RATE_BUDGET_USE = "sipas_rate_budget_use"
+JOBS = "sipas_scheduled_jobs_total"
 
 # Handling one message takes milliseconds; seconds mean a database in trouble.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -247,6 +248,7 @@ describe(UPDATES, "Inbound updates taken in, by channel and outcome.")
 describe(
     SENDS, "Messages sent to a platform, by platform and outcome (sent, 429, failed, uncertain)."
 )
+describe(JOBS, "Scheduled job runs in this process, by job and outcome (done, failed).")
 describe(LEADER, "1 while this process holds the scheduled-jobs lock (runs the ticks).")
 describe(OUTBOX_BACKLOG, "Outbox rows not yet delivered, by status (read every few seconds).")
 describe(OUTBOX_OLDEST_DUE, "Seconds the oldest due pending outbox row has waited (0: none).")

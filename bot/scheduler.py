@@ -37,6 +37,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import metrics
 from bot.clock import Clock, utc_now
 from bot.database import Database
 from bot.i18n import Translator
@@ -142,11 +143,19 @@ class Scheduler:
         self._sender_task: asyncio.Task | None = None
 
     async def tick(self, job_id: str) -> object | None:
-        """Run one job at the clock's `now`; None when it is leader-only and we do not lead."""
+        """Run one job at the clock's `now`; None when it is leader-only and we do not lead.
+        Each run is counted (`sipas_scheduled_jobs_total`): a job that stopped running,
+        or fails, shows on a graph before anyone misses a notice."""
         job = self.jobs[job_id]
         if job.leader_only and not await self.database.leadership.check():
             return None
-        return await job.run(self.clock())
+        try:
+            result = await job.run(self.clock())
+        except BaseException:
+            metrics.increment(metrics.JOBS, job=job_id, outcome="failed")
+            raise
+        metrics.increment(metrics.JOBS, job=job_id, outcome="done")
+        return result
 
     async def start(self) -> None:
         self.apscheduler.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import bot.scheduler
+from bot import metrics
 from bot.cli.compose import build_sender
 from bot.database import Database
 from bot.scheduler import Scheduler
@@ -57,7 +58,9 @@ async def test_a_tick_runs_what_is_due_at_the_injected_clock(database: Database)
     await upsert(database, [record("LATE")], vn_time(2027, 2, 1))
     clock = FakeClock(vn_time(2027, 2, 2))
     scheduler = make_scheduler(database, dossier_settings(database), clock)
+    runs = metrics.value(metrics.JOBS, job="dossier-tick", outcome="done")
     assert (await scheduler.tick("dossier-tick")).notices == 0  # not late yet
+    assert metrics.value(metrics.JOBS, job="dossier-tick", outcome="done") == runs + 1
     clock.now = vn_time(2027, 2, 4)
     assert (await scheduler.tick("dossier-tick")).notices == 1
     assert len(await notices(database)) == 1
