@@ -157,6 +157,7 @@ async def run_fleet(
             result.lost = max(0, sent - stored)
             result.doubled = max(0, stored - sent) + max(0, applied - tally.updates)
             result.wrong = wrong + max(0, tally.updates - applied)
+            result.not_counted = tally.not_counted
             for bot in bots:
                 await throughput.stop_bot(bot)
         return Measured(
@@ -257,6 +258,11 @@ async def bench(args: argparse.Namespace) -> int:
     faults += [(m.result.label, m.result.lost, m.result.doubled, m.result.wrong) for m in peak]
     print(
         "  lost / doubled / misplaced: " + "; ".join(f"{a}: {b}/{c}/{d}" for a, b, c, d in faults)
+    )
+    print(
+        "  typed answers asked again (they reached one process before the other had recorded "
+        "sending their question): "
+        + "; ".join(f"{m.result.label}: {m.result.not_counted}" for m in saturation + peak)
     )
     missed = (ratio < 1.0) + (p99[1] > p99[0]) + (vs_baseline < 0.5)
     missed += any(b or c or d for _, b, c, d in faults)

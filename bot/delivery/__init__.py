@@ -92,7 +92,10 @@ RETRY_BUDGET = 60.0
 # with sends records them all in one transaction. A send still unrecorded when its
 # process is killed is sent again by a sweeper once the lease ends, and a citizen still
 # reading the question then (often: older citizens take longer than the lease) gets it
-# twice; this bounds those to the sends of the last tenth of a second.
+# twice; this bounds those to the sends of the last tenth of a second. And an answer
+# typed to the question on another process is taken only once this one has recorded
+# sending it (bot.inbound, "question not shown"): a tenth of a second is quicker than
+# anyone types.
 CONFIRM_EVERY = 0.1
 RENEW_EVERY = 1.0  # seconds between lease renewals (a tenth of bot.reply_leases.LEASE)
 SWEEP_EVERY = 2.0  # seconds between sweeps for replies whose owner died
