@@ -35,6 +35,7 @@ from sqlalchemy import (
     Date,
     Select,
     String,
+    bindparam,
     event,
     func,
     literal_column,
@@ -308,8 +309,20 @@ async def insert_if_absent(session: AsyncSession, table: Any, values: dict[str, 
     Under concurrency PostgreSQL makes the second inserter wait for the first
     one's commit, so exactly one of them sees True.
     """
-    result = await session.execute(insert_ignoring_duplicates(session, table).values(**values))
+    key = (_is_postgresql(session), table.name, *values)
+    statement = _insert_ignoring.get(key)
+    if statement is None:  # built once per table and set of columns: see _insert_ignoring
+        statement = insert_ignoring_duplicates(session, table).values(
+            {name: bindparam(name) for name in values}
+        )
+        _insert_ignoring[key] = statement
+    result = await session.execute(statement, values)
     return bool(result.rowcount)
+
+
+# The statements of insert_if_absent, kept: it runs on every message (the update's key),
+# and building an INSERT anew costs more CPU than sending it.
+_insert_ignoring: dict[tuple[Any, ...], Any] = {}
 
 
 async def install_secret(session: AsyncSession, name: str) -> str:

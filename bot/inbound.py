@@ -90,18 +90,24 @@ class Taken:
     outcome: str = "handled"
 
 
+# Built once: a statement made anew for every message costs more CPU than its round trip.
+_LOCK_CHAT = (
+    select(Chat)
+    .where(Chat.channel == bindparam("channel"), Chat.chat_key == bindparam("chat_key"))
+    .with_for_update()
+)
+
+
 async def lock_chat(session: AsyncSession, channel: str, chat_key: str, now: datetime) -> Chat:
     """The chat's row, created on first contact and locked until the transaction ends.
 
     Looked up first: every message but a chat's first finds its row, in one statement.
     """
-    locked = select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key)
-    chat = await session.scalar(locked.with_for_update())
+    key = {"channel": channel, "chat_key": chat_key}
+    chat = await session.scalar(_LOCK_CHAT, key)
     if chat is None:  # first contact (two at once: one inserts, both then lock it)
-        await insert_if_absent(
-            session, Chat.__table__, {"channel": channel, "chat_key": chat_key, "created_at": now}
-        )
-        chat = await session.scalar(locked.with_for_update())
+        await insert_if_absent(session, Chat.__table__, {**key, "created_at": now})
+        chat = await session.scalar(_LOCK_CHAT, key)
     assert chat is not None
     return chat
 

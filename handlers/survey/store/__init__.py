@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 
-from sqlalchemy import and_, delete, func, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import local_date
@@ -39,19 +39,20 @@ FunnelKey = tuple[date, int, int, str, str, str, int, str]
 """(day, agency_key, service_key, questionnaire, channel_kind, phase, step, outcome)."""
 
 
+# Read on every answer, so built once. The status is written into the SQL, not bound:
+# only then can the planner use the partial index on active sessions (one row).
+_ACTIVE_SESSION = select(SurveySession).where(
+    SurveySession.chat_id == bindparam("chat_id"),
+    SurveySession.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
+)
+
+
 class SurveyStore:
     def __init__(self, session: AsyncSession):
         self.session = session
 
     async def active_session(self, chat_id: int) -> SurveySession | None:
-        # The status is written into the SQL, not bound: only then can the planner use
-        # the partial index on active sessions (one row) instead of walking them all.
-        return await self.session.scalar(
-            select(SurveySession).where(
-                SurveySession.chat_id == chat_id,
-                SurveySession.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
-            )
-        )
+        return await self.session.scalar(_ACTIVE_SESSION, {"chat_id": chat_id})
 
     async def start_code(self, raw: str) -> StartCode | None:
         code = normalise_code(raw)
