@@ -18,6 +18,7 @@ never imported: the inbound path sits below them, and they below nothing of it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,7 +38,7 @@ from bot.models import Chat, ProcessedUpdate
 from bot.questionnaire import Questionnaire
 from bot.settings import Settings
 from bot.throttle import forget_before as forget_attempts_before
-from handlers.messages import Context, Inbound, Outbound
+from handlers.messages import Context, Inbound, InboundKind, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,20 @@ class PendingReply:
     chat_key: str
     replies: list[Outbound]
     seq: int
+
+
+# A typed message means something only against the question the citizen saw. When
+# the chat's last replies (the current question) are another process's and it has not
+# recorded sending them yet, that record is at most its confirmer's round away (a tenth
+# of a second, bot.delivery.CONFIRM_EVERY): the turn rolls back and waits for it, up to
+# this many times, before the handler must treat the question as possibly unseen.
+OTHER_SENDER_WAIT = 0.1
+OTHER_SENDER_WAITS = 3
+
+
+class _SentElsewhere(Exception):
+    """The chat's last replies are a live process's other than this one, not yet known
+    sent (raised inside the turn's transaction to roll it back)."""
 
 
 class CommitUncertain(Exception):
@@ -179,6 +194,20 @@ class InboundProcessor:
             metrics.UPDATE_LATENCY.observe(time.perf_counter() - started, channel=inbound.channel)
 
     async def _take(self, inbound: Inbound, sent: int | None, now: datetime) -> Taken:
+        """Apply the message; a typed one first waits, briefly, for the process that owns
+        the chat's last replies to record sending them (see OTHER_SENDER_WAIT)."""
+        for waits_left in range(OTHER_SENDER_WAITS, -1, -1):
+            try:
+                return await self._take_once(inbound, sent, now, patient=waits_left > 0)
+            except _SentElsewhere:
+                metrics.increment("inbound_waits_for_other_sender_total")
+                await asyncio.sleep(OTHER_SENDER_WAIT)
+                now = self.clock()
+        raise AssertionError("unreachable: the last attempt is not patient")
+
+    async def _take_once(
+        self, inbound: Inbound, sent: int | None, now: datetime, *, patient: bool
+    ) -> Taken:
         seq = None
         replies: list[Outbound] = []
         try:
@@ -195,6 +224,13 @@ class InboundProcessor:
                 delivered = chat.delivered_seq
                 if sent is not None and sent > delivered:
                     delivered = min(sent, chat.reply_seq)
+                if (
+                    patient
+                    and inbound.kind is InboundKind.TEXT
+                    and delivered < chat.reply_seq
+                    and reply_leases.held_elsewhere(chat, self.owner, now)
+                ):
+                    raise _SentElsewhere  # rolled back: the owner can record its send
                 replies = await self.use_cases.handle(
                     inbound, chat, self._context(session, now, chat.reply_seq > delivered)
                 )
@@ -209,6 +245,8 @@ class InboundProcessor:
                 elif chat.delivered_seq >= chat.reply_seq:
                     chat.reply_lease_until = None
             return Taken(replies, seq, recorded=sent is not None)
+        except _SentElsewhere:
+            raise
         except Exception as error:
             if is_unavailable(error):
                 if seq is not None:  # broken at commit: stored or not, nobody can say

@@ -42,6 +42,16 @@ def own(chat: Chat, owner: str, now: datetime) -> None:
     chat.reply_lease_until = now + LEASE
 
 
+def held_elsewhere(chat: Chat, owner: str, now: datetime) -> bool:
+    """Whether the chat's replies are another process's, under a lease still running."""
+    return (
+        chat.reply_owner is not None
+        and chat.reply_owner != owner
+        and chat.reply_lease_until is not None
+        and chat.reply_lease_until > now
+    )
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A chat whose owner died before its replies were known sent: what to send again."""
