@@ -140,6 +140,9 @@ class InboundProcessor:
     ):
         self.use_cases = use_cases
         self.owner = reply_leases.new_owner()  # this process, as the owner of replies
+        # The pause while another process records its send (OTHER_SENDER_WAIT); tests
+        # replace it to decide what happens meanwhile.
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.database = database
         self.settings = settings
         self.questionnaires = questionnaires
@@ -201,7 +204,7 @@ class InboundProcessor:
                 return await self._take_once(inbound, sent, now, patient=waits_left > 0)
             except _SentElsewhere:
                 metrics.increment("inbound_waits_for_other_sender_total")
-                await asyncio.sleep(OTHER_SENDER_WAIT)
+                await self.sleep(OTHER_SENDER_WAIT)
                 now = self.clock()
         raise AssertionError("unreachable: the last attempt is not patient")
 

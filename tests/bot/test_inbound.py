@@ -18,6 +18,10 @@ NOT_SHOWN = TRANSLATOR("vi", "question_not_shown")
 WAITS = "inbound_waits_for_other_sender_total"
 
 
+async def no_time(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
 async def answers_of(database: Database, chat_key: str) -> dict:
     async with database.transaction() as session:
         chat_id = await session.scalar(select(Chat.id).where(Chat.chat_key == chat_key))
@@ -35,14 +39,14 @@ async def test_a_typed_answer_waits_for_the_other_process_to_record_its_question
     started = await a.take(text("c1", f"/start {code}"))
     waits = metrics.value(WAITS)
 
-    async def a_records_its_send() -> None:
-        await asyncio.sleep(0.05)
+    async def a_records_its_send_meanwhile(seconds: float) -> None:
         await a.confirm(CHANNEL, {"c1": started.seq})
 
-    taken, _ = await asyncio.gather(b.take(text("c1", "4")), a_records_its_send())
+    b.sleep = a_records_its_send_meanwhile
+    taken = await b.take(text("c1", "4"))
     assert not any(NOT_SHOWN in reply.text for reply in taken.replies)
     assert await answers_of(database, "c1") == {"F1.1": 4}
-    assert metrics.value(WAITS) > waits
+    assert metrics.value(WAITS) == waits + 1
 
 
 async def test_a_typed_answer_is_not_counted_when_the_other_process_never_records(database):
@@ -51,6 +55,7 @@ async def test_a_typed_answer_is_not_counted_when_the_other_process_never_record
     code = await make_code(database, await seed_catalog(database))
     await a.take(text("c2", f"/start {code}"))  # sent, perhaps: never recorded
     waits = metrics.value(WAITS)
+    b.sleep = no_time
     taken = await b.take(text("c2", "4"))
     assert any(NOT_SHOWN in reply.text for reply in taken.replies)
     assert await answers_of(database, "c2") == {}
