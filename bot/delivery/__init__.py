@@ -97,6 +97,9 @@ RETRY_BUDGET = 60.0
 # sending it (bot.inbound, "question not shown"): a tenth of a second is quicker than
 # anyone types.
 CONFIRM_EVERY = 0.1
+# SQLite has one process, so no other one waits for these records, and every write
+# there takes the file's one lock: once a second, as before.
+CONFIRM_EVERY_SQLITE = 1.0
 RENEW_EVERY = 1.0  # seconds between lease renewals (a tenth of bot.reply_leases.LEASE)
 SWEEP_EVERY = 2.0  # seconds between sweeps for replies whose owner died
 SWEEP_BATCH = 100  # chats claimed by one sweep at most; the next sweep takes more
@@ -446,12 +449,15 @@ class Delivery:
     # -- life cycle ------------------------------------------------------------------------
 
     async def start(
-        self, confirm_every: float = CONFIRM_EVERY, sweep_every: float = SWEEP_EVERY
+        self, confirm_every: float | None = None, sweep_every: float = SWEEP_EVERY
     ) -> None:
         """Start confirming and sweeping. The first sweep comes a round after the start,
         not before: the messages the platform delivers again come first, and a press on
         a question the dead process did send supersedes its re-send (a restart slower
         than the lease would otherwise send every chat its last question again)."""
+        if confirm_every is None:
+            sqlite = self.processor.database.is_sqlite
+            confirm_every = CONFIRM_EVERY_SQLITE if sqlite else CONFIRM_EVERY
         if self._confirmer is None:
             self._confirmer = asyncio.create_task(
                 self._confirm_forever(confirm_every), name=f"{self.name}-confirm"

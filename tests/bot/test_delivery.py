@@ -309,7 +309,7 @@ async def test_the_confirmer_records_sends_each_round_and_renews_leases_every_te
     await delivery.take(text("quick", "xin chào"))
     adapter.holds["slow"] = asyncio.Event()
     await delivery.take(text("slow", "xin chào"))  # its send waits: its lease is held
-    await delivery.start()
+    await delivery.start(confirm_every=CONFIRM_EVERY)  # the PostgreSQL cadence, on both
     await asyncio.sleep(0)
     leased = (await chat_row(database, "slow")).reply_lease_until
     clock.advance(seconds=5)
