@@ -233,6 +233,11 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @property
+    def shared_by_processes(self) -> bool:
+        """Whether several bot processes may use it at once: PostgreSQL, not SQLite."""
+        return not self.is_sqlite
+
     async def ping(self) -> bool:
         """Whether the database answers. Asked twice: a pooled connection that a restart
         broke fails once, and that failure replaces the pool (no ping at checkout)."""

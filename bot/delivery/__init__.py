@@ -97,9 +97,9 @@ RETRY_BUDGET = 60.0
 # sending it (bot.inbound, "question not shown"): a tenth of a second is quicker than
 # anyone types.
 CONFIRM_EVERY = 0.1
-# SQLite has one process, so no other one waits for these records, and every write
-# there takes the file's one lock: once a second, as before.
-CONFIRM_EVERY_SQLITE = 1.0
+# A database of one process (SQLite): no other process waits for these records, and
+# every write takes the file's one lock, so once a second, as before.
+CONFIRM_EVERY_ALONE = 1.0
 RENEW_EVERY = 1.0  # seconds between lease renewals (a tenth of bot.reply_leases.LEASE)
 SWEEP_EVERY = 2.0  # seconds between sweeps for replies whose owner died
 SWEEP_BATCH = 100  # chats claimed by one sweep at most; the next sweep takes more
@@ -456,8 +456,8 @@ class Delivery:
         a question the dead process did send supersedes its re-send (a restart slower
         than the lease would otherwise send every chat its last question again)."""
         if confirm_every is None:
-            sqlite = self.processor.database.is_sqlite
-            confirm_every = CONFIRM_EVERY_SQLITE if sqlite else CONFIRM_EVERY
+            shared = self.processor.database.shared_by_processes
+            confirm_every = CONFIRM_EVERY if shared else CONFIRM_EVERY_ALONE
         if self._confirmer is None:
             self._confirmer = asyncio.create_task(
                 self._confirm_forever(confirm_every), name=f"{self.name}-confirm"
