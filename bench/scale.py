@@ -145,19 +145,7 @@ async def run_fleet(
                 bot_cpu=bot_cpu / window,
                 harness_cpu=harness_cpu / window,
             )
-            await asyncio.sleep(0.5)  # the last presses' answerCallbackQuery calls land
-            replied = tally.replied or [0]
-            result.message_calls = sum(map(fake.message_calls_for, replied)) / len(replied)
-            result.query_calls = sum(
-                fake.calls_for(update)["answerCallbackQuery"] for update in replied
-            ) / len(replied)
-            await fake.wait_until(lambda: not fake.pending, within=30)
-            stored, wrong, applied = await throughput.count_stored(url, tally)
-            sent = tally.completed_answers + sum(len(g) for g in tally.given.values())
-            result.lost = max(0, sent - stored)
-            result.doubled = max(0, stored - sent) + max(0, applied - tally.updates)
-            result.wrong = wrong + max(0, tally.updates - applied)
-            result.not_counted = tally.not_counted
+            await throughput.tally_up(result, fake, tally, url)
             for bot in bots:
                 await throughput.stop_bot(bot)
         return Measured(

@@ -322,6 +322,26 @@ async def count_stored(url: str, tally: Tally) -> tuple[int, int, int]:
 # -- runs ----------------------------------------------------------------------------------
 
 
+async def tally_up(result: Result, fake: FakeTelegram, tally: Tally, url: str | None) -> None:
+    """Fill in `result`'s calls per answer and, when the bot stores (`url`), what it lost,
+    doubled or misplaced against what the citizens sent."""
+    await asyncio.sleep(0.5)  # the last presses' answerCallbackQuery calls land
+    replied = tally.replied or [0]
+    result.message_calls = sum(map(fake.message_calls_for, replied)) / len(replied)
+    result.query_calls = sum(
+        fake.calls_for(update)["answerCallbackQuery"] for update in replied
+    ) / len(replied)
+    if url is None:
+        return
+    await fake.wait_until(lambda: not fake.pending, within=30)
+    stored, wrong, applied = await count_stored(url, tally)
+    sent = tally.completed_answers + sum(len(g) for g in tally.given.values())
+    result.lost = max(0, sent - stored)
+    result.doubled = max(0, stored - sent) + max(0, applied - tally.updates)
+    result.wrong = wrong + max(0, tally.updates - applied)
+    result.not_counted = tally.not_counted
+
+
 @dataclass
 class Result:
     label: str
@@ -406,20 +426,7 @@ async def run(
                 bot_cpu=bot_cpu,
                 harness_cpu=harness_cpu,
             )
-            await asyncio.sleep(0.5)  # the last presses' answerCallbackQuery calls land
-            replied = tally.replied or [0]
-            result.message_calls = sum(map(fake.message_calls_for, replied)) / len(replied)
-            result.query_calls = sum(
-                fake.calls_for(update)["answerCallbackQuery"] for update in replied
-            ) / len(replied)
-            if url is not None:
-                await fake.wait_until(lambda: not fake.pending, within=30)
-                stored, wrong, applied = await count_stored(url, tally)
-                sent = tally.completed_answers + sum(len(g) for g in tally.given.values())
-                result.lost = max(0, sent - stored)
-                result.doubled = max(0, stored - sent) + max(0, applied - tally.updates)
-                result.wrong = wrong + max(0, tally.updates - applied)
-                result.not_counted = tally.not_counted
+            await tally_up(result, fake, tally, url)
             await stop_bot(bot)
         return result
     finally:
