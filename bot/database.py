@@ -611,12 +611,21 @@ def skip_locked(statement: Select[Any]) -> Select[Any]:
 
 # -- shared rate budgets (bot.rate_budget) ---------------------------------------------
 
+# Every bucket of one call in one statement, in key order (two processes reserving
+# overlapping buckets lock their rows in the same order and cannot deadlock). A bucket
+# is spent up to max(its time, now) + its cost; `statement_timestamp()` is one instant.
 _RESERVE_TOKENS = text(
     "INSERT INTO rate_budgets AS b (key, paid_until)"
-    " VALUES (:key, CAST(extract(epoch FROM statement_timestamp()) AS double precision) + :cost)"
-    " ON CONFLICT (key) DO UPDATE SET paid_until = GREATEST(b.paid_until + :cost,"
-    " excluded.paid_until)"
-    " RETURNING b.paid_until - CAST(extract(epoch FROM statement_timestamp()) AS double precision)"
+    " SELECT wanted.key,"
+    " CAST(extract(epoch FROM statement_timestamp()) AS double precision) + wanted.cost"
+    " FROM unnest(CAST(:keys AS text[]), CAST(:costs AS double precision[]))"
+    " AS wanted (key, cost) ORDER BY wanted.key"
+    " ON CONFLICT (key) DO UPDATE SET paid_until = GREATEST(b.paid_until,"
+    " CAST(extract(epoch FROM statement_timestamp()) AS double precision))"
+    " + (excluded.paid_until"
+    " - CAST(extract(epoch FROM statement_timestamp()) AS double precision))"
+    " RETURNING b.key,"
+    " b.paid_until - CAST(extract(epoch FROM statement_timestamp()) AS double precision)"
 )
 _FORGET_TOKENS = text(
     "DELETE FROM rate_budgets"
@@ -652,19 +661,26 @@ class LocalTokens:
 _sqlite_tokens: dict[str, LocalTokens] = {}
 
 
-async def reserve_tokens(database: Database, key: str, count: int, rate: float) -> float:
-    """Spend `count` tokens of the bucket `key` (refilled at `rate` a second) and say how
-    many seconds from now the bucket is spent up to (negative: it has tokens left).
+async def reserve_tokens(
+    database: Database, wanted: Mapping[str, tuple[int, float]]
+) -> dict[str, float]:
+    """Spend tokens of several buckets at once: `wanted` maps a bucket's key to (count,
+    rate a second). Says, per key, how many seconds from now the bucket is spent up to
+    (negative: it has tokens left).
 
-    PostgreSQL: one upsert on the bucket's row, in autocommit (one round trip), on the
-    database's clock, so every process draws from the same bucket whatever its own clock.
+    PostgreSQL: one upsert of all the buckets' rows, in autocommit (one round trip), on
+    the database's clock, so every process draws from the same bucket whatever its own
+    clock, and callers waiting on different buckets share the round trip.
     """
     if database.is_sqlite:
-        return _sqlite_tokens.setdefault(database.url, LocalTokens()).reserve(key, count, rate)
-    parameters = {"key": key, "cost": count / rate}
+        tokens = _sqlite_tokens.setdefault(database.url, LocalTokens())
+        return {key: tokens.reserve(key, count, rate) for key, (count, rate) in wanted.items()}
+    keys = sorted(wanted)
+    parameters = {"keys": keys, "costs": [wanted[key][0] / wanted[key][1] for key in keys]}
     async with database.engine.connect() as connection:
         connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return float((await connection.execute(_RESERVE_TOKENS, parameters)).scalar_one())
+        rows = await connection.execute(_RESERVE_TOKENS, parameters)
+        return {key: float(ahead) for key, ahead in rows}
 
 
 async def forget_idle_tokens(database: Database, age: float = 60.0) -> int:

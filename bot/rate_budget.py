@@ -9,11 +9,13 @@ polls, and two processes draw from one bucket whatever their clocks (the databas
 clock decides).
 
 Round trips are kept low by reserving for every caller of this process waiting on
-the same bucket at once (up to `BATCH_SECONDS` worth of its rate), and by reserving
-the next batch only when the previous one is due: a process never holds more than a
-batch of future tokens, so another process's callers (replies) queue behind at most
-that, never behind a whole flood. A caller that gives up after its reservation wastes
-its token; nothing else is ever reserved unused.
+the same bucket at once (up to `BATCH_SECONDS` worth of its rate), by reserving for
+every bucket waiting at once in one statement (the chat buckets of fifty replies: one
+round trip; the next carries what came meanwhile), and by reserving the next batch of
+a bucket only when the previous one is due: a process never holds more than a batch of
+future tokens, so another process's callers (replies) queue behind at most that, never
+behind a whole flood. A caller that gives up after its reservation wastes its token;
+nothing else is ever reserved unused.
 
 SQLite has one process: the same buckets live in memory (`LocalTokens`). Should the
 database be unreachable, each process goes on with buckets of its own, warning once a
@@ -68,6 +70,16 @@ def chat_part(chat_key: str) -> str:
     return hashlib.sha256(chat_key.encode()).hexdigest()[:20]
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """Tokens one bucket's server waits for, and the future of its `ahead` seconds."""
+
+    key: str
+    count: int
+    rate: float
+    ahead: asyncio.Future[float]
+
+
 @dataclass
 class _Queue:
     waiting: collections.deque[asyncio.Future[None]] = field(default_factory=collections.deque)
@@ -80,7 +92,9 @@ class RateBudget:
     def __init__(self, database: Database | None, *, batch_seconds: float = BATCH_SECONDS):
         self.database = database
         self.batch_seconds = batch_seconds
-        self.round_trips = 0  # reservations made (one statement each on PostgreSQL)
+        self.round_trips = 0  # reservations made (statements on PostgreSQL, each for all)
+        self._wanted: list[_Wanted] = []
+        self._reserving: asyncio.Task[None] | None = None
         self._queues: dict[str, _Queue] = {}
         self._fallback = LocalTokens()
         self._warned_at = -_WARN_EVERY
@@ -136,20 +150,62 @@ class RateBudget:
             self._forget_now_and_then()
 
     async def _reserve(self, key: str, count: int, rate: float) -> float:
-        self.round_trips += 1
+        """Seconds from now the bucket is spent up to once `count` tokens are reserved.
+
+        On PostgreSQL the reservation waits for the statement of every bucket waiting
+        (`_reserve_waiting`): one round trip serves them all, however many chats."""
         if self.database is None:
+            self.round_trips += 1
             return self._fallback.reserve(key, count, rate)
+        loop = asyncio.get_running_loop()
+        wanted = _Wanted(key, count, rate, loop.create_future())
+        reserving = self._reserving
+        if reserving is None or reserving.done() or reserving.get_loop() is not loop:
+            self._wanted = [wanted]  # what an event loop that is gone left waits no more
+            self._reserving = loop.create_task(self._reserve_waiting())
+        else:
+            self._wanted.append(wanted)
+        return await wanted.ahead
+
+    async def _reserve_waiting(self) -> None:
+        """Reserve for every bucket waiting in one statement, again for those that came
+        meanwhile, until none waits. A bucket appears once in a statement: each has one
+        server (`_serve`), so a second wish of one bucket only waits for the next."""
+        assert self.database is not None
+        batch: dict[str, _Wanted] = {}
         try:
-            return await reserve_tokens(self.database, key, count, rate)
-        except Exception as error:  # noqa: BLE001 - pace alone rather than hold sends back
-            now = time.monotonic()
-            if now - self._warned_at >= _WARN_EVERY:
-                self._warned_at = now
-                log.warning(
-                    "rate budget unreachable (%s): this process paces alone meanwhile",
-                    type(error).__name__,
-                )
-            return self._fallback.reserve(key, count, rate)
+            while self._wanted:
+                batch, later = {}, []
+                for wanted in self._wanted:
+                    if batch.setdefault(wanted.key, wanted) is not wanted:
+                        later.append(wanted)
+                self._wanted = later
+                self.round_trips += 1
+                buckets = {key: (wanted.count, wanted.rate) for key, wanted in batch.items()}
+                try:
+                    ahead = await reserve_tokens(self.database, buckets)
+                except Exception as error:  # noqa: BLE001 - pace alone rather than hold sends back
+                    self._warn_unreachable(error)
+                    ahead = {
+                        key: self._fallback.reserve(key, *bucket) for key, bucket in buckets.items()
+                    }
+                for key, wanted in batch.items():
+                    if not wanted.ahead.done():  # its caller gave up: the token is wasted
+                        wanted.ahead.set_result(ahead[key])
+                batch = {}
+        finally:  # cancelled (a stop): nobody is left waiting for ever
+            for wanted in [*batch.values(), *self._wanted]:
+                wanted.ahead.cancel()
+            self._wanted = []
+
+    def _warn_unreachable(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY:
+            self._warned_at = now
+            log.warning(
+                "rate budget unreachable (%s): this process paces alone meanwhile",
+                type(error).__name__,
+            )
 
     def _forget_now_and_then(self) -> None:
         now = time.monotonic()

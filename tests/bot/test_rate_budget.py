@@ -14,6 +14,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.channels import telegram as telegram_channel
@@ -88,6 +89,28 @@ async def test_two_processes_pace_one_chat_together(database):
         await other.dispose()
     assert elapsed >= (20 - 2) / 10 * 0.95
     assert most_in_a_window(taken) <= 10 + 2 + 1
+
+
+async def test_one_statement_reserves_several_buckets_each_on_its_own(database):
+    from bot.database import reserve_tokens
+
+    first = await reserve_tokens(database, {"test:a": (3, 1.0), "test:b": (1, 2.0)})
+    again = await reserve_tokens(database, {"test:b": (1, 2.0), "test:a": (1, 1.0)})
+    assert first["test:a"] == pytest.approx(3.0, abs=0.3)
+    assert first["test:b"] == pytest.approx(0.5, abs=0.3)
+    assert again["test:a"] == pytest.approx(4.0, abs=0.3)  # spent up to 3 s, one more
+    assert again["test:b"] == pytest.approx(1.0, abs=0.3)
+
+
+async def test_chats_waiting_together_share_a_round_trip(database):
+    budget = RateBudget(database)
+    flood = FloodControl(1, 1, 1000, 1000, budget=budget, scope="telegram:1")
+    started = time.monotonic()
+    await asyncio.gather(*(flood.message(str(chat)) for chat in range(50)))
+    # 50 chat buckets and 50 tokens of the bot's bucket: a few statements, not 100,
+    # and no chat waited (each has its own full bucket).
+    assert budget.round_trips <= 10
+    assert time.monotonic() - started < 1.0
 
 
 async def test_idle_buckets_are_forgotten_and_chats_are_not_stored_in_clear(database, backend):
