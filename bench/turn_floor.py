@@ -5,9 +5,9 @@ it at ~100 %), and most of that CPU is the inbound turn. This measures, on one f
 PostgreSQL database and in the same run, the CPU of this process per answer for:
 
   (1) the real turn: `InboundProcessor.take` of a pressed answer, as the bot runs it
-      (its five statements through the ORM, and the survey's own logic);
-  (2) the same five statements as text through SQLAlchemy Core, in one transaction;
-  (3) the same five statements on the bare asyncpg driver (the floor).
+      (its four statements through the ORM, and the survey's own logic);
+  (2) the same four statements as text through SQLAlchemy Core, in one transaction;
+  (3) the same four statements on the bare asyncpg driver (the floor).
 
 It prints each as milliseconds and as a ratio to (3): the gap between (1) and (2) is
 the ORM and the handler, the gap between (2) and (3) SQLAlchemy's execution layer.
@@ -33,16 +33,18 @@ from _databases import create_postgres_database, drop_postgres_database  # noqa:
 from sqlalchemy import text  # noqa: E402
 
 from bot import migrate  # noqa: E402
-from bot.database import Database  # noqa: E402
+from bot.database import _RECORD_AND_LOCK_CHAT, Database  # noqa: E402
 from handlers.messages import Inbound, InboundKind  # noqa: E402
 from tests.builders import make_code, make_processor, seed_catalog  # noqa: E402
 
 CHATS = 50  # each answers about 21 questions of the 29: all within the survey
-# The turn of a pressed answer, as the ORM emits it (bot.inbound, handlers.survey).
+# The turn of a pressed answer, as the bot sends it (bot.inbound, handlers.survey): its
+# first statement records the update's key and locks the chat (bot.database).
 STATEMENTS = (
-    "INSERT INTO processed_updates (update_key, processed_at) VALUES ($1, $2)"
-    " ON CONFLICT DO NOTHING",
-    "SELECT * FROM chats WHERE channel = 'telegram' AND chat_key = $1 FOR UPDATE",
+    _RECORD_AND_LOCK_CHAT.element.text.replace(":update_key", "$1")
+    .replace(":processed_at", "$2")
+    .replace(":channel", "'telegram'")
+    .replace(":chat_key", "$3"),
     "SELECT * FROM survey_sessions WHERE chat_id = $1 AND status = 'active'",
     "UPDATE chats SET reply_seq = $1, delivered_seq = $2, last_replies = $3 WHERE id = $4",
     "UPDATE survey_sessions SET step = $1, answers = $2, history = $3 WHERE id = $4",
@@ -96,32 +98,31 @@ async def bench(answers: int) -> None:
             chat = str(index % CHATS)
             async with database.engine.begin() as connection:
                 run = connection.execute
-                await run(text(as_text(STATEMENTS[0])), {"p1": f"c{index}", "p2": now})
-                row = (await run(text(as_text(STATEMENTS[1])), {"p1": chat})).mappings().one()
-                survey = (await run(text(as_text(STATEMENTS[2])), {"p1": row["id"]})).mappings()
+                first = {"p1": f"c{index}", "p2": now, "p3": chat}
+                row = (await run(text(as_text(STATEMENTS[0])), first)).mappings().one()
+                survey = (await run(text(as_text(STATEMENTS[1])), {"p1": row["id"]})).mappings()
                 survey = survey.first()
                 replies = {"p1": row["reply_seq"], "p2": row["delivered_seq"]}
                 replies |= {"p3": row["last_replies"], "p4": row["id"]}
-                await run(text(as_text(STATEMENTS[3])), replies)
+                await run(text(as_text(STATEMENTS[2])), replies)
                 if survey is not None:
                     # Decoded on the way out, encoded on the way in, as the ORM's JSON type does.
                     values = {"p1": survey["step"], "p2": json.dumps(survey["answers"])}
                     values |= {"p3": json.dumps(survey["history"]), "p4": survey["id"]}
-                    await run(text(as_text(STATEMENTS[4])), values)
+                    await run(text(as_text(STATEMENTS[3])), values)
 
         raw = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
 
         async def bare(index: int) -> None:
             chat = str(index % CHATS)
             async with raw.transaction():
-                await raw.execute(STATEMENTS[0], f"b{index}", now)
-                row = await raw.fetchrow(STATEMENTS[1], chat)
-                survey = await raw.fetchrow(STATEMENTS[2], row["id"])
+                row = await raw.fetchrow(STATEMENTS[0], f"b{index}", now, chat)
+                survey = await raw.fetchrow(STATEMENTS[1], row["id"])
                 seqs_ = (row["reply_seq"], row["delivered_seq"], row["last_replies"], row["id"])
-                await raw.execute(STATEMENTS[3], *seqs_)
+                await raw.execute(STATEMENTS[2], *seqs_)
                 if survey is not None:
                     values = (survey["step"], survey["answers"], survey["history"], survey["id"])
-                    await raw.execute(STATEMENTS[4], *values)
+                    await raw.execute(STATEMENTS[3], *values)
 
         floor = await measure(bare, answers)
         figures = [

@@ -33,9 +33,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Integer,
     Select,
     String,
     bindparam,
+    column,
     event,
     func,
     literal_column,
@@ -58,7 +60,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Null
 from sqlalchemy.sql.functions import FunctionElement
 
-from bot.models import InstallSecret, OutboxMessage
+from bot.models import Chat, InstallSecret, OutboxMessage, ProcessedUpdate
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 log = logging.getLogger(__name__)
@@ -328,6 +330,59 @@ async def insert_if_absent(session: AsyncSession, table: Any, values: dict[str, 
 # The statements of insert_if_absent, kept: it runs on every message (the update's key),
 # and building an INSERT anew costs more CPU than sending it.
 _insert_ignoring: dict[tuple[Any, ...], Any] = {}
+
+
+# The inbound turn's first round trip on PostgreSQL: the update's key recorded (unless
+# it was) and the chat's row locked, in one statement that returns one row whatever
+# happened. A second delivery of the update waits here for the first one's commit, on
+# both the key and the row, then finds its key taken.
+_RECORD_AND_LOCK_CHAT = text(
+    "WITH recorded AS (INSERT INTO processed_updates (update_key, processed_at)"
+    " VALUES (:update_key, :processed_at) ON CONFLICT DO NOTHING RETURNING 1),"
+    " locked AS (SELECT * FROM chats WHERE channel = :channel AND chat_key = :chat_key"
+    " FOR UPDATE)"
+    " SELECT (SELECT count(*) FROM recorded) AS fresh, "
+    # Named, in the model's order: `.columns()` matches them by position.
+    + ", ".join(f"locked.{chat_column.name}" for chat_column in Chat.__table__.c)
+    + " FROM (SELECT 1) AS one LEFT JOIN locked ON true"
+).columns(column("fresh", Integer), *Chat.__table__.c)
+_RECORD_AND_LOCK_CHAT_ORM = select(Chat, column("fresh", Integer)).from_statement(
+    _RECORD_AND_LOCK_CHAT
+)
+
+
+async def record_update_and_lock_chat(
+    session: AsyncSession, update_key: str, now: datetime, channel: str, chat_key: str
+) -> tuple[bool, Chat | None]:
+    """Record an inbound update's key and lock its chat's row: (whether the key is new,
+    the chat locked, or None when the chat has no row yet or the key is not new).
+
+    One round trip on PostgreSQL, where it is the cost of every message; SQLite (one
+    writer, `BEGIN IMMEDIATE`) runs the two statements.
+    """
+    if not _is_postgresql(session):
+        if not await insert_if_absent(
+            session, ProcessedUpdate.__table__, {"update_key": update_key, "processed_at": now}
+        ):
+            return False, None
+        return True, await locked_chat(session, channel, chat_key)
+    values = {"update_key": update_key, "processed_at": now}
+    values |= {"channel": channel, "chat_key": chat_key}
+    chat, fresh = (await session.execute(_RECORD_AND_LOCK_CHAT_ORM, values)).one()
+    return bool(fresh), chat if fresh else None
+
+
+# Built once: a statement made anew for every message costs more CPU than its round trip.
+_LOCK_CHAT = (
+    select(Chat)
+    .where(Chat.channel == bindparam("channel"), Chat.chat_key == bindparam("chat_key"))
+    .with_for_update()
+)
+
+
+async def locked_chat(session: AsyncSession, channel: str, chat_key: str) -> Chat | None:
+    """The chat's row, locked until the transaction ends; None when it has none yet."""
+    return await session.scalar(_LOCK_CHAT, {"channel": channel, "chat_key": chat_key})
 
 
 async def install_secret(session: AsyncSession, name: str) -> str:

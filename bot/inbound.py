@@ -30,7 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics, reply_leases, stored_replies
 from bot.clock import Clock, local_today, utc_now
-from bot.database import Database, insert_if_absent, is_unavailable
+from bot.database import (
+    Database,
+    insert_if_absent,
+    is_unavailable,
+    locked_chat,
+    record_update_and_lock_chat,
+)
 from bot.flood import FloodGuard
 from bot.i18n import Translator
 from bot.logs import describe
@@ -105,24 +111,13 @@ class Taken:
     outcome: str = "handled"
 
 
-# Built once: a statement made anew for every message costs more CPU than its round trip.
-_LOCK_CHAT = (
-    select(Chat)
-    .where(Chat.channel == bindparam("channel"), Chat.chat_key == bindparam("chat_key"))
-    .with_for_update()
-)
-
-
 async def lock_chat(session: AsyncSession, channel: str, chat_key: str, now: datetime) -> Chat:
-    """The chat's row, created on first contact and locked until the transaction ends.
-
-    Looked up first: every message but a chat's first finds its row, in one statement.
-    """
-    key = {"channel": channel, "chat_key": chat_key}
-    chat = await session.scalar(_LOCK_CHAT, key)
+    """The chat's row, created on first contact and locked until the transaction ends."""
+    chat = await locked_chat(session, channel, chat_key)
     if chat is None:  # first contact (two at once: one inserts, both then lock it)
+        key = {"channel": channel, "chat_key": chat_key}
         await insert_if_absent(session, Chat.__table__, {**key, "created_at": now})
-        chat = await session.scalar(_LOCK_CHAT, key)
+        chat = await locked_chat(session, channel, chat_key)
     assert chat is not None
     return chat
 
@@ -215,13 +210,15 @@ class InboundProcessor:
         replies: list[Outbound] = []
         try:
             async with self.database.write_turn, self.database.transaction() as session:
-                if inbound.update_key is not None and not await insert_if_absent(
-                    session,
-                    ProcessedUpdate.__table__,
-                    {"update_key": inbound.update_key, "processed_at": now},
-                ):
-                    return Taken([], outcome="duplicate")
-                chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
+                chat = None
+                if inbound.update_key is not None:  # recorded, and the chat locked, at once
+                    fresh, chat = await record_update_and_lock_chat(
+                        session, inbound.update_key, now, inbound.channel, inbound.chat_key
+                    )
+                    if not fresh:
+                        return Taken([], outcome="duplicate")
+                if chat is None:
+                    chat = await lock_chat(session, inbound.channel, inbound.chat_key, now)
                 if chat.unreachable_at is not None:
                     chat.unreachable_at = None  # it writes again: it no longer blocks the bot
                 delivered = chat.delivered_seq

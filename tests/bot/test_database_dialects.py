@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, literal, select
 
-from bot.database import Database, LockKey, month_of, transaction_lock, upsert
-from bot.models import Response, ZaloOAReplyWindow
+from bot.database import (
+    Database,
+    LockKey,
+    month_of,
+    record_update_and_lock_chat,
+    transaction_lock,
+    upsert,
+)
+from bot.models import Chat, Response, ZaloOAReplyWindow
 
 
 async def test_upsert_inserts_then_increments_replaces_and_assigns(database):
@@ -70,3 +78,53 @@ async def test_a_second_process_leads_only_once_the_first_released(database, bac
     finally:
         await other.dispose()
         await database.leadership.release()
+
+
+async def test_recording_an_update_locks_its_chat_with_every_column_in_place(database):
+    now = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+    values = {"channel": "telegram", "chat_key": "77", "language": "en", "created_at": now}
+    values |= {"reply_seq": 3, "delivered_seq": 2, "last_replies": "[]", "reply_owner": "p1"}
+    values |= {"reply_lease_until": now, "stopped_at": now, "unreachable_at": now}
+    values |= {"privacy_noticed_at": now}
+    async with database.transaction() as session:
+        session.add(Chat(**values))
+    async with database.transaction() as session:
+        fresh, chat = await record_update_and_lock_chat(session, "u1", now, "telegram", "77")
+        assert fresh and chat is not None
+        assert {name: getattr(chat, name) for name in values} == values
+    async with database.transaction() as session:
+        assert await record_update_and_lock_chat(session, "u1", now, "telegram", "77") == (
+            False,
+            None,
+        )
+        # A chat with no row yet: the key is recorded, the caller creates the row.
+        assert await record_update_and_lock_chat(session, "u2", now, "telegram", "78") == (
+            True,
+            None,
+        )
+
+
+async def test_an_update_delivered_to_two_processes_at_once_is_new_to_one(database):
+    """Two engines (two processes' pools): the second waits for the first's commit on
+    the key and the chat's row, then finds the key taken."""
+    now = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+    async with database.transaction() as session:
+        session.add(Chat(channel="telegram", chat_key="9", created_at=now))
+    other = Database(database.url)
+    first_holds = asyncio.Event()
+
+    async def take(db: Database, hold: bool) -> bool:
+        async with db.write_turn, db.transaction() as session:
+            fresh, _ = await record_update_and_lock_chat(session, "same", now, "telegram", "9")
+            if hold:
+                first_holds.set()
+                await asyncio.sleep(0.2)
+            return fresh
+
+    try:
+        first = asyncio.create_task(take(database, True))
+        await first_holds.wait()
+        second = await take(other, False)
+        assert (await first, second) == (True, False)
+    finally:
+        await other.dispose()
