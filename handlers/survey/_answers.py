@@ -25,8 +25,26 @@ from bot.textnorm import fold
 _NUMBERED = re.compile(r"([0-9]{1,3})(?: (.+))?")
 
 
+# Folded phrases per question, kept: folding every label of every language costs a
+# tenth of a typed answer's turn. Keyed by identity (questions are not hashable), with
+# the objects kept beside so that an id is never reused while its entry lives.
+_PHRASES_KEPT = 256
+_phrases_of: dict[tuple[int, int], tuple[Questionnaire, Question, dict[str, int]]] = {}
+
+
 def _phrases(questionnaire: Questionnaire, question: Question) -> dict[str, int]:
     """Folded label phrase -> stored value, for every language of the questionnaire."""
+    kept = _phrases_of.get((id(questionnaire), id(question)))
+    if kept is not None:
+        return kept[2]
+    if len(_phrases_of) >= _PHRASES_KEPT:
+        _phrases_of.clear()
+    phrases = _fold_phrases(questionnaire, question)
+    _phrases_of[id(questionnaire), id(question)] = (questionnaire, question, phrases)
+    return phrases
+
+
+def _fold_phrases(questionnaire: Questionnaire, question: Question) -> dict[str, int]:
     phrases: dict[str, int] = {}
     if question.kind is QuestionKind.GATE:
         for value, words in GATE_WORDS.items():

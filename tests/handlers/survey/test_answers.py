@@ -273,3 +273,23 @@ def test_never_raises_and_only_returns_valid_values(
     questionnaire, question = pair
     value = parse_typed_answer(questionnaire, question, typed)
     assert value is None or value in questionnaire.valid_values(question)
+
+
+def test_a_question_reworded_under_the_same_id_is_read_by_its_own_labels() -> None:
+    """The folded labels are kept per question object: a questionnaire loaded again with
+    other wording (same ids) reads typed answers by the new labels, not the kept ones."""
+    from dataclasses import replace
+
+    from bot.questionnaire import Option
+
+    assert parse_typed_answer(Q2017, LIKERT, "Hài lòng") == 4
+    reworded = replace(
+        LIKERT, options=tuple(Option(o.value, {"vi": f"mức {o.value}"}) for o in LIKERT.options)
+    )
+    edited = replace(
+        Q2017,
+        questions=tuple(reworded if q.id == LIKERT.id else q for q in Q2017.questions),
+    )
+    assert parse_typed_answer(edited, reworded, "muc 4") == 4
+    assert parse_typed_answer(edited, reworded, "Hài lòng") is None
+    assert parse_typed_answer(Q2017, LIKERT, "Hài lòng") == 4
