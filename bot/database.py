@@ -360,14 +360,12 @@ async def record_update_and_lock_chat(
     One round trip on PostgreSQL, where it is the cost of every message; SQLite (one
     writer, `BEGIN IMMEDIATE`) runs the two statements.
     """
+    recorded = {"update_key": update_key, "processed_at": now}
     if not _is_postgresql(session):
-        if not await insert_if_absent(
-            session, ProcessedUpdate.__table__, {"update_key": update_key, "processed_at": now}
-        ):
+        if not await insert_if_absent(session, ProcessedUpdate.__table__, recorded):
             return False, None
         return True, await locked_chat(session, channel, chat_key)
-    values = {"update_key": update_key, "processed_at": now}
-    values |= {"channel": channel, "chat_key": chat_key}
+    values = {**recorded, "channel": channel, "chat_key": chat_key}
     chat, fresh = (await session.execute(_RECORD_AND_LOCK_CHAT_ORM, values)).one()
     return bool(fresh), chat if fresh else None
 
